@@ -1,0 +1,32 @@
+# Two commands set up a fresh machine (Python 3.11 only): `make demo` and `make test`. Both install first if needed.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+# Why --no-deps: tfx 1.21.0 declares ml-metadata>=1.21 and tensorflow-data-validation>=1.21, which have no wheels
+# for CPython 3.11 / linux x86_64, so pip's resolver refuses. We install a verified, fully pinned set without
+# resolution, then tfx + ml-pipelines-sdk + ml-metadata 1.17.1 on top (README: "Why the install is two steps").
+$(STAMP): requirements/base.lock requirements/tfx.lock requirements/dev.lock setup.py
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
+	  || (echo "Set PYTHON=/path/to/python3.11" && false)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --no-deps -r requirements/base.lock
+	$(PIP) install -q --no-deps -r requirements/tfx.lock
+	$(PIP) install -q --no-deps -r requirements/dev.lock
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m pipeline.demo
+
+test: install
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf outputs

@@ -1,0 +1,15 @@
+"""Typed, documented configuration of the colorization pipeline (one object flows through every stage)."""
+
+from configs.definitions import AugmentationConfig
+from configs.definitions import DataConfig
+from configs.definitions import EvaluationConfig
+from configs.definitions import ModelConfig
+from configs.definitions import PipelineConfig
+from configs.definitions import PushConfig
+from configs.definitions import RunnerConfig
+from configs.definitions import TrainingConfig
+from configs.loading import ConfigError
+from configs.loading import DEFAULT_CONFIG_PATH
+from configs.loading import config_from_dict
+from configs.loading import load_config
+from configs.loading import to_dict

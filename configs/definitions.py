@@ -1,0 +1,244 @@
+"""Typed configuration of every pipeline stage.
+
+One `PipelineConfig` object is loaded once (from YAML plus command-line overrides, see `configs.loading`) and
+handed to every stage; no stage reads YAML on its own. Each dataclass documents its fields in an `Attributes:`
+section, in the style of tensorflow/models `official/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Optional
+
+
+@dataclasses.dataclass
+class AugmentationConfig:
+  """Random geometric augmentation of the training split (the ImageDataGenerator set of the Keras colorizers).
+
+  Attributes:
+    copies: Augmented copies written per training photo, in addition to the unaugmented original (copy 0).
+    horizontal_flip: Flip left-right with probability 1/2.
+    max_rotation_degrees: Rotation drawn uniformly from [-max, max].
+    max_shear_degrees: Horizontal shear angle drawn uniformly from [-max, max].
+    zoom_range: Crop a window of this fraction of the shorter side (uniform in [low, high]) before resizing.
+  """
+
+  copies: int = 0
+  horizontal_flip: bool = True
+  max_rotation_degrees: float = 10.0
+  max_shear_degrees: float = 10.0
+  zoom_range: tuple[float, float] = (0.8, 1.0)
+
+
+@dataclasses.dataclass
+class DataConfig:
+  """The dataset build: raw colour photos in, sharded Lab TFRecords out.
+
+  Attributes:
+    input_uri: Where the photos are. A folder (searched recursively), a glob, a `gs://` folder or glob,
+      `manifest:<path>` (one URI per line) or `tfds:<name>[/<split>]` (a prepared TFDS dataset).
+    output_dir: Root folder (local or `gs://`) under which each build writes a new versioned folder.
+    image_size: Side of the square Lab images written to the records.
+    resize_mode: `crop` (shorter side to `image_size`, then centre crop) or `letterbox` (whole image, padded,
+      with a padding mask the trainer uses to exclude padding from the loss).
+    min_side: Photos whose shorter side is smaller than this go to the dead letters as `too_small`.
+    max_pixels: Photos with more pixels than this go to the dead letters as `too_large` (decompression bombs).
+    grayscale_chroma_threshold: A photo with no pixel where |a| or |b| exceeds this is a grayscale source.
+    drop_duplicates: Drop exact duplicates (same decoded-file content hash); the first URI in sort order wins.
+    split_ratios: Fraction of photos per split, chosen by hashing the content hash. Must sum to 1.
+    shards: Number of TFRecord shards per split; the train count must be at least the number of workers.
+    seed: Mixed into every per-photo hash, so a different seed gives a different (but reproducible) build.
+    augmentation: Augmentation of the training split.
+    precompute_embeddings: Run the model's frozen embedder in the Beam job and store its output per record.
+  """
+
+  input_uri: str = 'sample_photos'
+  output_dir: str = 'outputs/datasets'
+  image_size: int = 256
+  resize_mode: Literal['crop', 'letterbox'] = 'crop'
+  min_side: int = 32
+  max_pixels: int = 40_000_000
+  grayscale_chroma_threshold: float = 5.0
+  drop_duplicates: bool = True
+  split_ratios: dict[str, float] = dataclasses.field(
+      default_factory=lambda: {'train': 0.8, 'eval': 0.1, 'test': 0.1})
+  shards: dict[str, int] = dataclasses.field(default_factory=lambda: {'train': 4, 'eval': 1, 'test': 1})
+  seed: int = 0
+  augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+  precompute_embeddings: bool = False
+
+
+@dataclasses.dataclass
+class ModelConfig:
+  """The fusion colorizer (encoder, fused global embedding, decoder predicting ab from L).
+
+  Attributes:
+    variant: `beta` (encoder-decoder only) or `fusion` (with a frozen ImageNet embedder in the bottleneck).
+    embedder: The frozen classifier whose output is fused into the bottleneck.
+    embedder_weights: Local or `gs://` path of the embedder's weights; empty means the default location
+      (the converted EfficientNet-Lite0 cache, or Keras' download cache for Inception-ResNet-v2).
+    loss: `mse` or `huber` regression of ab, or `classification` over 313 quantized ab bins (Zhang et al.).
+    encoder_filters: Filters of the stride-2 encoder stages.
+    fusion_channels: Channels of the 1x1 convolution that mixes the tiled embedding into the bottleneck.
+    rebalance_lambda: Class-rebalancing mix between the empirical bin distribution and uniform.
+    annealed_mean_temperature: Temperature of the annealed-mean decoding of the bin distribution.
+  """
+
+  variant: Literal['beta', 'fusion'] = 'fusion'
+  embedder: Literal['efficientnet_lite0', 'inception_resnet_v2'] = 'efficientnet_lite0'
+  embedder_weights: str = ''
+  loss: Literal['mse', 'huber', 'classification'] = 'mse'
+  encoder_filters: list[int] = dataclasses.field(default_factory=lambda: [64, 128, 256])
+  fusion_channels: int = 256
+  rebalance_lambda: float = 0.5
+  annealed_mean_temperature: float = 0.38
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+  """Distributed training of the colorizer.
+
+  Attributes:
+    epochs: Passes over the training split.
+    batch_size_per_replica: Examples per replica per step; the global batch is this times the replica count.
+    learning_rate: Adam learning rate.
+    strategy: `auto` picks MultiWorkerMirrored when TF_CONFIG/CLUSTER_SPEC lists several workers, Mirrored
+      over local GPUs (or `cpu_devices` logical CPUs), else the default strategy.
+    cpu_devices: Split the CPU into this many logical devices for MirroredStrategy (0 = do not split).
+    shuffle_buffer: Examples held by the tf.data shuffle buffer.
+    checkpoint_every_steps: Steps between checkpoints used to resume after a crash.
+    worker_start_timeout_seconds: How long a worker waits for its peers before giving up with an error.
+    mixed_precision: Use mixed float16 on GPUs (ignored on CPU).
+    xla: Compile the training step with XLA on GPUs (ignored on CPU).
+    synthetic_input: Feed random tensors instead of records (input-pipeline benchmarks).
+  """
+
+  epochs: int = 10
+  batch_size_per_replica: int = 16
+  learning_rate: float = 1e-3
+  strategy: Literal['auto', 'default', 'mirrored', 'multi_worker'] = 'auto'
+  cpu_devices: int = 0
+  shuffle_buffer: int = 1024
+  checkpoint_every_steps: int = 100
+  worker_start_timeout_seconds: float = 300.0
+  mixed_precision: bool = False
+  xla: bool = False
+  synthetic_input: bool = False
+
+
+@dataclasses.dataclass
+class EvaluationConfig:
+  """The quality gate: absolute thresholds and allowed change against the latest blessed model.
+
+  Attributes:
+    min_delta_psnr: Candidate PSNR minus the gray baseline's PSNR must be at least this (dB).
+    max_desaturation_rate: Largest allowed share of images with CF(pred) < 0.25 CF(truth).
+    max_delta_colorfulness: Largest allowed |mean CF(pred) - mean CF(truth)|.
+    max_psnr_regression: Largest allowed PSNR drop against the baseline model (dB).
+    max_colorfulness_regression: Largest allowed ΔCF increase against the baseline model.
+    report_samples: Sample colorizations shown in the HTML report.
+  """
+
+  min_delta_psnr: float = -1.0
+  max_desaturation_rate: float = 1.0
+  max_delta_colorfulness: float = 40.0
+  max_psnr_regression: float = 0.5
+  max_colorfulness_regression: float = 2.0
+  report_samples: int = 12
+
+
+@dataclasses.dataclass
+class PushConfig:
+  """Where a blessed model goes.
+
+  Attributes:
+    destination: Local folder or `gs://` prefix; each push lands in `<destination>/<unix timestamp>/`.
+  """
+
+  destination: str = 'outputs/serving_model'
+
+
+@dataclasses.dataclass
+class RunnerConfig:
+  """How and where the pipeline runs.
+
+  Attributes:
+    kind: `local` (Beam's in-process runner and LocalDagRunner with SQLite ML Metadata) or `vertex`
+      (Dataflow for Beam, Vertex AI Pipelines for the DAG).
+    pipeline_name: Name of the TFX pipeline (also the ML Metadata context).
+    pipeline_root: Root of the pipeline's artifacts (local or `gs://`).
+    metadata_path: SQLite ML Metadata file for local runs.
+    beam_runner: Beam runner for the dataset build and Beam components.
+    direct_running_mode: `in_memory` or `multi_processing` for the local runner.
+    direct_num_workers: Worker processes/threads for the local runner (0 = number of cores).
+    beam_args: Extra Beam pipeline options, passed verbatim (e.g. `--temp_location=gs://...`).
+    gcp_project: Google Cloud project for Dataflow and Vertex.
+    gcp_region: Google Cloud region for Dataflow and Vertex.
+    container_image: Image holding this project's code, for Vertex components and Dataflow workers.
+    schedule_cron: Cron schedule for periodic Vertex runs; empty means run once.
+    trainer_machine_type: Vertex machine type of the trainer.
+    trainer_accelerator_type: Vertex accelerator type of the trainer (empty for none).
+    trainer_accelerator_count: Accelerators per trainer replica.
+    trainer_worker_count: Trainer replicas; more than one trains with MultiWorkerMirroredStrategy.
+  """
+
+  kind: Literal['local', 'vertex'] = 'local'
+  pipeline_name: str = 'colorization'
+  pipeline_root: str = 'outputs/pipeline_root'
+  metadata_path: str = 'outputs/metadata.sqlite'
+  beam_runner: str = 'apache_beam.runners.portability.fn_api_runner.FnApiRunner'
+  direct_running_mode: Literal['in_memory', 'multi_processing', 'multi_threading'] = 'in_memory'
+  direct_num_workers: int = 1
+  beam_args: list[str] = dataclasses.field(default_factory=list)
+  gcp_project: str = ''
+  gcp_region: str = 'us-central1'
+  container_image: str = ''
+  schedule_cron: str = ''
+  trainer_machine_type: str = 'n1-standard-8'
+  trainer_accelerator_type: str = ''
+  trainer_accelerator_count: int = 0
+  trainer_worker_count: int = 1
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+  """Everything one run of the colorization pipeline needs.
+
+  Attributes:
+    data: The dataset build.
+    model: The colorization model.
+    training: Distributed training.
+    evaluation: The quality gate.
+    push: The model destination.
+    runner: Orchestration and Beam execution.
+  """
+
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+  training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+  evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
+  push: PushConfig = dataclasses.field(default_factory=PushConfig)
+  runner: RunnerConfig = dataclasses.field(default_factory=RunnerConfig)
+
+  def validate(self) -> None:
+    """Checks constraints that span fields; raises ConfigError naming the key."""
+    from configs.loading import ConfigError  # pylint: disable=g-import-not-at-top
+    ratios = self.data.split_ratios
+    if 'train' not in ratios:
+      raise ConfigError('data.split_ratios: a `train` split is required')
+    if any(r < 0 for r in ratios.values()) or abs(sum(ratios.values()) - 1.0) > 1e-6:
+      raise ConfigError(f'data.split_ratios: ratios must be >= 0 and sum to 1, got {ratios}')
+    if set(self.data.shards) != set(ratios):
+      raise ConfigError(f'data.shards: needs one shard count per split {sorted(ratios)}, got {sorted(self.data.shards)}')
+    for split, count in self.data.shards.items():
+      if count < 1:
+        raise ConfigError(f'data.shards.{split}: must be >= 1, got {count}')
+    if self.data.image_size < 16:
+      raise ConfigError(f'data.image_size: must be >= 16, got {self.data.image_size}')
+    low, high = self.data.augmentation.zoom_range
+    if not 0 < low <= high <= 1:
+      raise ConfigError(f'data.augmentation.zoom_range: need 0 < low <= high <= 1, got {(low, high)}')
+    if self.data.augmentation.copies < 0:
+      raise ConfigError('data.augmentation.copies: must be >= 0')
+    if self.training.batch_size_per_replica < 1:
+      raise ConfigError('training.batch_size_per_replica: must be >= 1')

@@ -1,0 +1,34 @@
+"""Packaging of the colorization pipeline.
+
+The same package is installed on a laptop (`make install`), in the pipeline's container image, and on Dataflow
+workers (`--setup_file=./setup.py`). Dependencies are pinned in requirements/*.lock and installed with `--no-deps`
+(see README: TFX 1.21's declared pins cannot be resolved on this platform), so `install_requires` lists only the
+direct requirements, loosely, for Dataflow workers whose base image already holds the pinned set.
+"""
+
+import setuptools
+
+setuptools.setup(
+    name='colorize-pipeline',
+    version='0.1.0',
+    description='Image colorization as a Beam + TFX pipeline: Lab TFRecords, fusion trainer, evaluator, pusher.',
+    python_requires='>=3.11,<3.12',
+    packages=setuptools.find_packages(include=['configs', 'pipeline', 'pipeline.*', 'components', 'components.*',
+                                               'trainer', 'trainer.*']),
+    package_data={'configs': ['*.yaml']},
+    install_requires=[
+        'absl-py>=1.4,<2',
+        'apache-beam[gcp]>=2.77',
+        'google-cloud-storage',
+        'numpy',
+        'pillow',
+        'PyYAML',
+        'tensorflow>=2.21,<2.22',
+        'tensorflow-datasets',
+    ],
+    entry_points={
+        'console_scripts': [
+            'colorize-build-dataset=pipeline.build_dataset:main',
+        ],
+    },
+)
