@@ -28,7 +28,7 @@ setuptools.setup(
     ],
     entry_points={
         'console_scripts': [
-            'colorize-build-dataset=pipeline.build_dataset:main',
+            'colorize-build-dataset=pipeline.build_dataset:console_main',
         ],
     },
 )

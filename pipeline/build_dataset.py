@@ -1,0 +1,160 @@
+"""The dataset build: raw colour photos -> augmented, sharded Lab TFRecords in a new versioned folder.
+
+    python -m pipeline.build_dataset --config=configs/local.yaml --set data.input_uri=/photos
+    colorize-build-dataset --config=configs/gcp.yaml -- --runner=DataflowRunner ...   # extra Beam args after --
+
+Usable on its own (local runs, scheduled runs, full rebuilds on Dataflow/Flink/Spark) and, through `build_examples`,
+inside the TFX pipeline's example gen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import sys
+import time
+from typing import Any, Sequence
+
+from absl import app
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+import configs
+from configs import flags as config_flags
+from pipeline import beam_options
+from pipeline import dataset_version
+from pipeline import schema
+from pipeline import sources
+from pipeline import transforms
+
+
+@dataclasses.dataclass
+class BuildResult:
+  """What a build produced: the version folder, its manifest, the Beam counters and the wall time."""
+  version_dir: str
+  manifest: dict[str, Any]
+  counters: dict[str, int]
+  seconds: float
+
+
+def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, *, data: configs.DataConfig,
+              version_dir: str) -> dict[str, Any]:
+  splits = {}
+  for split in data.split_ratios:
+    written = sorted((s for s in shards if s['split'] == split), key=lambda s: s['path'])
+    splits[split] = {'examples': sum(s['examples'] for s in written), 'photos': sum(s['photos'] for s in written),
+                     'shards': [s['path'] for s in written]}
+  return {
+      'schema_version': schema.SCHEMA_VERSION,
+      'version': version_dir.rstrip('/').rsplit('/', 1)[-1],
+      'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+      'image_size': data.image_size,
+      'resize_mode': data.resize_mode,
+      'record_format': 'gzip TFRecord of tf.train.Example, features in pipeline/schema.py',
+      'config': configs.to_dict(configs.PipelineConfig(data=data))['data'],
+      'splits': splits,
+      'dead_letters': {'total': sum(dead_letters_by_reason.values()), 'by_reason': dead_letters_by_reason,
+                       'file': schema.DEAD_LETTERS_FILE},
+      'source': {'input_uri': data.input_uri, 'files_read': files_read, 'fingerprint': fingerprint},
+      'embedding': None,
+  }
+
+
+def _write_manifest(shards, dead_letters_by_reason, fingerprint, files_read, *, data, version_dir) -> str:
+  manifest = _manifest(shards, dead_letters_by_reason, fingerprint, files_read, data=data, version_dir=version_dir)
+  path = beam.io.filesystems.FileSystems.join(version_dir, schema.MANIFEST_FILE)
+  dataset_version.write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + '\n')
+  return path
+
+
+def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: str) -> beam.PCollection:
+  """Adds the whole build to `root`; returns a PCollection holding the manifest path once everything is written."""
+  if data.precompute_embeddings:
+    raise configs.ConfigError('data.precompute_embeddings: the trainer does not provide embedders yet; set false')
+  source = sources.parse_input_uri(data.input_uri)
+  if source.kind == 'tfds':
+    files = root | 'ReadTfds' >> transforms.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
+    read_dead = root | 'NoReadDeadLetters' >> beam.Create([])
+  else:
+    files, read_dead = root | 'ReadFiles' >> transforms.ReadFiles(source.patterns)
+  keyed = files | 'KeyByContentHash' >> beam.Map(transforms.key_by_content)
+  unique, duplicate_dead = keyed | 'DropDuplicates' >> transforms.DropDuplicates(data.drop_duplicates)
+  processed = unique | 'ProcessPhotos' >> beam.ParDo(transforms.ProcessPhotoFn(data)).with_outputs(
+      transforms.DEAD_LETTER_TAG, main='records')
+  shards = processed.records | 'WriteShards' >> transforms.WriteShards(version_dir, data.shards,
+                                                                        data.compression_level)
+  dead = ((read_dead, duplicate_dead, processed[transforms.DEAD_LETTER_TAG])
+          | 'AllDeadLetters' >> beam.Flatten()
+          | 'WriteDeadLetters' >> transforms.WriteDeadLetters(
+              beam.io.filesystems.FileSystems.join(version_dir, schema.DEAD_LETTERS_FILE)))
+  fingerprint = keyed | 'SourceFingerprint' >> transforms.SourceFingerprint()
+  files_read = keyed | 'CountFiles' >> beam.combiners.Count.Globally()
+  return (root
+          | 'ManifestTrigger' >> beam.Create([None])
+          | 'WriteManifest' >> beam.Map(
+              lambda _, s, d, f, n: _write_manifest(s, d, f, n, data=data, version_dir=version_dir),
+              beam.pvalue.AsList(shards), beam.pvalue.AsSingleton(dead), beam.pvalue.AsSingleton(fingerprint),
+              beam.pvalue.AsSingleton(files_read)))
+
+
+def _counters(result) -> dict[str, int]:
+  counters = {}
+  try:
+    for counter in result.metrics().query()['counters']:
+      if counter.key.metric.namespace == transforms.COUNTER_NAMESPACE:
+        name = counter.key.metric.name
+        counters[name] = counters.get(name, 0) + (counter.committed if counter.committed is not None
+                                                  else counter.attempted)
+  except (NotImplementedError, KeyError):
+    pass
+  return dict(sorted(counters.items()))
+
+
+def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = ()) -> BuildResult:
+  """Runs the build with the configured Beam runner; marks the new version LATEST once it is complete."""
+  data = config.data
+  version_dir = dataset_version.new_version_dir(data.output_dir)
+  args = beam_options.beam_args(config.runner) + list(extra_beam_args)
+  logging.getLogger(__name__).info('Building %s from %s with %s', version_dir, data.input_uri, ' '.join(args))
+  start = time.perf_counter()
+  root = beam.Pipeline(options=PipelineOptions(args))
+  build_examples(root, data, version_dir)
+  result = root.run()
+  result.wait_until_finish()
+  seconds = time.perf_counter() - start
+  dataset_version.mark_latest(data.output_dir, version_dir)
+  return BuildResult(version_dir, dataset_version.read_manifest(version_dir), _counters(result), seconds)
+
+
+def summary(result: BuildResult) -> str:
+  m = result.manifest
+  photos = sum(s['photos'] for s in m['splits'].values())
+  lines = [f'Dataset {m["version"]} written to {result.version_dir} in {result.seconds:.1f} s '
+           f'({m["source"]["files_read"]} files read, {m["source"]["files_read"] / max(result.seconds, 1e-9):.1f} '
+           f'files/s):']
+  for split, s in m['splits'].items():
+    lines.append(f'  {split:>6}: {s["photos"]:6d} photos -> {s["examples"]:6d} examples in {len(s["shards"])} shards')
+  lines.append(f'  dead letters: {m["dead_letters"]["total"]} '
+               f'{json.dumps(m["dead_letters"]["by_reason"])} -> {result.version_dir}/{schema.DEAD_LETTERS_FILE}')
+  lines.append(f'  {photos} photos usable; {m["image_size"]}x{m["image_size"]} Lab ({m["resize_mode"]}); '
+               f'manifest {result.version_dir}/{schema.MANIFEST_FILE}')
+  return '\n'.join(lines)
+
+
+def main(argv: Sequence[str]) -> None:
+  logging.getLogger().setLevel(logging.WARNING)
+  logging.getLogger(__name__).setLevel(logging.INFO)
+  config = config_flags.config_from_flags()
+  result = run_build(config, extra_beam_args=argv[1:])
+  print('Beam counters: ' + json.dumps(result.counters))
+  print(summary(result))
+
+
+def console_main() -> None:
+  app.run(main)
+
+
+if __name__ == '__main__':
+  app.run(main)

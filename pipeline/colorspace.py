@@ -1,0 +1,127 @@
+"""sRGB <-> CIE Lab (D65), written once for NumPy (the Beam job) and TensorFlow (trainer and serving graph).
+
+The formulas below are the only implementation of the colour conversion in the project. They are written against a
+tiny backend of primitive operations (`NUMPY` or `tensorflow_backend()`), so the dataset build, the training input
+pipeline and the exported serving signature compute exactly the same thing.
+
+Conventions: sRGB in [0, 1] (float) or uint8; L in [0, 100]; a, b roughly in [-128, 127]; channels last.
+Reference white D65 (X=0.95047, Y=1, Z=1.08883), the sRGB companding curve (IEC 61966-2-1), and the CIE 1976
+definition of f(t) with epsilon = (6/29)^3 -- the same choices as scikit-image's `rgb2lab`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+
+# sRGB primaries -> CIE XYZ (D65), and its inverse (IEC 61966-2-1).
+RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
+                       [0.212671, 0.715160, 0.072169],
+                       [0.019334, 0.119193, 0.950227]], dtype=np.float64)
+XYZ_TO_RGB = np.linalg.inv(RGB_TO_XYZ)
+D65_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
+
+_DELTA = 6.0 / 29.0
+_EPSILON = _DELTA ** 3            # f(t) switches from the cube root to a line below this
+_LINEAR_SLOPE = 1.0 / (3.0 * _DELTA ** 2)
+_LINEAR_OFFSET = 4.0 / 29.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+  """The primitive array operations the conversion needs."""
+  where: Callable[..., Any]
+  power: Callable[..., Any]
+  maximum: Callable[..., Any]
+  clip: Callable[..., Any]
+  stack: Callable[..., Any]
+  unstack: Callable[..., Any]
+  matmul_last: Callable[..., Any]   # x[..., 3] @ m.T
+  cast_float: Callable[..., Any]
+
+
+NUMPY = Backend(
+    where=np.where,
+    power=np.power,
+    maximum=np.maximum,
+    clip=np.clip,
+    stack=lambda xs: np.stack(xs, axis=-1),
+    unstack=lambda x: [x[..., i] for i in range(x.shape[-1])],
+    matmul_last=lambda x, m: x @ m.T.astype(x.dtype),
+    cast_float=lambda x: np.asarray(x, dtype=np.float32),
+)
+
+
+def tensorflow_backend() -> Backend:
+  """The TensorFlow backend (imported lazily so the Beam job's NumPy path does not need TF initialised)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return Backend(
+      where=tf.where,
+      power=tf.pow,
+      maximum=tf.maximum,
+      clip=tf.clip_by_value,
+      stack=lambda xs: tf.stack(xs, axis=-1),
+      unstack=lambda x: tf.unstack(x, axis=-1),
+      matmul_last=lambda x, m: tf.tensordot(x, tf.constant(m.T, dtype=x.dtype), axes=1),
+      cast_float=lambda x: tf.cast(x, tf.float32),
+  )
+
+
+def srgb_to_linear(rgb, xp: Backend = NUMPY):
+  """Undoes the sRGB companding curve; `rgb` in [0, 1]."""
+  return xp.where(rgb <= 0.04045, rgb / 12.92, xp.power(xp.maximum(rgb + 0.055, 1e-8) / 1.055, 2.4))
+
+
+def linear_to_srgb(linear, xp: Backend = NUMPY):
+  """Applies the sRGB companding curve; output in [0, 1] (clipped)."""
+  linear = xp.clip(linear, 0.0, 1.0)
+  return xp.where(linear <= 0.0031308, 12.92 * linear,
+                  1.055 * xp.power(xp.maximum(linear, 1e-8), 1.0 / 2.4) - 0.055)
+
+
+def _f(t, xp: Backend):
+  return xp.where(t > _EPSILON, xp.power(xp.maximum(t, _EPSILON), 1.0 / 3.0), t * _LINEAR_SLOPE + _LINEAR_OFFSET)
+
+
+def _f_inverse(f, xp: Backend):
+  return xp.where(f > _DELTA, f * f * f, (f - _LINEAR_OFFSET) / _LINEAR_SLOPE)
+
+
+def linear_rgb_to_lab(linear, xp: Backend = NUMPY):
+  """Linear RGB [..., 3] -> Lab [..., 3] via XYZ (D65)."""
+  xyz = xp.matmul_last(linear, RGB_TO_XYZ / D65_WHITE[:, None])
+  fx, fy, fz = xp.unstack(_f(xyz, xp))
+  return xp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)])
+
+
+def rgb_to_lab(rgb, xp: Backend = NUMPY):
+  """sRGB in [0, 1] [..., 3] -> Lab [..., 3]."""
+  return linear_rgb_to_lab(srgb_to_linear(rgb, xp), xp)
+
+
+def lab_to_rgb(lab, xp: Backend = NUMPY):
+  """Lab [..., 3] -> sRGB in [0, 1] [..., 3] (out-of-gamut colours clipped)."""
+  l, a, b = xp.unstack(lab)
+  fy = (l + 16.0) / 116.0
+  f = xp.stack([fy + a / 500.0, fy, fy - b / 200.0])
+  xyz = _f_inverse(f, xp)
+  linear = xp.matmul_last(xyz, XYZ_TO_RGB * D65_WHITE[None, :])
+  return linear_to_srgb(linear, xp)
+
+
+# uint8 fast path: the 256 possible linear values of an 8-bit sRGB channel, computed by the formula above.
+_SRGB8_TO_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+
+
+def rgb8_to_lab(rgb8: np.ndarray) -> np.ndarray:
+  """uint8 sRGB [..., 3] -> float32 Lab [..., 3] (NumPy; the companding curve read from a 256-entry table)."""
+  if rgb8.dtype != np.uint8:
+    raise TypeError(f'rgb8_to_lab expects uint8, got {rgb8.dtype}')
+  return linear_rgb_to_lab(_SRGB8_TO_LINEAR[rgb8]).astype(np.float32)
+
+
+def lab_to_rgb8(lab: np.ndarray) -> np.ndarray:
+  """float Lab [..., 3] -> uint8 sRGB [..., 3] (NumPy, rounded)."""
+  return np.clip(np.rint(lab_to_rgb(np.asarray(lab, np.float64)) * 255.0), 0, 255).astype(np.uint8)

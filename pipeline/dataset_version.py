@@ -1,0 +1,80 @@
+"""Versioned dataset folders: each build writes `<output_dir>/<version>/`, complete only once its manifest exists.
+
+The manifest (`dataset.json`) is written last, after every shard and the dead letters, so a build that fails
+half-way leaves a folder without a manifest that no reader will take for a dataset. `LATEST` names the newest
+complete version; it is rewritten only after a build succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline import schema
+
+LATEST_FILE = 'LATEST'
+
+
+class DatasetNotFound(FileNotFoundError):
+  """No complete dataset version where one was expected."""
+
+
+def _exists(path: str) -> bool:
+  return FileSystems.exists(path)
+
+
+def _read_text(path: str) -> str:
+  with FileSystems.open(path, compression_type='uncompressed') as f:
+    return f.read().decode('utf-8')
+
+
+def write_text(path: str, text: str) -> None:
+  with FileSystems.create(path, mime_type='text/plain', compression_type='uncompressed') as f:
+    f.write(text.encode('utf-8'))
+
+
+def new_version_dir(output_dir: str, now: datetime.datetime | None = None) -> str:
+  """A fresh, not yet existing `<output_dir>/<UTC timestamp>[-n]` path."""
+  stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime('%Y%m%dT%H%M%SZ')
+  candidate, n = FileSystems.join(output_dir, stamp), 0
+  while _exists(candidate) or _exists(candidate + '/'):
+    n += 1
+    candidate = FileSystems.join(output_dir, f'{stamp}-{n}')
+  return candidate
+
+
+def is_complete(version_dir: str) -> bool:
+  return _exists(FileSystems.join(version_dir, schema.MANIFEST_FILE))
+
+
+def mark_latest(output_dir: str, version_dir: str) -> None:
+  if not is_complete(version_dir):
+    raise DatasetNotFound(f'{version_dir}: has no {schema.MANIFEST_FILE}; refusing to mark it LATEST')
+  write_text(FileSystems.join(output_dir, LATEST_FILE), version_dir.rstrip('/').rsplit('/', 1)[-1] + '\n')
+
+
+def resolve(path: str) -> str:
+  """A complete dataset version: `path` itself if it has a manifest, else `path/LATEST`'s target."""
+  if is_complete(path):
+    return path
+  latest = FileSystems.join(path, LATEST_FILE)
+  if _exists(latest):
+    candidate = FileSystems.join(path, _read_text(latest).strip())
+    if is_complete(candidate):
+      return candidate
+  raise DatasetNotFound(f'{path}: neither a complete dataset version ({schema.MANIFEST_FILE}) nor a dataset '
+                        f'folder whose {LATEST_FILE} names one')
+
+
+def read_manifest(path: str) -> dict[str, Any]:
+  """The manifest of the dataset version at (or LATEST under) `path`, with `version_dir` added."""
+  version_dir = resolve(path)
+  manifest = json.loads(_read_text(FileSystems.join(version_dir, schema.MANIFEST_FILE)))
+  if manifest.get('schema_version') != schema.SCHEMA_VERSION:
+    raise ValueError(f'{version_dir}: schema_version {manifest.get("schema_version")} is not the supported '
+                     f'{schema.SCHEMA_VERSION}')
+  manifest['version_dir'] = version_dir
+  return manifest

@@ -1,0 +1,345 @@
+"""Beam transforms of the dataset build: read -> dedup -> decode/convert/augment -> sharded Lab TFRecords.
+
+Small typed PTransforms in the style of seqio's `beam_utils`: every decision is a function of the photo's content
+hash and the configured seed (never of processing order), every outcome is counted, and every unusable file
+leaves a dead-letter record `{"uri", "stage", "reason", "detail"}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any, Iterable, Iterator, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+import numpy as np
+
+from configs import definitions
+from pipeline import colorspace
+from pipeline import decode
+from pipeline import geometry
+from pipeline import schema
+from pipeline import sources
+from pipeline import tfrecord_files
+
+COUNTER_NAMESPACE = 'dataset_build'
+DEAD_LETTER_TAG = 'dead_letters'
+
+
+class SourceFile(NamedTuple):
+  uri: str
+  data: bytes
+
+
+class DeadLetter(NamedTuple):
+  uri: str
+  stage: str
+  reason: str
+  detail: str
+
+  def to_json(self) -> str:
+    return json.dumps(self._asdict(), sort_keys=True)
+
+
+class ShardedRecord(NamedTuple):
+  split: str
+  shard: int
+  sort_key: str
+  record: bytes
+
+
+def _hash_fraction(*parts: Any) -> float:
+  digest = hashlib.md5(':'.join(str(p) for p in parts).encode('utf-8')).digest()
+  return int.from_bytes(digest[:8], 'little') / 2.0 ** 64
+
+
+def assign_split(content_hash: str, ratios: dict[str, float], seed: int) -> str:
+  """Deterministic split of a photo from its content hash (so all its copies land in the same split)."""
+  u = _hash_fraction(seed, 'split', content_hash)
+  cumulative = 0.0
+  for split, ratio in ratios.items():
+    cumulative += ratio
+    if u < cumulative:
+      return split
+  return next(reversed(ratios))
+
+
+def _dead(uri: str, stage: str, reason: str, detail: str) -> beam.pvalue.TaggedOutput:
+  Metrics.counter(COUNTER_NAMESPACE, f'dead_letters_{reason}').inc()
+  return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, DeadLetter(uri, stage, reason, detail))
+
+
+# ---- Reading ----------------------------------------------------------------------------------------------------
+
+
+class _ReadFileFn(beam.DoFn):
+  """Reads one matched file; an unreadable one becomes a dead letter."""
+
+  def process(self, metadata: fileio.FileMetadata) -> Iterator[Any]:
+    uri = metadata.path
+    try:
+      with FileSystems.open(uri, compression_type='uncompressed') as f:
+        data = f.read()
+    except Exception as e:  # pylint: disable=broad-except
+      yield _dead(uri, 'read', decode.UNREADABLE, f'{type(e).__name__}: {e}')
+      return
+    Metrics.counter(COUNTER_NAMESPACE, 'files_read').inc()
+    Metrics.counter(COUNTER_NAMESPACE, 'bytes_read').inc(len(data))
+    yield SourceFile(uri, data)
+
+
+class _MatchOrDeadLetterFn(beam.DoFn):
+  """Expands one pattern; a pattern that matches nothing (e.g. a manifest line naming a missing file) is a dead
+  letter rather than a crash of the whole job."""
+
+  def process(self, pattern: str) -> Iterator[Any]:
+    try:
+      match = FileSystems.match([pattern])[0]
+    except Exception as e:  # pylint: disable=broad-except
+      yield _dead(pattern, 'match', decode.UNREADABLE, f'{type(e).__name__}: {e}')
+      return
+    files = [m for m in match.metadata_list if not m.path.endswith('/')]
+    if not files:
+      yield _dead(pattern, 'match', decode.UNREADABLE, 'no file matches')
+    for metadata in files:
+      yield metadata
+
+
+class ReadFiles(beam.PTransform):
+  """Patterns -> SourceFile(uri, bytes), with dead letters for patterns or files that cannot be read."""
+
+  def __init__(self, patterns: Iterable[str]):
+    super().__init__()
+    self._patterns = list(patterns)
+
+  def expand(self, pbegin):
+    matched = (pbegin
+               | 'Patterns' >> beam.Create(self._patterns)
+               | 'Match' >> beam.ParDo(_MatchOrDeadLetterFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
+    read = (matched.files
+            | 'SpreadFiles' >> beam.Reshuffle()  # a file list does not split by itself
+            | 'Read' >> beam.ParDo(_ReadFileFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
+    dead = (matched[DEAD_LETTER_TAG], read[DEAD_LETTER_TAG]) | 'MergeReadDeadLetters' >> beam.Flatten()
+    return read.files, dead
+
+
+def _tfds_example_to_file(example: dict[str, Any], name: str, split: str) -> SourceFile:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  image = np.asarray(example['image'])
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format='PNG', compress_level=1)
+  data = buffer.getvalue()
+  key = None
+  for field in ('id', 'file_name', 'image/filename', 'filename'):
+    if field in example:
+      value = np.asarray(example[field]).item()
+      key = value.decode('utf-8') if isinstance(value, bytes) else str(value)
+      break
+  key = key or hashlib.sha256(data).hexdigest()[:16]
+  return SourceFile(f'tfds:{name}/{split}#{key}', data)
+
+
+class ReadTfds(beam.PTransform):
+  """A prepared TFDS dataset's images as lossless PNG SourceFiles (so they take the same path as files)."""
+
+  def __init__(self, name: str, split: str, data_dir: str):
+    super().__init__()
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    try:
+      self._builder = tfds.builder(name, data_dir=data_dir or None)
+    except Exception as e:  # pylint: disable=broad-except
+      raise sources.SourceError(f'tfds:{name}: unknown TFDS dataset: {e}') from e
+    if not self._builder.is_prepared():
+      raise sources.SourceError(
+          f'tfds:{name}: not downloaded/prepared in {self._builder.data_dir} and this job does not download '
+          f'(offline machines, batch workers). Prepare it where there is internet (`tfds build {name} '
+          f'--data_dir=DIR`), copy DIR here and set data.tfds_data_dir=DIR.')
+    if 'image' not in self._builder.info.features:
+      raise sources.SourceError(f'tfds:{name}: has no `image` feature')
+    if split not in self._builder.info.splits:
+      raise sources.SourceError(f'tfds:{name}: no split {split!r}; has {sorted(self._builder.info.splits)}')
+    self._name, self._split = name, split
+
+  def expand(self, pbegin):
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    name, split = self._name, self._split
+    return (pbegin
+            | 'ReadTFDS' >> tfds.beam.ReadFromTFDS(self._builder, split=split)
+            | 'ToNumpy' >> beam.Map(tfds.as_numpy)
+            | 'EncodePng' >> beam.Map(_tfds_example_to_file, name, split))
+
+
+# ---- Dedup ------------------------------------------------------------------------------------------------------
+
+
+def key_by_content(source: SourceFile) -> tuple[str, SourceFile]:
+  """(sha256 hex of the bytes, file): the key of dedup, splits, shards and augmentation seeds."""
+  return hashlib.sha256(source.data).hexdigest(), source
+
+
+class _KeepFirstFn(beam.DoFn):
+  """Among files with identical bytes, keeps the first URI in sort order; the rest are `duplicate` dead letters."""
+
+  def __init__(self, drop_duplicates: bool):
+    self._drop_duplicates = drop_duplicates
+
+  def process(self, element: tuple[str, Iterable[SourceFile]]) -> Iterator[Any]:
+    content_hash, files = element
+    files = sorted(files, key=lambda f: f.uri)
+    keep = files[:1] if self._drop_duplicates else files
+    for f in keep:
+      yield content_hash, f
+    for f in files[len(keep):]:
+      yield _dead(f.uri, 'dedup', decode.DUPLICATE, f'same bytes as {files[0].uri}')
+
+
+class DropDuplicates(beam.PTransform):
+  """(content hash, SourceFile) -> the same, one per distinct content."""
+
+  def __init__(self, drop_duplicates: bool):
+    super().__init__()
+    self._drop_duplicates = drop_duplicates
+
+  def expand(self, files):
+    result = (files
+              | 'GroupByContent' >> beam.GroupByKey()
+              | 'KeepFirst' >> beam.ParDo(_KeepFirstFn(self._drop_duplicates)).with_outputs(
+                  DEAD_LETTER_TAG, main='unique'))
+    return result.unique, result[DEAD_LETTER_TAG]
+
+
+# ---- Decode, convert, augment, encode ---------------------------------------------------------------------------
+
+
+def _shard_of(split: str, content_hash: str, copy_index: int, num_shards: int, seed: int) -> int:
+  return int(_hash_fraction(seed, 'shard', split, content_hash, copy_index) * num_shards)
+
+
+class ProcessPhotoFn(beam.DoFn):
+  """(content hash, SourceFile) -> ShardedRecords of the photo and its augmented copies, or a dead letter."""
+
+  def __init__(self, data: definitions.DataConfig):
+    self._data = data
+
+  def setup(self):
+    # Importing the protobuf module once per worker, not per element.
+    from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top,unused-import
+
+  def process(self, element: tuple[str, SourceFile]) -> Iterator[Any]:
+    content_hash, source = element
+    data = self._data
+    zoom_low = data.augmentation.zoom_range[0] if data.augmentation.copies else 1.0
+    try:
+      rgb = decode.decode_image(source.data, min_side=data.min_side, max_pixels=data.max_pixels,
+                                draft_side=int(np.ceil(data.image_size / zoom_low)))
+    except decode.UnusableImage as e:
+      yield _dead(source.uri, 'decode', e.reason, e.detail)
+      return
+
+    base_rgb, base_mask = geometry.fit(rgb, data.image_size, data.resize_mode)
+    base_lab = colorspace.rgb8_to_lab(base_rgb)
+    chroma = np.abs(base_lab[..., 1:]) if base_mask is None else np.abs(base_lab[base_mask][..., 1:])
+    peak_chroma = float(chroma.max()) if chroma.size else 0.0
+    if peak_chroma <= data.grayscale_chroma_threshold:
+      yield _dead(source.uri, 'filter', decode.GRAYSCALE,
+                  f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold {data.grayscale_chroma_threshold}')
+      return
+
+    split = assign_split(content_hash, data.split_ratios, data.seed)
+    copies = data.augmentation.copies if split == 'train' else 0
+    Metrics.counter(COUNTER_NAMESPACE, f'photos_{split}').inc()
+    for copy_index in range(copies + 1):
+      seed = geometry.copy_seed(data.seed, content_hash, copy_index)
+      if copy_index == 0:
+        lab, mask = base_lab, base_mask
+      else:
+        params = geometry.draw_params(seed, data.augmentation)
+        aug_rgb, mask = geometry.augment(rgb, data.image_size, data.resize_mode, params)
+        lab = colorspace.rgb8_to_lab(aug_rgb)
+      record = schema.encode_example(lab, mask, source_uri=source.uri, content_hash=content_hash,
+                                     augmentation_id=copy_index, augmentation_seed=seed)
+      Metrics.counter(COUNTER_NAMESPACE, f'examples_{split}').inc()
+      Metrics.distribution(COUNTER_NAMESPACE, 'record_bytes').update(len(record))
+      shard = _shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
+      yield ShardedRecord(split, shard, f'{content_hash}:{copy_index:04d}', record)
+
+
+# ---- Writing ----------------------------------------------------------------------------------------------------
+
+
+class _WriteShardFn(beam.DoFn):
+  """Writes one shard, records sorted by key, so the file's bytes do not depend on processing order."""
+
+  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int):
+    self._version_dir = version_dir
+    self._shards = shards
+    self._compression_level = compression_level
+
+  def process(self, element: tuple[tuple[str, int], Iterable[Any]]) -> Iterator[dict[str, Any]]:
+    (split, shard), records = element
+    ordered = sorted((r for r in records if r is not None), key=lambda r: r.sort_key)
+    relative = schema.SHARD_PATTERN.format(split=split, index=shard, count=self._shards[split])
+    path = FileSystems.join(self._version_dir, relative)
+    count = tfrecord_files.write_gzip_tfrecords(path, (r.record for r in ordered), self._compression_level)
+    Metrics.counter(COUNTER_NAMESPACE, 'shards_written').inc()
+    yield {'split': split, 'path': relative, 'examples': count,
+           'photos': sum(1 for r in ordered if r.sort_key.endswith(':0000'))}
+
+
+class WriteShards(beam.PTransform):
+  """ShardedRecords -> gzip TFRecord shards (every configured shard exists, even when empty)."""
+
+  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int):
+    super().__init__()
+    self._version_dir, self._shards, self._level = version_dir, shards, compression_level
+
+  def expand(self, records):
+    every_shard = [((split, i), None) for split, count in self._shards.items() for i in range(count)]
+    keyed = records | 'KeyByShard' >> beam.Map(lambda r: ((r.split, r.shard), r))
+    placeholders = records.pipeline | 'AllShards' >> beam.Create(every_shard)
+    return ((keyed, placeholders)
+            | 'WithEmptyShards' >> beam.Flatten()
+            | 'GroupByShard' >> beam.GroupByKey()
+            | 'WriteShard' >> beam.ParDo(_WriteShardFn(self._version_dir, self._shards, self._level)))
+
+
+def _write_dead_letters(letters: list[DeadLetter], path: str) -> dict[str, int]:
+  letters = sorted(letters)
+  with FileSystems.create(path, mime_type='application/x-ndjson') as f:
+    for letter in letters:
+      f.write((letter.to_json() + '\n').encode('utf-8'))
+  by_reason: dict[str, int] = {}
+  for letter in letters:
+    by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1
+  return dict(sorted(by_reason.items()))
+
+
+class WriteDeadLetters(beam.PTransform):
+  """DeadLetters -> one sorted JSON-lines file; outputs the count per reason."""
+
+  def __init__(self, path: str):
+    super().__init__()
+    self._path = path
+
+  def expand(self, letters):
+    return (letters
+            | 'AllDeadLetters' >> beam.combiners.ToList()
+            | 'WriteDeadLetters' >> beam.Map(_write_dead_letters, self._path))
+
+
+@beam.ptransform_fn
+def SourceFingerprint(keyed_files) -> beam.PCollection:  # pylint: disable=invalid-name
+  """Order-independent fingerprint of the (uri, content hash) pairs read: a sum of sha256 values mod 2^256."""
+  def item_value(element: tuple[str, SourceFile]) -> int:
+    content_hash, source = element
+    return int.from_bytes(hashlib.sha256(f'{source.uri}\0{content_hash}'.encode('utf-8')).digest(), 'big')
+  return (keyed_files
+          | 'FingerprintItem' >> beam.Map(item_value)
+          | 'FingerprintSum' >> beam.CombineGlobally(lambda values: sum(values) % (1 << 256))
+          | 'FingerprintHex' >> beam.Map(lambda v: f'{v:064x}'))
