@@ -112,10 +112,17 @@ def _counters(result) -> dict[str, int]:
   return dict(sorted(counters.items()))
 
 
-def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = ()) -> BuildResult:
-  """Runs the build with the configured Beam runner; marks the new version LATEST once it is complete."""
+def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (),
+              version_dir: str | None = None) -> BuildResult:
+  """Runs the build with the configured Beam runner; marks the new version LATEST once it is complete.
+
+  Args:
+    config: The pipeline config; only `data` and `runner` are read.
+    extra_beam_args: Beam options appended to the runner's (e.g. `--runner=DataflowRunner --temp_location=...`).
+    version_dir: Where to write; default a new timestamped folder under `data.output_dir`.
+  """
   data = config.data
-  version_dir = dataset_version.new_version_dir(data.output_dir)
+  version_dir = version_dir or dataset_version.new_version_dir(data.output_dir)
   args = beam_options.beam_args(config.runner) + list(extra_beam_args)
   logging.getLogger(__name__).info('Building %s from %s with %s', version_dir, data.input_uri, ' '.join(args))
   start = time.perf_counter()

@@ -1,0 +1,57 @@
+"""The single Lab implementation against an independent reference (scikit-image) and against itself in TF."""
+
+import numpy as np
+from skimage import color
+
+from pipeline import colorspace
+
+
+def delta_e(lab1, lab2):
+  return np.sqrt(((np.asarray(lab1, np.float64) - lab2) ** 2).sum(-1))
+
+
+def test_random_colours_match_scikit_image():
+  rng = np.random.default_rng(0)
+  rgb8 = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+  assert delta_e(colorspace.rgb8_to_lab(rgb8), color.rgb2lab(rgb8)).max() < 0.5
+  rgb = rng.random((1000, 3))
+  assert delta_e(colorspace.rgb_to_lab(rgb), color.rgb2lab(rgb[None])[0]).max() < 0.5
+
+
+def test_real_photos_match_scikit_image(sample_rgb):
+  for rgb8 in sample_rgb:
+    assert delta_e(colorspace.rgb8_to_lab(rgb8), color.rgb2lab(rgb8)).max() < 0.5
+
+
+def test_lab_to_rgb_matches_scikit_image():
+  # In-gamut Lab colours (out of gamut, the two libraries clip at different stages, both legitimately).
+  rng = np.random.default_rng(1)
+  lab = color.rgb2lab(rng.random((1, 5000, 3)))[0]
+  ours = colorspace.lab_to_rgb(lab)
+  theirs = color.lab2rgb(lab[None])[0]
+  assert np.abs(ours - theirs).max() * 255 < 1.0
+
+
+def test_round_trip_within_one_level(sample_rgb):
+  rng = np.random.default_rng(2)
+  for rgb8 in [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)] + sample_rgb:
+    back = colorspace.lab_to_rgb8(colorspace.rgb8_to_lab(rgb8))
+    assert np.abs(back.astype(int) - rgb8).max() <= 1
+
+
+def test_known_values():
+  lab = colorspace.rgb8_to_lab(np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0]], np.uint8))
+  np.testing.assert_allclose(lab[0], [100, 0, 0], atol=0.01)
+  np.testing.assert_allclose(lab[1], [0, 0, 0], atol=0.01)
+  np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.05)
+
+
+def test_tensorflow_backend_computes_the_same(sample_rgb):
+  import tensorflow as tf
+  backend = colorspace.tensorflow_backend()
+  rgb8 = sample_rgb[0]
+  lab_tf = colorspace.rgb_to_lab(tf.constant(rgb8 / 255.0, tf.float32), backend).numpy()
+  lab_np = colorspace.rgb8_to_lab(rgb8)
+  assert np.abs(lab_tf - lab_np).max() < 1e-3
+  rgb_tf = colorspace.lab_to_rgb(tf.constant(lab_np), backend).numpy()
+  assert np.abs(rgb_tf * 255 - rgb8).max() < 1.0
