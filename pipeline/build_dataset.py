@@ -80,12 +80,12 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
   else:
     files, read_dead = root | 'ReadFiles' >> transforms.ReadFiles(source.patterns)
   keyed = files | 'KeyByContentHash' >> beam.Map(transforms.key_by_content)
-  unique, duplicate_dead = keyed | 'DropDuplicates' >> transforms.DropDuplicates(data.drop_duplicates)
-  processed = unique | 'ProcessPhotos' >> beam.ParDo(transforms.ProcessPhotoFn(data)).with_outputs(
+  processed = keyed | 'ProcessPhotos' >> beam.ParDo(transforms.ProcessPhotoFn(data)).with_outputs(
       transforms.DEAD_LETTER_TAG, main='records')
-  shards = processed.records | 'WriteShards' >> transforms.WriteShards(version_dir, data.shards,
-                                                                        data.compression_level)
-  dead = ((read_dead, duplicate_dead, processed[transforms.DEAD_LETTER_TAG])
+  written = processed.records | 'WriteShards' >> transforms.WriteShards(
+      version_dir, data.shards, data.compression_level, data.drop_duplicates)
+  shards = written.shards
+  dead = ((read_dead, written[transforms.DEAD_LETTER_TAG], processed[transforms.DEAD_LETTER_TAG])
           | 'AllDeadLetters' >> beam.Flatten()
           | 'WriteDeadLetters' >> transforms.WriteDeadLetters(
               beam.io.filesystems.FileSystems.join(version_dir, schema.DEAD_LETTERS_FILE)))

@@ -34,6 +34,7 @@ class Backend:
   """The primitive array operations the conversion needs."""
   where: Callable[..., Any]
   power: Callable[..., Any]
+  cbrt: Callable[..., Any]
   maximum: Callable[..., Any]
   clip: Callable[..., Any]
   stack: Callable[..., Any]
@@ -45,6 +46,7 @@ class Backend:
 NUMPY = Backend(
     where=np.where,
     power=np.power,
+    cbrt=np.cbrt,
     maximum=np.maximum,
     clip=np.clip,
     stack=lambda xs: np.stack(xs, axis=-1),
@@ -60,6 +62,7 @@ def tensorflow_backend() -> Backend:
   return Backend(
       where=tf.where,
       power=tf.pow,
+      cbrt=lambda x: tf.pow(x, 1.0 / 3.0),
       maximum=tf.maximum,
       clip=tf.clip_by_value,
       stack=lambda xs: tf.stack(xs, axis=-1),
@@ -82,7 +85,7 @@ def linear_to_srgb(linear, xp: Backend = NUMPY):
 
 
 def _f(t, xp: Backend):
-  return xp.where(t > _EPSILON, xp.power(xp.maximum(t, _EPSILON), 1.0 / 3.0), t * _LINEAR_SLOPE + _LINEAR_OFFSET)
+  return xp.where(t > _EPSILON, xp.cbrt(xp.maximum(t, _EPSILON)), t * _LINEAR_SLOPE + _LINEAR_OFFSET)
 
 
 def _f_inverse(f, xp: Backend):
@@ -115,11 +118,22 @@ def lab_to_rgb(lab, xp: Backend = NUMPY):
 _SRGB8_TO_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 
 
+# Channel-first variant of the NumPy backend: same formulas, Lab planes [3, ...] out (what the records store).
+_NUMPY_PLANES_OUT = dataclasses.replace(NUMPY, stack=lambda xs: np.stack(xs, axis=0))
+
+
 def rgb8_to_lab(rgb8: np.ndarray) -> np.ndarray:
   """uint8 sRGB [..., 3] -> float32 Lab [..., 3] (NumPy; the companding curve read from a 256-entry table)."""
   if rgb8.dtype != np.uint8:
     raise TypeError(f'rgb8_to_lab expects uint8, got {rgb8.dtype}')
-  return linear_rgb_to_lab(_SRGB8_TO_LINEAR[rgb8]).astype(np.float32)
+  return linear_rgb_to_lab(_SRGB8_TO_LINEAR[rgb8])
+
+
+def rgb8_to_lab_planes(rgb8: np.ndarray) -> np.ndarray:
+  """uint8 sRGB [H, W, 3] -> float32 Lab planes [3, H, W] (L, a, b), without a channels-last copy."""
+  if rgb8.dtype != np.uint8:
+    raise TypeError(f'rgb8_to_lab_planes expects uint8, got {rgb8.dtype}')
+  return linear_rgb_to_lab(_SRGB8_TO_LINEAR[rgb8], _NUMPY_PLANES_OUT)
 
 
 def lab_to_rgb8(lab: np.ndarray) -> np.ndarray:

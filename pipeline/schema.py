@@ -58,12 +58,21 @@ def split_file_pattern(split: str) -> str:
 # ---- NumPy side (the Beam job, tests, evaluator) -------------------------------------------------------------
 
 
+_PLANE_SCALE = np.array([L_SCALE, 1.0, 1.0], np.float32)[:, None, None]
+_PLANE_OFFSET = np.array([0.5, AB_OFFSET + 0.5, AB_OFFSET + 0.5], np.float32)[:, None, None]
+
+
+def quantize_lab_planes(planes: np.ndarray) -> np.ndarray:
+  """float Lab planes [3, H, W] -> uint8 planes [3, H, W] (round half up, clipped to [0, 255])."""
+  q = planes * _PLANE_SCALE
+  q += _PLANE_OFFSET
+  np.clip(q, 0.0, 255.0, out=q)
+  return q.astype(np.uint8)  # truncation of x + 0.5 == rounding for x >= 0
+
+
 def quantize_lab(lab: np.ndarray) -> np.ndarray:
   """float Lab [H, W, 3] -> uint8 planes [3, H, W]."""
-  scale = np.array([L_SCALE, 1.0, 1.0], np.float32)
-  offset = np.array([0.0, AB_OFFSET, AB_OFFSET], np.float32)
-  q = np.clip(np.rint(lab * scale + offset), 0, 255).astype(np.uint8)
-  return np.ascontiguousarray(np.moveaxis(q, -1, 0))
+  return quantize_lab_planes(np.moveaxis(np.asarray(lab, np.float32), -1, 0))
 
 
 def dequantize_lab(planes) -> Any:
@@ -86,14 +95,21 @@ def undo_difference_code_numpy(data: bytes, shape: tuple[int, ...]) -> np.ndarra
   return (np.cumsum(np.cumsum(d, axis=-1), axis=-2) & 255).astype(np.uint8)
 
 
-def encode_example(lab: np.ndarray, mask: np.ndarray | None, *, source_uri: str, content_hash: str,
+def encode_example(lab_planes: np.ndarray, mask: np.ndarray | None, *, source_uri: str, content_hash: str,
                    augmentation_id: int, augmentation_seed: int, embedding: np.ndarray | None = None) -> bytes:
-  """Serializes one record. `lab` is float Lab [H, W, 3]; `mask` is bool/uint8 [H, W] or None (no padding)."""
+  """Serializes one record.
+
+  Args:
+    lab_planes: float Lab planes [3, H, W] (`colorspace.rgb8_to_lab_planes`).
+    mask: bool/uint8 [H, W], true on photo pixels, or None when nothing is padding.
+    source_uri, content_hash, augmentation_id, augmentation_seed: provenance (see the table above).
+    embedding: optional precomputed embedder output.
+  """
   from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
-  height, width = lab.shape[:2]
+  height, width = lab_planes.shape[1:]
   example = example_pb2.Example()
   f = example.features.feature
-  f[LAB].bytes_list.value.append(difference_code(quantize_lab(lab)))
+  f[LAB].bytes_list.value.append(difference_code(quantize_lab_planes(lab_planes)))
   mask_bytes = b'' if mask is None or mask.all() else difference_code(mask.astype(np.uint8))
   f[MASK].bytes_list.value.append(mask_bytes)
   f[HEIGHT].int64_list.value.append(height)

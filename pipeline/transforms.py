@@ -46,9 +46,16 @@ class DeadLetter(NamedTuple):
 
 
 class ShardedRecord(NamedTuple):
+  """One serialized example on its way to shard `shard` of `split`.
+
+  Identical files have the same content hash, hence the same split, shard and seeds: their records meet in one
+  shard group, where the writer keeps the first URI's (dedup without a second shuffle of the data).
+  """
   split: str
   shard: int
-  sort_key: str
+  content_hash: str
+  copy_index: int
+  source_uri: str
   record: bytes
 
 
@@ -175,43 +182,12 @@ class ReadTfds(beam.PTransform):
             | 'EncodePng' >> beam.Map(_tfds_example_to_file, name, split))
 
 
-# ---- Dedup ------------------------------------------------------------------------------------------------------
+# ---- Keying -----------------------------------------------------------------------------------------------------
 
 
 def key_by_content(source: SourceFile) -> tuple[str, SourceFile]:
   """(sha256 hex of the bytes, file): the key of dedup, splits, shards and augmentation seeds."""
   return hashlib.sha256(source.data).hexdigest(), source
-
-
-class _KeepFirstFn(beam.DoFn):
-  """Among files with identical bytes, keeps the first URI in sort order; the rest are `duplicate` dead letters."""
-
-  def __init__(self, drop_duplicates: bool):
-    self._drop_duplicates = drop_duplicates
-
-  def process(self, element: tuple[str, Iterable[SourceFile]]) -> Iterator[Any]:
-    content_hash, files = element
-    files = sorted(files, key=lambda f: f.uri)
-    keep = files[:1] if self._drop_duplicates else files
-    for f in keep:
-      yield content_hash, f
-    for f in files[len(keep):]:
-      yield _dead(f.uri, 'dedup', decode.DUPLICATE, f'same bytes as {files[0].uri}')
-
-
-class DropDuplicates(beam.PTransform):
-  """(content hash, SourceFile) -> the same, one per distinct content."""
-
-  def __init__(self, drop_duplicates: bool):
-    super().__init__()
-    self._drop_duplicates = drop_duplicates
-
-  def expand(self, files):
-    result = (files
-              | 'GroupByContent' >> beam.GroupByKey()
-              | 'KeepFirst' >> beam.ParDo(_KeepFirstFn(self._drop_duplicates)).with_outputs(
-                  DEAD_LETTER_TAG, main='unique'))
-    return result.unique, result[DEAD_LETTER_TAG]
 
 
 # ---- Decode, convert, augment, encode ---------------------------------------------------------------------------
@@ -243,9 +219,9 @@ class ProcessPhotoFn(beam.DoFn):
       return
 
     base_rgb, base_mask = geometry.fit(rgb, data.image_size, data.resize_mode)
-    base_lab = colorspace.rgb8_to_lab(base_rgb)
-    chroma = np.abs(base_lab[..., 1:]) if base_mask is None else np.abs(base_lab[base_mask][..., 1:])
-    peak_chroma = float(chroma.max()) if chroma.size else 0.0
+    base_planes = colorspace.rgb8_to_lab_planes(base_rgb)
+    chroma = base_planes[1:] if base_mask is None else base_planes[1:, base_mask]
+    peak_chroma = float(np.abs(chroma).max()) if chroma.size else 0.0
     if peak_chroma <= data.grayscale_chroma_threshold:
       yield _dead(source.uri, 'filter', decode.GRAYSCALE,
                   f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold {data.grayscale_chroma_threshold}')
@@ -253,51 +229,66 @@ class ProcessPhotoFn(beam.DoFn):
 
     split = assign_split(content_hash, data.split_ratios, data.seed)
     copies = data.augmentation.copies if split == 'train' else 0
-    Metrics.counter(COUNTER_NAMESPACE, f'photos_{split}').inc()
     for copy_index in range(copies + 1):
       seed = geometry.copy_seed(data.seed, content_hash, copy_index)
       if copy_index == 0:
-        lab, mask = base_lab, base_mask
+        planes, mask = base_planes, base_mask
       else:
         params = geometry.draw_params(seed, data.augmentation)
         aug_rgb, mask = geometry.augment(rgb, data.image_size, data.resize_mode, params)
-        lab = colorspace.rgb8_to_lab(aug_rgb)
-      record = schema.encode_example(lab, mask, source_uri=source.uri, content_hash=content_hash,
+        planes = colorspace.rgb8_to_lab_planes(aug_rgb)
+      record = schema.encode_example(planes, mask, source_uri=source.uri, content_hash=content_hash,
                                      augmentation_id=copy_index, augmentation_seed=seed)
-      Metrics.counter(COUNTER_NAMESPACE, f'examples_{split}').inc()
-      Metrics.distribution(COUNTER_NAMESPACE, 'record_bytes').update(len(record))
       shard = _shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
-      yield ShardedRecord(split, shard, f'{content_hash}:{copy_index:04d}', record)
+      yield ShardedRecord(split, shard, content_hash, copy_index, source.uri, record)
 
 
 # ---- Writing ----------------------------------------------------------------------------------------------------
 
 
 class _WriteShardFn(beam.DoFn):
-  """Writes one shard, records sorted by key, so the file's bytes do not depend on processing order."""
+  """Drops duplicate files' records, then writes one shard sorted by (content hash, copy): its bytes do not depend
+  on processing order."""
 
-  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int):
+  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int, drop_duplicates: bool):
     self._version_dir = version_dir
     self._shards = shards
     self._compression_level = compression_level
+    self._drop_duplicates = drop_duplicates
 
-  def process(self, element: tuple[tuple[str, int], Iterable[Any]]) -> Iterator[dict[str, Any]]:
+  def process(self, element: tuple[tuple[str, int], Iterable[Any]]) -> Iterator[Any]:
     (split, shard), records = element
-    ordered = sorted((r for r in records if r is not None), key=lambda r: r.sort_key)
+    ordered = sorted((r for r in records if r is not None),
+                     key=lambda r: (r.content_hash, r.copy_index, r.source_uri))
+    kept = []
+    for record in ordered:
+      if self._drop_duplicates and kept and kept[-1].content_hash == record.content_hash \
+          and kept[-1].copy_index == record.copy_index:
+        if record.copy_index == 0:  # one dead letter per duplicate file, not per copy
+          yield _dead(record.source_uri, 'dedup', decode.DUPLICATE, f'same bytes as {kept[-1].source_uri}')
+        continue
+      kept.append(record)
     relative = schema.SHARD_PATTERN.format(split=split, index=shard, count=self._shards[split])
     path = FileSystems.join(self._version_dir, relative)
-    count = tfrecord_files.write_gzip_tfrecords(path, (r.record for r in ordered), self._compression_level)
+    count = tfrecord_files.write_gzip_tfrecords(path, (r.record for r in kept), self._compression_level)
+    photos = sum(1 for r in kept if r.copy_index == 0)
     Metrics.counter(COUNTER_NAMESPACE, 'shards_written').inc()
-    yield {'split': split, 'path': relative, 'examples': count,
-           'photos': sum(1 for r in ordered if r.sort_key.endswith(':0000'))}
+    Metrics.counter(COUNTER_NAMESPACE, f'examples_{split}').inc(count)
+    Metrics.counter(COUNTER_NAMESPACE, f'photos_{split}').inc(photos)
+    Metrics.counter(COUNTER_NAMESPACE, 'bytes_written').inc(FileSystems.match([path])[0].metadata_list[0].size_in_bytes)
+    yield {'split': split, 'path': relative, 'examples': count, 'photos': photos}
 
 
 class WriteShards(beam.PTransform):
-  """ShardedRecords -> gzip TFRecord shards (every configured shard exists, even when empty)."""
+  """ShardedRecords -> gzip TFRecord shards (every configured shard exists, even when empty).
 
-  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int):
+  Outputs one summary dict per shard, and `duplicate` dead letters under DEAD_LETTER_TAG.
+  """
+
+  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int, drop_duplicates: bool):
     super().__init__()
     self._version_dir, self._shards, self._level = version_dir, shards, compression_level
+    self._drop_duplicates = drop_duplicates
 
   def expand(self, records):
     every_shard = [((split, i), None) for split, count in self._shards.items() for i in range(count)]
@@ -306,7 +297,9 @@ class WriteShards(beam.PTransform):
     return ((keyed, placeholders)
             | 'WithEmptyShards' >> beam.Flatten()
             | 'GroupByShard' >> beam.GroupByKey()
-            | 'WriteShard' >> beam.ParDo(_WriteShardFn(self._version_dir, self._shards, self._level)))
+            | 'WriteShard' >> beam.ParDo(_WriteShardFn(self._version_dir, self._shards, self._level,
+                                                       self._drop_duplicates)).with_outputs(
+                                                           DEAD_LETTER_TAG, main='shards'))
 
 
 def _write_dead_letters(letters: list[DeadLetter], path: str) -> dict[str, int]:
