@@ -50,6 +50,7 @@ class DataConfig:
     seed: Mixed into every per-photo hash, so a different seed gives a different (but reproducible) build.
     augmentation: Augmentation of the training split.
     compression_level: zlib level of the gzip TFRecord shards (1 = fastest; 6 saves ~10% bytes at 3x the time).
+    worker_threads: Threads per Beam worker that decode/convert/compress photos (0 = number of cores).
     tfds_data_dir: TFDS data_dir for `tfds:` inputs (empty = TFDS's default, ~/tensorflow_datasets).
     precompute_embeddings: Run the model's frozen embedder in the Beam job and store its output per record.
   """
@@ -68,6 +69,7 @@ class DataConfig:
   seed: int = 0
   augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
   compression_level: int = 1
+  worker_threads: int = 0
   tfds_data_dir: str = ''
   precompute_embeddings: bool = False
 

@@ -39,8 +39,17 @@ class BuildResult:
   seconds: float
 
 
-def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, *, data: configs.DataConfig,
+class DataLossError(RuntimeError):
+  """The writers received fewer records than the encoder produced: the build must not be marked complete."""
+
+
+def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, *, data: configs.DataConfig,
               version_dir: str) -> dict[str, Any]:
+  arrived = sum(s['examples'] + s['duplicate_records'] for s in shards)
+  if arrived != encoded:
+    raise DataLossError(f'{version_dir}: {encoded} records were encoded but {arrived} reached the shard writers; '
+                        'refusing to write the manifest (seen with the FnApiRunner in multi_processing mode on large '
+                        'records: use direct_running_mode=in_memory)')
   splits = {}
   for split in data.split_ratios:
     written = sorted((s for s in shards if s['split'] == split), key=lambda s: s['path'])
@@ -62,8 +71,9 @@ def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, *, data: 
   }
 
 
-def _write_manifest(shards, dead_letters_by_reason, fingerprint, files_read, *, data, version_dir) -> str:
-  manifest = _manifest(shards, dead_letters_by_reason, fingerprint, files_read, data=data, version_dir=version_dir)
+def _write_manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, *, data, version_dir) -> str:
+  manifest = _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, data=data,
+                       version_dir=version_dir)
   path = beam.io.filesystems.FileSystems.join(version_dir, schema.MANIFEST_FILE)
   dataset_version.write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + '\n')
   return path
@@ -80,10 +90,10 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
   else:
     files, read_dead = root | 'ReadFiles' >> transforms.ReadFiles(source.patterns)
   keyed = files | 'KeyByContentHash' >> beam.Map(transforms.key_by_content)
-  processed = keyed | 'ProcessPhotos' >> beam.ParDo(transforms.ProcessPhotoFn(data)).with_outputs(
+  processed = keyed | 'ProcessPhotos' >> beam.ParDo(transforms.ProcessPhotosFn(data, data.worker_threads)).with_outputs(
       transforms.DEAD_LETTER_TAG, main='records')
   written = processed.records | 'WriteShards' >> transforms.WriteShards(
-      version_dir, data.shards, data.compression_level, data.drop_duplicates)
+      version_dir, data.shards, data.drop_duplicates)
   shards = written.shards
   dead = ((read_dead, written[transforms.DEAD_LETTER_TAG], processed[transforms.DEAD_LETTER_TAG])
           | 'AllDeadLetters' >> beam.Flatten()
@@ -91,12 +101,13 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
               beam.io.filesystems.FileSystems.join(version_dir, schema.DEAD_LETTERS_FILE)))
   fingerprint = keyed | 'SourceFingerprint' >> transforms.SourceFingerprint()
   files_read = keyed | 'CountFiles' >> beam.combiners.Count.Globally()
+  encoded = processed.records | 'CountEncoded' >> beam.combiners.Count.Globally()
   return (root
           | 'ManifestTrigger' >> beam.Create([None])
           | 'WriteManifest' >> beam.Map(
-              lambda _, s, d, f, n: _write_manifest(s, d, f, n, data=data, version_dir=version_dir),
+              lambda _, s, d, f, n, e: _write_manifest(s, d, f, n, e, data=data, version_dir=version_dir),
               beam.pvalue.AsList(shards), beam.pvalue.AsSingleton(dead), beam.pvalue.AsSingleton(fingerprint),
-              beam.pvalue.AsSingleton(files_read)))
+              beam.pvalue.AsSingleton(files_read), beam.pvalue.AsSingleton(encoded)))
 
 
 def _counters(result) -> dict[str, int]:

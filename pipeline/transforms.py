@@ -56,7 +56,7 @@ class ShardedRecord(NamedTuple):
   content_hash: str
   copy_index: int
   source_uri: str
-  record: bytes
+  record: bytes  # the serialized tf.train.Example, framed and gzip-compressed (tfrecord_files.compress_record)
 
 
 def _hash_fraction(*parts: Any) -> float:
@@ -197,50 +197,99 @@ def _shard_of(split: str, content_hash: str, copy_index: int, num_shards: int, s
   return int(_hash_fraction(seed, 'shard', split, content_hash, copy_index) * num_shards)
 
 
-class ProcessPhotoFn(beam.DoFn):
-  """(content hash, SourceFile) -> ShardedRecords of the photo and its augmented copies, or a dead letter."""
+def process_photo(content_hash: str, source: SourceFile, data: definitions.DataConfig) -> list[Any]:
+  """One photo -> its ShardedRecords (the photo and, in train, its augmented copies) or one DeadLetter.
 
-  def __init__(self, data: definitions.DataConfig):
+  Pure function of its inputs (thread-safe; no Beam state), so ProcessPhotosFn can run it in a thread pool.
+  """
+  zoom_low = data.augmentation.zoom_range[0] if data.augmentation.copies else 1.0
+  try:
+    rgb = decode.decode_image(source.data, min_side=data.min_side, max_pixels=data.max_pixels,
+                              draft_side=int(np.ceil(data.image_size / zoom_low)))
+  except decode.UnusableImage as e:
+    return [DeadLetter(source.uri, 'decode', e.reason, e.detail)]
+
+  base_rgb, base_mask = geometry.fit(rgb, data.image_size, data.resize_mode)
+  base_planes = colorspace.rgb8_to_lab_planes(base_rgb)
+  chroma = base_planes[1:] if base_mask is None else base_planes[1:, base_mask]
+  peak_chroma = float(np.abs(chroma).max()) if chroma.size else 0.0
+  if peak_chroma <= data.grayscale_chroma_threshold:
+    return [DeadLetter(source.uri, 'filter', decode.GRAYSCALE,
+                       f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold '
+                       f'{data.grayscale_chroma_threshold}')]
+
+  split = assign_split(content_hash, data.split_ratios, data.seed)
+  copies = data.augmentation.copies if split == 'train' else 0
+  outputs = []
+  for copy_index in range(copies + 1):
+    seed = geometry.copy_seed(data.seed, content_hash, copy_index)
+    if copy_index == 0:
+      planes, mask = base_planes, base_mask
+    else:
+      params = geometry.draw_params(seed, data.augmentation)
+      aug_rgb, mask = geometry.augment(rgb, data.image_size, data.resize_mode, params)
+      planes = colorspace.rgb8_to_lab_planes(aug_rgb)
+    record = schema.encode_example(planes, mask, source_uri=source.uri, content_hash=content_hash,
+                                   augmentation_id=copy_index, augmentation_seed=seed)
+    shard = _shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
+    outputs.append(ShardedRecord(split, shard, content_hash, copy_index, source.uri,
+                                 tfrecord_files.compress_record(record, data.compression_level)))
+  return outputs
+
+
+class ProcessPhotosFn(beam.DoFn):
+  """(content hash, SourceFile) -> ShardedRecords, or DeadLetters under DEAD_LETTER_TAG.
+
+  Photos are processed in small batches by a thread pool: decoding, resizing, the NumPy colour conversion and zlib
+  release the GIL, so one Beam worker thread keeps several cores busy. Counters are updated on the Beam thread
+  (Beam's metrics are thread-local).
+  """
+
+  def __init__(self, data: definitions.DataConfig, threads: int = 0, batch_size: int = 16):
     self._data = data
+    self._threads = threads
+    self._batch_size = batch_size
 
   def setup(self):
-    # Importing the protobuf module once per worker, not per element.
+    import concurrent.futures  # pylint: disable=g-import-not-at-top
+    import os  # pylint: disable=g-import-not-at-top
     from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top,unused-import
+    self._pool = concurrent.futures.ThreadPoolExecutor(self._threads or os.cpu_count() or 1)
+
+  def teardown(self):
+    self._pool.shutdown(wait=True)
+
+  def start_bundle(self):
+    self._batch = []
+
+  def _flush(self) -> list[Any]:
+    batch, self._batch = self._batch, []
+    results = self._pool.map(lambda element: process_photo(element[0], element[1], self._data), batch)
+    outputs = []
+    for result in results:
+      for output in result:
+        if isinstance(output, DeadLetter):
+          Metrics.counter(COUNTER_NAMESPACE, f'dead_letters_{output.reason}').inc()
+          outputs.append(beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, output))
+        else:
+          Metrics.counter(COUNTER_NAMESPACE, 'examples_encoded').inc()
+          Metrics.counter(COUNTER_NAMESPACE, 'compressed_bytes').inc(len(output.record))
+          outputs.append(output)
+    return outputs
 
   def process(self, element: tuple[str, SourceFile]) -> Iterator[Any]:
-    content_hash, source = element
-    data = self._data
-    zoom_low = data.augmentation.zoom_range[0] if data.augmentation.copies else 1.0
-    try:
-      rgb = decode.decode_image(source.data, min_side=data.min_side, max_pixels=data.max_pixels,
-                                draft_side=int(np.ceil(data.image_size / zoom_low)))
-    except decode.UnusableImage as e:
-      yield _dead(source.uri, 'decode', e.reason, e.detail)
-      return
+    self._batch.append(element)
+    if len(self._batch) >= self._batch_size:
+      yield from self._flush()
 
-    base_rgb, base_mask = geometry.fit(rgb, data.image_size, data.resize_mode)
-    base_planes = colorspace.rgb8_to_lab_planes(base_rgb)
-    chroma = base_planes[1:] if base_mask is None else base_planes[1:, base_mask]
-    peak_chroma = float(np.abs(chroma).max()) if chroma.size else 0.0
-    if peak_chroma <= data.grayscale_chroma_threshold:
-      yield _dead(source.uri, 'filter', decode.GRAYSCALE,
-                  f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold {data.grayscale_chroma_threshold}')
-      return
-
-    split = assign_split(content_hash, data.split_ratios, data.seed)
-    copies = data.augmentation.copies if split == 'train' else 0
-    for copy_index in range(copies + 1):
-      seed = geometry.copy_seed(data.seed, content_hash, copy_index)
-      if copy_index == 0:
-        planes, mask = base_planes, base_mask
+  def finish_bundle(self) -> Iterator[Any]:
+    from apache_beam.transforms import window  # pylint: disable=g-import-not-at-top
+    from apache_beam.utils.windowed_value import WindowedValue  # pylint: disable=g-import-not-at-top
+    for output in self._flush():
+      if isinstance(output, beam.pvalue.TaggedOutput):
+        yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, 0, [window.GlobalWindow()]))
       else:
-        params = geometry.draw_params(seed, data.augmentation)
-        aug_rgb, mask = geometry.augment(rgb, data.image_size, data.resize_mode, params)
-        planes = colorspace.rgb8_to_lab_planes(aug_rgb)
-      record = schema.encode_example(planes, mask, source_uri=source.uri, content_hash=content_hash,
-                                     augmentation_id=copy_index, augmentation_seed=seed)
-      shard = _shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
-      yield ShardedRecord(split, shard, content_hash, copy_index, source.uri, record)
+        yield WindowedValue(output, 0, [window.GlobalWindow()])
 
 
 # ---- Writing ----------------------------------------------------------------------------------------------------
@@ -250,10 +299,9 @@ class _WriteShardFn(beam.DoFn):
   """Drops duplicate files' records, then writes one shard sorted by (content hash, copy): its bytes do not depend
   on processing order."""
 
-  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int, drop_duplicates: bool):
+  def __init__(self, version_dir: str, shards: dict[str, int], drop_duplicates: bool):
     self._version_dir = version_dir
     self._shards = shards
-    self._compression_level = compression_level
     self._drop_duplicates = drop_duplicates
 
   def process(self, element: tuple[tuple[str, int], Iterable[Any]]) -> Iterator[Any]:
@@ -270,13 +318,14 @@ class _WriteShardFn(beam.DoFn):
       kept.append(record)
     relative = schema.SHARD_PATTERN.format(split=split, index=shard, count=self._shards[split])
     path = FileSystems.join(self._version_dir, relative)
-    count = tfrecord_files.write_gzip_tfrecords(path, (r.record for r in kept), self._compression_level)
+    count = tfrecord_files.write_members(path, (r.record for r in kept))
     photos = sum(1 for r in kept if r.copy_index == 0)
+    dropped = len(ordered) - len(kept)
     Metrics.counter(COUNTER_NAMESPACE, 'shards_written').inc()
     Metrics.counter(COUNTER_NAMESPACE, f'examples_{split}').inc(count)
     Metrics.counter(COUNTER_NAMESPACE, f'photos_{split}').inc(photos)
     Metrics.counter(COUNTER_NAMESPACE, 'bytes_written').inc(FileSystems.match([path])[0].metadata_list[0].size_in_bytes)
-    yield {'split': split, 'path': relative, 'examples': count, 'photos': photos}
+    yield {'split': split, 'path': relative, 'examples': count, 'photos': photos, 'duplicate_records': dropped}
 
 
 class WriteShards(beam.PTransform):
@@ -285,10 +334,9 @@ class WriteShards(beam.PTransform):
   Outputs one summary dict per shard, and `duplicate` dead letters under DEAD_LETTER_TAG.
   """
 
-  def __init__(self, version_dir: str, shards: dict[str, int], compression_level: int, drop_duplicates: bool):
+  def __init__(self, version_dir: str, shards: dict[str, int], drop_duplicates: bool):
     super().__init__()
-    self._version_dir, self._shards, self._level = version_dir, shards, compression_level
-    self._drop_duplicates = drop_duplicates
+    self._version_dir, self._shards, self._drop_duplicates = version_dir, shards, drop_duplicates
 
   def expand(self, records):
     every_shard = [((split, i), None) for split, count in self._shards.items() for i in range(count)]
@@ -297,8 +345,7 @@ class WriteShards(beam.PTransform):
     return ((keyed, placeholders)
             | 'WithEmptyShards' >> beam.Flatten()
             | 'GroupByShard' >> beam.GroupByKey()
-            | 'WriteShard' >> beam.ParDo(_WriteShardFn(self._version_dir, self._shards, self._level,
-                                                       self._drop_duplicates)).with_outputs(
+            | 'WriteShard' >> beam.ParDo(_WriteShardFn(self._version_dir, self._shards, self._drop_duplicates)).with_outputs(
                                                            DEAD_LETTER_TAG, main='shards'))
 
 
