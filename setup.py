@@ -20,6 +20,7 @@ setuptools.setup(
         'absl-py>=1.4,<2',
         'apache-beam[gcp]>=2.77',
         'google-cloud-storage',
+        'isal',
         'numpy',
         'pillow',
         'PyYAML',

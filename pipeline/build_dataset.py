@@ -85,22 +85,23 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
     raise configs.ConfigError('data.precompute_embeddings: the trainer does not provide embedders yet; set false')
   source = sources.parse_input_uri(data.input_uri)
   if source.kind == 'tfds':
-    files = root | 'ReadTfds' >> transforms.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
-    read_dead = root | 'NoReadDeadLetters' >> beam.Create([])
+    photos = root | 'ReadTfds' >> transforms.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
+    match_dead = root | 'NoMatchDeadLetters' >> beam.Create([])
   else:
-    files, read_dead = root | 'ReadFiles' >> transforms.ReadFiles(source.patterns)
-  keyed = files | 'KeyByContentHash' >> beam.Map(transforms.key_by_content)
-  processed = keyed | 'ProcessPhotos' >> beam.ParDo(transforms.ProcessPhotosFn(data, data.worker_threads)).with_outputs(
-      transforms.DEAD_LETTER_TAG, main='records')
+    photos, match_dead = root | 'MatchFiles' >> transforms.MatchFiles(source.patterns)
+  processed = photos | 'ProcessPhotos' >> beam.ParDo(
+      transforms.ProcessPhotosFn(data, data.worker_threads)).with_outputs(
+          transforms.DEAD_LETTER_TAG, transforms.SOURCES_TAG, main='records')
   written = processed.records | 'WriteShards' >> transforms.WriteShards(
       version_dir, data.shards, data.drop_duplicates)
   shards = written.shards
-  dead = ((read_dead, written[transforms.DEAD_LETTER_TAG], processed[transforms.DEAD_LETTER_TAG])
+  dead = ((match_dead, written[transforms.DEAD_LETTER_TAG], processed[transforms.DEAD_LETTER_TAG])
           | 'AllDeadLetters' >> beam.Flatten()
           | 'WriteDeadLetters' >> transforms.WriteDeadLetters(
               beam.io.filesystems.FileSystems.join(version_dir, schema.DEAD_LETTERS_FILE)))
-  fingerprint = keyed | 'SourceFingerprint' >> transforms.SourceFingerprint()
-  files_read = keyed | 'CountFiles' >> beam.combiners.Count.Globally()
+  sources_seen = processed[transforms.SOURCES_TAG]
+  fingerprint = sources_seen | 'SourceFingerprint' >> transforms.SourceFingerprint()
+  files_read = sources_seen | 'CountFiles' >> beam.combiners.Count.Globally()
   encoded = processed.records | 'CountEncoded' >> beam.combiners.Count.Globally()
   return (root
           | 'ManifestTrigger' >> beam.Create([None])

@@ -64,7 +64,12 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def decode_image(data: bytes, *, min_side: int, max_pixels: int, draft_side: int = 0) -> np.ndarray:
-  """Decodes image bytes to a uint8 RGB array [H, W, 3], EXIF orientation applied.
+  """Decodes image bytes to a uint8 RGB array [H, W, 3], EXIF orientation applied (see `decode_pil`)."""
+  return np.asarray(decode_pil(data, min_side=min_side, max_pixels=max_pixels, draft_side=draft_side))
+
+
+def decode_pil(data: bytes, *, min_side: int, max_pixels: int, draft_side: int = 0) -> Image.Image:
+  """Decodes image bytes to an RGB PIL image, EXIF orientation applied.
 
   Args:
     data: The file's bytes.
@@ -107,9 +112,8 @@ def decode_image(data: bytes, *, min_side: int, max_pixels: int, draft_side: int
       raise UnusableImage(CORRUPT, message) from None
     except Exception as e:  # pylint: disable=broad-except
       raise UnusableImage(CORRUPT, f'{type(e).__name__}: {e}') from None
-  array = np.asarray(image, dtype=np.uint8)
-  if array.ndim != 3 or array.shape[2] != 3:
-    raise UnusableImage(CORRUPT, f'decoded to unexpected shape {array.shape}')
-  if min(array.shape[:2]) < min(min_side, draft_side or min_side):
-    raise UnusableImage(TOO_SMALL, f'{array.shape[1]}x{array.shape[0]} after decoding')
-  return array
+  if image.mode != 'RGB':
+    raise UnusableImage(CORRUPT, f'decoded to unexpected mode {image.mode}')
+  if min(image.size) < min(min_side, draft_side or min_side):
+    raise UnusableImage(TOO_SMALL, f'{image.size[0]}x{image.size[1]} after decoding')
+  return image

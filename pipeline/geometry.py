@@ -65,9 +65,13 @@ def _mask_or_none(mask: Image.Image) -> np.ndarray | None:
   return None if array.all() else array
 
 
-def fit(rgb: np.ndarray, size: int, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
-  """uint8 RGB [H, W, 3] -> (uint8 RGB [size, size, 3], bool mask or None when nothing is padding)."""
-  image = Image.fromarray(rgb)
+def _as_image(rgb: np.ndarray | Image.Image) -> Image.Image:
+  return rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)
+
+
+def fit(rgb: np.ndarray | Image.Image, size: int, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+  """RGB photo (uint8 [H, W, 3] or PIL) -> (uint8 RGB [size, size, 3], bool mask or None when nothing is padding)."""
+  image = _as_image(rgb)
   if mode == 'letterbox':
     canvas, mask = _letterbox(image, size)
     return np.asarray(canvas), _mask_or_none(mask)
@@ -78,9 +82,10 @@ def fit(rgb: np.ndarray, size: int, mode: str) -> tuple[np.ndarray, np.ndarray |
   return np.asarray(resized), None
 
 
-def augment(rgb: np.ndarray, size: int, mode: str, params: AugmentParams) -> tuple[np.ndarray, np.ndarray | None]:
+def augment(rgb: np.ndarray | Image.Image, size: int, mode: str,
+            params: AugmentParams) -> tuple[np.ndarray, np.ndarray | None]:
   """One augmented square copy; pixels that fall outside the photo are marked as padding in the mask."""
-  image = Image.fromarray(rgb)
+  image = _as_image(rgb)
   if mode == 'letterbox':
     canvas, canvas_mask = _letterbox(image, size)
   else:

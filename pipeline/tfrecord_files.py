@@ -1,7 +1,7 @@
 """Deterministic gzip TFRecord files written through Beam's FileSystems (local, gs://, any Beam filesystem).
 
 Each record is framed (TFRecord: length, masked CRC32C of the length, data, masked CRC32C of the data) and
-compressed into its own gzip member where it is produced, in parallel; a shard file is the concatenation of its
+compressed (ISA-L) into its own gzip member where it is produced, in parallel; a shard file is the concatenation of its
 records' members in key order. Concatenated gzip members are one valid gzip file (RFC 1952), read as such by
 `tf.data.TFRecordDataset(compression_type='GZIP')`, Beam's `ReadFromTFRecord` and Python's gzip. Compared with
 `WriteToTFRecord` this (a) makes a record's shard and position functions of its key, so a rebuild is
@@ -12,10 +12,10 @@ the single-threaded writer and shrinks the data that crosses the shuffle to the 
 from __future__ import annotations
 
 import struct
-import zlib
 from typing import Iterable
 
 import google_crc32c
+from isal import isal_zlib
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -36,10 +36,11 @@ def frame_record(data: bytes) -> bytes:
 def compress_record(data: bytes, compression_level: int) -> bytes:
   """One framed record as a self-contained gzip member (header mtime 0, so the bytes are reproducible).
 
-  Z_RLE: the records' difference-coded planes are runs of small residuals; measured on Caltech at 256 px it is
-  25% faster than the default strategy at level 1 and 19% smaller (63 vs 78 KiB per example).
+  ISA-L's deflate (levels 0-3), standard gzip output: measured on Caltech records at 256 px, level 1 takes
+  0.46 ms and 74 KiB per example where zlib level 1 takes 1.45 ms (62 KiB with Z_RLE). Every worker must use the
+  same compressor for rebuilds to be byte-identical, hence the pinned `isal`.
   """
-  compressor = zlib.compressobj(compression_level, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9, zlib.Z_RLE)
+  compressor = isal_zlib.compressobj(compression_level, isal_zlib.DEFLATED, 16 + isal_zlib.MAX_WBITS)
   return compressor.compress(frame_record(data)) + compressor.flush()
 
 

@@ -7,13 +7,13 @@ leaves a dead-letter record `{"uri", "stage", "reason", "detail"}`.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import json
 from typing import Any, Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 import numpy as np
@@ -28,11 +28,18 @@ from pipeline import tfrecord_files
 
 COUNTER_NAMESPACE = 'dataset_build'
 DEAD_LETTER_TAG = 'dead_letters'
+SOURCES_TAG = 'sources'
 
 
 class SourceFile(NamedTuple):
   uri: str
   data: bytes
+
+
+class SourceSeen(NamedTuple):
+  """A file that was read: feeds the source fingerprint and the `files_read` count."""
+  uri: str
+  content_hash: str
 
 
 class DeadLetter(NamedTuple):
@@ -83,22 +90,6 @@ def _dead(uri: str, stage: str, reason: str, detail: str) -> beam.pvalue.TaggedO
 # ---- Reading ----------------------------------------------------------------------------------------------------
 
 
-class _ReadFileFn(beam.DoFn):
-  """Reads one matched file; an unreadable one becomes a dead letter."""
-
-  def process(self, metadata: fileio.FileMetadata) -> Iterator[Any]:
-    uri = metadata.path
-    try:
-      with FileSystems.open(uri, compression_type='uncompressed') as f:
-        data = f.read()
-    except Exception as e:  # pylint: disable=broad-except
-      yield _dead(uri, 'read', decode.UNREADABLE, f'{type(e).__name__}: {e}')
-      return
-    Metrics.counter(COUNTER_NAMESPACE, 'files_read').inc()
-    Metrics.counter(COUNTER_NAMESPACE, 'bytes_read').inc(len(data))
-    yield SourceFile(uri, data)
-
-
 class _MatchOrDeadLetterFn(beam.DoFn):
   """Expands one pattern; a pattern that matches nothing (e.g. a manifest line naming a missing file) is a dead
   letter rather than a crash of the whole job."""
@@ -116,8 +107,11 @@ class _MatchOrDeadLetterFn(beam.DoFn):
       yield metadata
 
 
-class ReadFiles(beam.PTransform):
-  """Patterns -> SourceFile(uri, bytes), with dead letters for patterns or files that cannot be read."""
+class MatchFiles(beam.PTransform):
+  """Patterns -> file URIs spread over workers, with dead letters for patterns that match nothing.
+
+  Files are read later, inside ProcessPhotosFn's thread pool, so their bytes never cross a Beam stage boundary.
+  """
 
   def __init__(self, patterns: Iterable[str]):
     super().__init__()
@@ -127,11 +121,10 @@ class ReadFiles(beam.PTransform):
     matched = (pbegin
                | 'Patterns' >> beam.Create(self._patterns)
                | 'Match' >> beam.ParDo(_MatchOrDeadLetterFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
-    read = (matched.files
-            | 'SpreadFiles' >> beam.Reshuffle()  # a file list does not split by itself
-            | 'Read' >> beam.ParDo(_ReadFileFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
-    dead = (matched[DEAD_LETTER_TAG], read[DEAD_LETTER_TAG]) | 'MergeReadDeadLetters' >> beam.Flatten()
-    return read.files, dead
+    uris = (matched.files
+            | 'Paths' >> beam.Map(lambda metadata: metadata.path)
+            | 'SpreadFiles' >> beam.Reshuffle())  # a file list does not split by itself
+    return uris, matched[DEAD_LETTER_TAG]
 
 
 def _tfds_example_to_file(example: dict[str, Any], name: str, split: str) -> SourceFile:
@@ -182,14 +175,6 @@ class ReadTfds(beam.PTransform):
             | 'EncodePng' >> beam.Map(_tfds_example_to_file, name, split))
 
 
-# ---- Keying -----------------------------------------------------------------------------------------------------
-
-
-def key_by_content(source: SourceFile) -> tuple[str, SourceFile]:
-  """(sha256 hex of the bytes, file): the key of dedup, splits, shards and augmentation seeds."""
-  return hashlib.sha256(source.data).hexdigest(), source
-
-
 # ---- Decode, convert, augment, encode ---------------------------------------------------------------------------
 
 
@@ -197,14 +182,32 @@ def _shard_of(split: str, content_hash: str, copy_index: int, num_shards: int, s
   return int(_hash_fraction(seed, 'shard', split, content_hash, copy_index) * num_shards)
 
 
-def process_photo(content_hash: str, source: SourceFile, data: definitions.DataConfig) -> list[Any]:
-  """One photo -> its ShardedRecords (the photo and, in train, its augmented copies) or one DeadLetter.
+def read_source(item: str | SourceFile) -> SourceFile:
+  """A URI's bytes (through Beam's FileSystems: local, gs://, ...) or an already loaded SourceFile."""
+  if isinstance(item, SourceFile):
+    return item
+  with FileSystems.open(item, compression_type='uncompressed') as f:
+    return SourceFile(item, f.read())
 
-  Pure function of its inputs (thread-safe; no Beam state), so ProcessPhotosFn can run it in a thread pool.
+
+def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig) -> list[Any]:
+  """Reads, hashes and processes one photo: [SourceSeen, ShardedRecord...] or [SourceSeen?, DeadLetter].
+
+  A pure function of its inputs (no Beam state, thread-safe), so ProcessPhotosFn runs it in a thread pool.
   """
+  try:
+    source = read_source(item)
+  except Exception as e:  # pylint: disable=broad-except
+    return [DeadLetter(str(item), 'read', decode.UNREADABLE, f'{type(e).__name__}: {e}')]
+  content_hash = hashlib.sha256(source.data).hexdigest()
+  return [SourceSeen(source.uri, content_hash)] + process_photo(content_hash, source, data)
+
+
+def process_photo(content_hash: str, source: SourceFile, data: definitions.DataConfig) -> list[Any]:
+  """One photo -> its ShardedRecords (the photo and, in train, its augmented copies) or one DeadLetter."""
   zoom_low = data.augmentation.zoom_range[0] if data.augmentation.copies else 1.0
   try:
-    rgb = decode.decode_image(source.data, min_side=data.min_side, max_pixels=data.max_pixels,
+    rgb = decode.decode_pil(source.data, min_side=data.min_side, max_pixels=data.max_pixels,
                               draft_side=int(np.ceil(data.image_size / zoom_low)))
   except decode.UnusableImage as e:
     return [DeadLetter(source.uri, 'decode', e.reason, e.detail)]
@@ -238,58 +241,58 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
 
 
 class ProcessPhotosFn(beam.DoFn):
-  """(content hash, SourceFile) -> ShardedRecords, or DeadLetters under DEAD_LETTER_TAG.
+  """File URI (or SourceFile) -> ShardedRecords; DeadLetters under DEAD_LETTER_TAG; SourceSeen under SOURCES_TAG.
 
-  Photos are processed in small batches by a thread pool: decoding, resizing, the NumPy colour conversion and zlib
-  release the GIL, so one Beam worker thread keeps several cores busy. Counters are updated on the Beam thread
-  (Beam's metrics are thread-local).
+  Photos are handed to a thread pool as they arrive, with a bounded number in flight: decoding, resizing, the
+  NumPy colour conversion and zlib release the GIL, so one Beam worker thread keeps every core busy while it
+  moves finished records on. Counters are updated on the Beam thread (Beam's metrics are thread-local).
   """
 
-  def __init__(self, data: definitions.DataConfig, threads: int = 0, batch_size: int = 16):
+  def __init__(self, data: definitions.DataConfig, threads: int = 0):
     self._data = data
     self._threads = threads
-    self._batch_size = batch_size
 
   def setup(self):
     import concurrent.futures  # pylint: disable=g-import-not-at-top
     import os  # pylint: disable=g-import-not-at-top
     from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top,unused-import
-    self._pool = concurrent.futures.ThreadPoolExecutor(self._threads or os.cpu_count() or 1)
+    threads = self._threads or os.cpu_count() or 1
+    self._pool = concurrent.futures.ThreadPoolExecutor(threads)
+    self._max_in_flight = 4 * threads
 
   def teardown(self):
     self._pool.shutdown(wait=True)
 
   def start_bundle(self):
-    self._batch = []
+    self._in_flight = collections.deque()
 
-  def _flush(self) -> list[Any]:
-    batch, self._batch = self._batch, []
-    results = self._pool.map(lambda element: process_photo(element[0], element[1], self._data), batch)
-    outputs = []
-    for result in results:
-      for output in result:
-        if isinstance(output, DeadLetter):
-          Metrics.counter(COUNTER_NAMESPACE, f'dead_letters_{output.reason}').inc()
-          outputs.append(beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, output))
-        else:
-          Metrics.counter(COUNTER_NAMESPACE, 'examples_encoded').inc()
-          Metrics.counter(COUNTER_NAMESPACE, 'compressed_bytes').inc(len(output.record))
-          outputs.append(output)
-    return outputs
+  def _emit(self, result: list[Any]) -> Iterator[Any]:
+    for output in result:
+      if isinstance(output, SourceSeen):
+        Metrics.counter(COUNTER_NAMESPACE, 'files_read').inc()
+        yield beam.pvalue.TaggedOutput(SOURCES_TAG, output)
+      elif isinstance(output, DeadLetter):
+        Metrics.counter(COUNTER_NAMESPACE, f'dead_letters_{output.reason}').inc()
+        yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, output)
+      else:
+        Metrics.counter(COUNTER_NAMESPACE, 'examples_encoded').inc()
+        Metrics.counter(COUNTER_NAMESPACE, 'compressed_bytes').inc(len(output.record))
+        yield output
 
-  def process(self, element: tuple[str, SourceFile]) -> Iterator[Any]:
-    self._batch.append(element)
-    if len(self._batch) >= self._batch_size:
-      yield from self._flush()
+  def process(self, element: str | SourceFile) -> Iterator[Any]:
+    self._in_flight.append(self._pool.submit(load_and_process_photo, element, self._data))
+    while len(self._in_flight) > self._max_in_flight or (self._in_flight and self._in_flight[0].done()):
+      yield from self._emit(self._in_flight.popleft().result())
 
   def finish_bundle(self) -> Iterator[Any]:
     from apache_beam.transforms import window  # pylint: disable=g-import-not-at-top
     from apache_beam.utils.windowed_value import WindowedValue  # pylint: disable=g-import-not-at-top
-    for output in self._flush():
-      if isinstance(output, beam.pvalue.TaggedOutput):
-        yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, 0, [window.GlobalWindow()]))
-      else:
-        yield WindowedValue(output, 0, [window.GlobalWindow()])
+    while self._in_flight:
+      for output in self._emit(self._in_flight.popleft().result()):
+        if isinstance(output, beam.pvalue.TaggedOutput):
+          yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, 0, [window.GlobalWindow()]))
+        else:
+          yield WindowedValue(output, 0, [window.GlobalWindow()])
 
 
 # ---- Writing ----------------------------------------------------------------------------------------------------
@@ -374,12 +377,11 @@ class WriteDeadLetters(beam.PTransform):
 
 
 @beam.ptransform_fn
-def SourceFingerprint(keyed_files) -> beam.PCollection:  # pylint: disable=invalid-name
+def SourceFingerprint(sources_seen) -> beam.PCollection:  # pylint: disable=invalid-name
   """Order-independent fingerprint of the (uri, content hash) pairs read: a sum of sha256 values mod 2^256."""
-  def item_value(element: tuple[str, SourceFile]) -> int:
-    content_hash, source = element
-    return int.from_bytes(hashlib.sha256(f'{source.uri}\0{content_hash}'.encode('utf-8')).digest(), 'big')
-  return (keyed_files
+  def item_value(seen: SourceSeen) -> int:
+    return int.from_bytes(hashlib.sha256(f'{seen.uri}\0{seen.content_hash}'.encode('utf-8')).digest(), 'big')
+  return (sources_seen
           | 'FingerprintItem' >> beam.Map(item_value)
           | 'FingerprintSum' >> beam.CombineGlobally(lambda values: sum(values) % (1 << 256))
           | 'FingerprintHex' >> beam.Map(lambda v: f'{v:064x}'))

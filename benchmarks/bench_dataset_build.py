@@ -1,0 +1,208 @@
+"""Throughput of the dataset build against two references measured in the same run on the same files.
+
+    .venv/bin/python -m benchmarks.bench_dataset_build --photos=../shared/data/caltech-3k --size=256
+
+Reports images/s of:
+  (a) the decode floor: decode + resize only (no Lab, no write), a process pool using every core;
+  (b) the per-image loop of the original colorizers: PIL + scikit-image `rgb2lab`, float32 records, one process;
+  (c) the whole Beam job (read, hash, decode, resize, Lab, encode, compress, shuffle, write, manifest), per local
+      running mode, per augmentation copy count and per worker-thread count;
+and bytes per record, and a per-stage profile of one worker's work. Results go to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import glob
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+import numpy as np
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Folder of photos (searched recursively).')
+flags.DEFINE_integer('size', 256, 'Output image side.')
+flags.DEFINE_integer('loop_images', 400, 'Photos for the (slow) per-image loop reference; its rate is per image.')
+flags.DEFINE_list('modes', ['in_memory', 'multi_processing'], 'Local running modes to measure.')
+flags.DEFINE_list('copies', ['0', '1', '2'], 'Augmentation copies to measure (in_memory).')
+flags.DEFINE_list('threads', ['1', '2'], 'Worker threads to measure (in_memory, copies 0).')
+flags.DEFINE_string('output', 'benchmarks/results/dataset_build.json', 'Where the JSON results go.')
+
+_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.gif')
+
+
+def list_photos(folder: str) -> list[str]:
+  return sorted(p for p in glob.glob(os.path.join(folder, '**', '*'), recursive=True)
+                if p.lower().endswith(_EXTENSIONS))
+
+
+# ---- (a) decode floor -------------------------------------------------------------------------------------------
+
+
+def _decode_and_resize(path: str, size: int) -> int:
+  from pipeline import decode, geometry  # pylint: disable=g-import-not-at-top
+  with open(path, 'rb') as f:
+    rgb = decode.decode_image(f.read(), min_side=1, max_pixels=10 ** 9, draft_side=size)
+  resized, _ = geometry.fit(rgb, size, 'crop')
+  return resized.shape[0]
+
+
+def decode_floor(paths: Sequence[str], size: int) -> dict[str, Any]:
+  workers = os.cpu_count() or 1
+  with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+    list(pool.map(_decode_and_resize, paths[:workers * 4], [size] * workers * 4))  # warm the workers
+    start = time.perf_counter()
+    list(pool.map(_decode_and_resize, paths, [size] * len(paths), chunksize=32))
+    seconds = time.perf_counter() - start
+  return {'images': len(paths), 'seconds': seconds, 'images_per_s': len(paths) / seconds, 'processes': workers}
+
+
+# ---- (b) per-image loop -----------------------------------------------------------------------------------------
+
+
+def per_image_loop(paths: Sequence[str], size: int, out_dir: str) -> dict[str, Any]:
+  """The original colorizers' data preparation: PIL resize, scikit-image Lab, float32 features, plain TFRecord."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from skimage import color  # pylint: disable=g-import-not-at-top
+  path_out = os.path.join(out_dir, 'loop.tfrecord')
+  start = time.perf_counter()
+  with tf.io.TFRecordWriter(path_out) as writer:
+    for path in paths:
+      image = Image.open(path).convert('RGB')
+      width, height = image.size
+      side = min(width, height)
+      image = image.crop(((width - side) // 2, (height - side) // 2, (width + side) // 2, (height + side) // 2))
+      lab = color.rgb2lab(np.asarray(image.resize((size, size), Image.BILINEAR))).astype(np.float32)
+      feature = {
+          'L': tf.train.Feature(float_list=tf.train.FloatList(value=lab[..., 0].ravel())),
+          'ab': tf.train.Feature(float_list=tf.train.FloatList(value=lab[..., 1:].ravel())),
+      }
+      writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+  seconds = time.perf_counter() - start
+  return {'images': len(paths), 'seconds': seconds, 'images_per_s': len(paths) / seconds,
+          'bytes_per_record': os.path.getsize(path_out) / len(paths)}
+
+
+# ---- (c) the Beam job -------------------------------------------------------------------------------------------
+
+
+def beam_job(photos: str, size: int, out_dir: str, *, mode: str = 'in_memory', copies: int = 0,
+             threads: int = 0, workers: int = 1) -> dict[str, Any]:
+  import configs  # pylint: disable=g-import-not-at-top
+  from pipeline import build_dataset  # pylint: disable=g-import-not-at-top
+  config = configs.load_config(overrides=[
+      f'data.input_uri={photos}', f'data.output_dir={out_dir}', f'data.image_size={size}',
+      f'data.augmentation.copies={copies}', f'data.worker_threads={threads}',
+      'data.shards={train: 4, eval: 1, test: 1}', f'runner.direct_running_mode={mode}',
+      f'runner.direct_num_workers={workers}'])
+  start = time.perf_counter()
+  try:
+    result = build_dataset.run_build(config)
+  except Exception as e:  # pylint: disable=broad-except
+    return {'mode': mode, 'copies': copies, 'threads': threads, 'workers': workers,
+            'error': f'{type(e).__name__}: {str(e)[:300]}', 'seconds': time.perf_counter() - start}
+  seconds = time.perf_counter() - start
+  manifest = result.manifest
+  examples = sum(s['examples'] for s in manifest['splits'].values())
+  shard_bytes = sum(os.path.getsize(p) for p in glob.glob(os.path.join(result.version_dir, '*', '*.gz')))
+  return {'mode': mode, 'copies': copies, 'threads': threads or os.cpu_count(), 'workers': workers,
+          'images': manifest['source']['files_read'], 'examples': examples, 'seconds': seconds,
+          'images_per_s': manifest['source']['files_read'] / seconds, 'examples_per_s': examples / seconds,
+          'bytes_per_record': shard_bytes / max(examples, 1)}
+
+
+# ---- profile of one worker --------------------------------------------------------------------------------------
+
+
+def stage_profile(paths: Sequence[str], size: int) -> dict[str, float]:
+  """Milliseconds per photo of each step of `transforms.process_photo`, one thread."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  from pipeline import colorspace, decode, geometry, schema, tfrecord_files  # pylint: disable=g-import-not-at-top
+  schema.encode_example(np.zeros((3, 8, 8), np.float32), None, source_uri='', content_hash='',
+                        augmentation_id=0, augmentation_seed=0)  # import protobuf outside the timings
+  totals: dict[str, float] = {}
+
+  def timed(name, fn, *args, **kwargs):
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
+    return value
+
+  for path in paths:
+    data = timed('read file', lambda p: open(p, 'rb').read(), path)
+    content_hash = timed('sha256', lambda d: hashlib.sha256(d).hexdigest(), data)
+    rgb = timed('decode (PIL, draft)', decode.decode_image, data, min_side=1, max_pixels=10 ** 9, draft_side=size)
+    resized, _ = timed('resize + crop', geometry.fit, rgb, size, 'crop')
+    planes = timed('sRGB -> Lab (NumPy)', colorspace.rgb8_to_lab_planes, resized)
+    quantized = timed('quantize', schema.quantize_lab_planes, planes)
+    timed('difference code', schema.difference_code, quantized)
+    record = timed('quantize + code + tf.Example', schema.encode_example, planes, None, source_uri=path,
+                   content_hash=content_hash, augmentation_id=0, augmentation_seed=0)
+    timed('gzip member (zlib 1, RLE)', tfrecord_files.compress_record, record, 1)
+  return {name: 1000.0 * seconds / len(paths) for name, seconds in totals.items()}
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  paths = list_photos(FLAGS.photos)
+  if not paths:
+    raise SystemExit(f'no photos under {FLAGS.photos}')
+  work = tempfile.mkdtemp(prefix='bench_dataset_')
+  results: dict[str, Any] = {'photos': FLAGS.photos, 'images': len(paths), 'size': FLAGS.size,
+                             'cpus': os.cpu_count(), 'python': platform.python_version()}
+  try:
+    print(f'{len(paths)} photos from {FLAGS.photos} at {FLAGS.size} px, {os.cpu_count()} cores', flush=True)
+    results['decode_floor'] = decode_floor(paths, FLAGS.size)
+    print('decode floor:', json.dumps(results['decode_floor']), flush=True)
+    results['per_image_loop'] = per_image_loop(paths[:FLAGS.loop_images], FLAGS.size, work)
+    print('per-image loop:', json.dumps(results['per_image_loop']), flush=True)
+    jobs = []
+    for mode in FLAGS.modes:
+      jobs.append(beam_job(FLAGS.photos, FLAGS.size, os.path.join(work, 'ds'), mode=mode,
+                           workers=1 if mode == 'in_memory' else (os.cpu_count() or 1)))
+      print('job:', json.dumps(jobs[-1]), flush=True)
+    for copies in FLAGS.copies:
+      if int(copies):
+        jobs.append(beam_job(FLAGS.photos, FLAGS.size, os.path.join(work, 'ds'), copies=int(copies)))
+        print('job:', json.dumps(jobs[-1]), flush=True)
+    for threads in FLAGS.threads:
+      if int(threads) != os.cpu_count():
+        jobs.append(beam_job(FLAGS.photos, FLAGS.size, os.path.join(work, 'ds'), threads=int(threads)))
+        print('job:', json.dumps(jobs[-1]), flush=True)
+    results['jobs'] = jobs
+    results['profile_ms_per_photo'] = stage_profile(paths[:300], FLAGS.size)
+    print('profile (ms/photo, one thread):', json.dumps(results['profile_ms_per_photo'], indent=1), flush=True)
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
+
+  best = max((j for j in results['jobs'] if 'error' not in j and j['copies'] == 0), key=lambda j: j['images_per_s'])
+  floor, loop = results['decode_floor']['images_per_s'], results['per_image_loop']
+  results['summary'] = {
+      'job_images_per_s': best['images_per_s'], 'best_mode': best['mode'],
+      'fraction_of_decode_floor': best['images_per_s'] / floor,
+      'speedup_over_loop': best['images_per_s'] / loop['images_per_s'],
+      'record_bytes_fraction_of_loop': best['bytes_per_record'] / loop['bytes_per_record'],
+  }
+  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
+  with open(FLAGS.output, 'w') as f:
+    json.dump(results, f, indent=2)
+  s = results['summary']
+  print(f'\nSummary: job {s["job_images_per_s"]:.0f} images/s ({s["best_mode"]}) = '
+        f'{s["fraction_of_decode_floor"]:.2f}x the decode floor ({floor:.0f}/s), '
+        f'{s["speedup_over_loop"]:.1f}x the per-image loop ({loop["images_per_s"]:.1f}/s); '
+        f'records {best["bytes_per_record"] / 1024:.0f} KiB = {s["record_bytes_fraction_of_loop"]:.3f}x the loop\'s '
+        f'{loop["bytes_per_record"] / 1024:.0f} KiB. Results: {FLAGS.output}')
+
+
+if __name__ == '__main__':
+  app.run(main)
