@@ -95,21 +95,23 @@ def undo_difference_code_numpy(data: bytes, shape: tuple[int, ...]) -> np.ndarra
   return (np.cumsum(np.cumsum(d, axis=-1), axis=-2) & 255).astype(np.uint8)
 
 
-def encode_example(lab_planes: np.ndarray, mask: np.ndarray | None, *, source_uri: str, content_hash: str,
+def encode_example(quantized_planes: np.ndarray, mask: np.ndarray | None, *, source_uri: str, content_hash: str,
                    augmentation_id: int, augmentation_seed: int, embedding: np.ndarray | None = None) -> bytes:
   """Serializes one record.
 
   Args:
-    lab_planes: float Lab planes [3, H, W] (`colorspace.rgb8_to_lab_planes`).
+    quantized_planes: uint8 Lab planes [3, H, W] from `quantize_lab_planes` (or `lab_table`, which is equal).
     mask: bool/uint8 [H, W], true on photo pixels, or None when nothing is padding.
     source_uri, content_hash, augmentation_id, augmentation_seed: provenance (see the table above).
     embedding: optional precomputed embedder output.
   """
   from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
-  height, width = lab_planes.shape[1:]
+  if quantized_planes.dtype != np.uint8 or quantized_planes.ndim != 3 or quantized_planes.shape[0] != 3:
+    raise ValueError(f'expected uint8 planes [3, H, W], got {quantized_planes.dtype} {quantized_planes.shape}')
+  height, width = quantized_planes.shape[1:]
   example = example_pb2.Example()
   f = example.features.feature
-  f[LAB].bytes_list.value.append(difference_code(quantize_lab_planes(lab_planes)))
+  f[LAB].bytes_list.value.append(difference_code(quantized_planes))
   mask_bytes = b'' if mask is None or mask.all() else difference_code(mask.astype(np.uint8))
   f[MASK].bytes_list.value.append(mask_bytes)
   f[HEIGHT].int64_list.value.append(height)

@@ -19,9 +19,9 @@ from apache_beam.metrics import Metrics
 import numpy as np
 
 from configs import definitions
-from pipeline import colorspace
 from pipeline import decode
 from pipeline import geometry
+from pipeline import lab_table
 from pipeline import schema
 from pipeline import sources
 from pipeline import tfrecord_files
@@ -213,9 +213,10 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
     return [DeadLetter(source.uri, 'decode', e.reason, e.detail)]
 
   base_rgb, base_mask = geometry.fit(rgb, data.image_size, data.resize_mode)
-  base_planes = colorspace.rgb8_to_lab_planes(base_rgb)
+  base_planes = lab_table.rgb8_to_quantized_lab_planes(base_rgb)
+  # Judged on the stored values (a, b rounded to integers), i.e. on what the trainer will see.
   chroma = base_planes[1:] if base_mask is None else base_planes[1:, base_mask]
-  peak_chroma = float(np.abs(chroma).max()) if chroma.size else 0.0
+  peak_chroma = float(np.abs(chroma.astype(np.int16) - int(schema.AB_OFFSET)).max()) if chroma.size else 0.0
   if peak_chroma <= data.grayscale_chroma_threshold:
     return [DeadLetter(source.uri, 'filter', decode.GRAYSCALE,
                        f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold '
@@ -231,7 +232,7 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
     else:
       params = geometry.draw_params(seed, data.augmentation)
       aug_rgb, mask = geometry.augment(rgb, data.image_size, data.resize_mode, params)
-      planes = colorspace.rgb8_to_lab_planes(aug_rgb)
+      planes = lab_table.rgb8_to_quantized_lab_planes(aug_rgb)
     record = schema.encode_example(planes, mask, source_uri=source.uri, content_hash=content_hash,
                                    augmentation_id=copy_index, augmentation_seed=seed)
     shard = _shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
@@ -256,6 +257,7 @@ class ProcessPhotosFn(beam.DoFn):
     import concurrent.futures  # pylint: disable=g-import-not-at-top
     import os  # pylint: disable=g-import-not-at-top
     from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top,unused-import
+    lab_table.table()  # build or load the colour table once per worker, before the threads need it
     threads = self._threads or os.cpu_count() or 1
     self._pool = concurrent.futures.ThreadPoolExecutor(threads)
     self._max_in_flight = 4 * threads

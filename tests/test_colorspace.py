@@ -55,3 +55,23 @@ def test_tensorflow_backend_computes_the_same(sample_rgb):
   assert np.abs(lab_tf - lab_np).max() < 1e-3
   rgb_tf = colorspace.lab_to_rgb(tf.constant(lab_np), backend).numpy()
   assert np.abs(rgb_tf * 255 - rgb8).max() < 1.0
+
+
+def test_lab_table_equals_convert_then_quantize(sample_rgb):
+  """The dataset build's 2^24-entry table returns exactly what the formulas + quantization give."""
+  from pipeline import lab_table
+  from pipeline import schema
+  rng = np.random.default_rng(3)
+  for rgb8 in [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)] + sample_rgb[:3]:
+    expected = schema.quantize_lab_planes(colorspace.rgb8_to_lab_planes(rgb8))
+    np.testing.assert_array_equal(lab_table.rgb8_to_quantized_lab_planes(rgb8), expected)
+
+
+def test_lab_table_is_built_when_no_cache(tmp_path, monkeypatch):
+  from pipeline import lab_table
+  monkeypatch.setenv('COLORIZE_CACHE_DIR', str(tmp_path))
+  built = lab_table._load_or_build()  # pylint: disable=protected-access
+  assert built.shape == (3, 1 << 24)
+  assert (tmp_path / f'srgb8_to_lab_planes_{lab_table._VERSION}.npy').exists()  # pylint: disable=protected-access
+  white = (255 << 16) | (255 << 8) | 255
+  assert tuple(built[:, white]) == (255, 128, 128)  # L=100, a=b=0
