@@ -108,10 +108,14 @@ def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, nu
   return keras.Model(inputs, outputs, name=f'colorizer_{config.variant}')
 
 
-def gray_to_embedder_input(l_scaled, size: int = 224):
-  """Scaled L [B, H, W, 1] -> the embedder's normalized RGB input [B, size, size, 3] (gray replicated)."""
-  from trainer import efficientnet_lite  # pylint: disable=g-import-not-at-top
-  gray = (l_scaled + 1.0) * 127.5  # a gray image's RGB value is roughly its L scaled to 0..255
-  rgb = ops.repeat(gray, 3, axis=-1)
-  rgb = ops.image.resize(rgb, (size, size), interpolation='bilinear')
-  return efficientnet_lite.preprocess(rgb)
+def gray_to_rgb_0_255(l_scaled, size: int):
+  """Scaled L [B, H, W, 1] -> the gray image as sRGB 0..255 [B, size, size, 3], for the frozen embedder.
+
+  Uses the project's one Lab implementation (a = b = 0), so the embedder sees the same gray as a user's photo.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pipeline import colorspace  # pylint: disable=g-import-not-at-top
+  l = (tf.cast(l_scaled, tf.float32) + 1.0) * L_CENTER
+  lab = tf.concat([l, tf.zeros_like(l), tf.zeros_like(l)], axis=-1)
+  rgb = colorspace.lab_to_rgb(lab, colorspace.tensorflow_backend()) * 255.0
+  return tf.image.resize(rgb, (size, size), method='bilinear')

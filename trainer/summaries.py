@@ -1,0 +1,78 @@
+"""TensorBoard summaries (losses, learning rate, sample colorizations) and a PNG of the loss curves."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from PIL import Image
+from PIL import ImageDraw
+import tensorflow as tf
+
+from pipeline import colorspace
+from trainer import model as model_lib
+
+
+def lab_batch_to_rgb(l_scaled, ab_scaled):
+  """Scaled L [B,H,W,1] + scaled ab [B,H,W,2] -> sRGB in [0, 1] (the project's one Lab implementation)."""
+  l = (tf.cast(l_scaled, tf.float32) + 1.0) * model_lib.L_CENTER
+  ab = model_lib.unscale_ab(tf.cast(ab_scaled, tf.float32))
+  return colorspace.lab_to_rgb(tf.concat([l, ab], -1), colorspace.tensorflow_backend())
+
+
+class Writer:
+  """Writes only on the chief (enabled=False elsewhere), so workers never race on the same event files."""
+
+  def __init__(self, log_dir: str, enabled: bool = True):
+    self._enabled = enabled
+    self._writer = tf.summary.create_file_writer(os.path.join(log_dir, 'train')) if enabled else None
+
+  def scalars(self, step: int, **values) -> None:
+    if not self._enabled:
+      return
+    with self._writer.as_default():
+      for name, value in values.items():
+        if value is not None:
+          tf.summary.scalar(name, value, step=step)
+
+  def colorizations(self, step: int, l_scaled, ab_pred, ab_true) -> None:
+    """Rows of (gray input | prediction | original)."""
+    if not self._enabled:
+      return
+    gray = lab_batch_to_rgb(l_scaled, tf.zeros_like(ab_true))
+    grid = tf.concat([gray, lab_batch_to_rgb(l_scaled, ab_pred), lab_batch_to_rgb(l_scaled, ab_true)], axis=2)
+    with self._writer.as_default():
+      tf.summary.image('gray_prediction_original', grid, step=step, max_outputs=4)
+
+  def loss_curve_png(self, history: dict[str, list[float]], path: str, size=(640, 400)) -> None:
+    """Train and validation loss against step, drawn with PIL (no plotting dependency)."""
+    if not self._enabled or not history.get('step'):
+      return
+    image = Image.new('RGB', size, 'white')
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = 60, 20, size[0] - 20, size[1] - 40
+    values = [v for k in ('loss', 'val_loss') for v in history[k] if v is not None and math.isfinite(v)]
+    steps = history['step']
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    high = high if high > low else low + 1.0
+    x_of = lambda s: left + (right - left) * (s - steps[0]) / max(steps[-1] - steps[0], 1)
+    y_of = lambda v: bottom - (bottom - top) * (v - low) / (high - low)
+    draw.rectangle([left, top, right, bottom], outline='black')
+    for name, colour in (('loss', (31, 119, 180)), ('val_loss', (255, 127, 14))):
+      points = [(x_of(s), y_of(v)) for s, v in zip(steps, history[name]) if v is not None and math.isfinite(v)]
+      if len(points) > 1:
+        draw.line(points, fill=colour, width=2)
+      for x, y in points:
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+    draw.text((left, bottom + 8), f'step {steps[0]} .. {steps[-1]}', fill='black')
+    draw.text((4, top), f'{high:.4f}', fill='black')
+    draw.text((4, bottom - 10), f'{low:.4f}', fill='black')
+    draw.text((right - 160, top + 6), 'train loss', fill=(31, 119, 180))
+    draw.text((right - 160, top + 20), 'validation loss', fill=(255, 127, 14))
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    image.save(path)
+
+  def close(self) -> None:
+    if self._enabled:
+      self._writer.close()

@@ -1,0 +1,213 @@
+"""Distributed training of the colorizer: a custom loop that works under every tf.distribute strategy.
+
+Keras 3 `model.fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585), so one loop serves the
+default, Mirrored and MultiWorkerMirrored strategies: `strategy.run` + GradientTape + losses averaged over the
+*global* batch. Fault tolerance: a checkpoint every `training.checkpoint_every_steps` steps and at each epoch end;
+a process started again with the same arguments resumes from the latest one (the role Keras' BackupAndRestore
+plays for `fit`). Only the chief writes summaries and the exported model.
+
+    python -m trainer.train --config=configs/local.yaml --dataset=outputs/datasets --output=outputs/model
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+
+from configs import flags as config_flags
+
+FLAGS = flags.FLAGS
+_LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What a training run produced."""
+  export_dir: str | None
+  steps: int
+  history: dict[str, list[float]]
+  examples_per_second: float
+  resumed_from_step: int
+
+
+def _task_dir(path: str, tf_config: dict[str, Any] | None, chief: bool) -> str:
+  """Non-chief workers write their (required) checkpoint copies to a private folder."""
+  if chief or not tf_config:
+    return path
+  task = tf_config['task']
+  return os.path.join(path, f'workertemp_{task["type"]}_{task["index"]}')
+
+
+def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = None,
+          max_steps: int | None = None, export: bool = True) -> TrainResult:
+  """Trains on the dataset version at (or LATEST under) `dataset_path`; exports to `<output_dir>/export`.
+
+  Args:
+    config: The PipelineConfig (model, training; data is read from the dataset manifest).
+    dataset_path: A dataset version folder or a folder whose LATEST names one.
+    output_dir: Checkpoints go to `<output_dir>/checkpoints`, the SavedModel to `<output_dir>/export`.
+    log_dir: TensorBoard logs (default `<output_dir>/logs`).
+    max_steps: Stop after this many steps in total (tests, benchmarks); default epochs x steps per epoch.
+    export: Write the SavedModel (chief only).
+  """
+  from trainer import distribute  # pylint: disable=g-import-not-at-top
+  strategy = distribute.choose_strategy(config.training)  # before any other TF op
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=g-import-not-at-top
+  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer import export as export_lib  # pylint: disable=g-import-not-at-top
+  from trainer import losses  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer import summaries  # pylint: disable=g-import-not-at-top
+
+  tf_config = distribute.cluster_from_environment()
+  chief = distribute.is_chief(tf_config)
+  training, model_config = config.training, config.model
+  if model_config.loss not in losses.REGRESSION_LOSSES:
+    raise NotImplementedError(f'model.loss={model_config.loss!r}: only {sorted(losses.REGRESSION_LOSSES)} so far')
+  loss_fn = losses.REGRESSION_LOSSES[model_config.loss]
+  if training.mixed_precision and tf.config.list_physical_devices('GPU'):
+    keras.mixed_precision.set_global_policy('mixed_float16')
+
+  info = data_lib.dataset_info(dataset_path)
+  replicas = strategy.num_replicas_in_sync
+  global_batch = training.batch_size_per_replica * replicas
+  steps_per_epoch = max(1, info.examples.get('train', 0) // global_batch)
+  total_steps = max_steps or training.epochs * steps_per_epoch
+
+  with strategy.scope():
+    embedder = None
+    embedding_size = 0
+    if model_config.variant == 'fusion':
+      from trainer import embedders  # pylint: disable=g-import-not-at-top
+      embedder = embedders.load_embedder(model_config)
+      embedding_size = embedder.size
+    colorizer = model_lib.build_colorizer(model_config, embedding_size)
+    optimizer = keras.optimizers.Adam(training.learning_rate)
+    optimizer.build(colorizer.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+    checkpoint = tf.train.Checkpoint(model=colorizer, optimizer=optimizer, step=step)
+
+  checkpoint_dir = _task_dir(os.path.join(output_dir, 'checkpoints'), tf_config, chief)
+  manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
+  if manager.latest_checkpoint:
+    checkpoint.restore(manager.latest_checkpoint)
+    _LOG.info('Resumed from %s at step %d', manager.latest_checkpoint, int(step.numpy()))
+  resumed_from = int(step.numpy())
+
+  train_ds = data_lib.make_dataset(info.files['train'], info.image_size, global_batch, training=True,
+                                   shuffle_buffer=training.shuffle_buffer, embedding_size=info.embedding_size,
+                                   repeat=True)
+  if training.synthetic_input:
+    train_ds = data_lib.synthetic_dataset(info.image_size, global_batch, info.embedding_size)
+  iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+
+  def embed(features):
+    if embedder is None:
+      return features
+    if 'embedding' in features:  # precomputed by the dataset build
+      return features
+    rgb = model_lib.gray_to_rgb_0_255(features['l'], embedder.input_size)
+    return {**features, 'embedding': tf.stop_gradient(embedder(rgb))}
+
+  def step_fn(batch):
+    features, targets = batch
+    features = embed(features)
+    with tf.GradientTape() as tape:
+      prediction = colorizer(features, training=True)
+      per_example = loss_fn(targets['ab'], prediction, targets['mask'])
+      loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+    gradients = tape.gradient(loss, colorizer.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, colorizer.trainable_variables))
+    return loss
+
+  jit = bool(training.xla and tf.config.list_physical_devices('GPU'))
+
+  @tf.function(jit_compile=jit)
+  def train_step():
+    per_replica = strategy.run(step_fn, args=(next(iterator),))
+    step.assign_add(1)
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+  @tf.function
+  def eval_loss(features, targets):
+    prediction = colorizer(embed(features), training=False)
+    return tf.reduce_sum(loss_fn(targets['ab'], prediction, targets['mask'])), tf.cast(tf.shape(prediction)[0],
+                                                                                     tf.float32)
+
+  writer = summaries.Writer(log_dir or os.path.join(output_dir, 'logs'), enabled=chief)
+  history: dict[str, list[float]] = {'step': [], 'loss': [], 'val_loss': []}
+  eval_files = info.files.get('eval') or []
+  sample_batch = None
+  if eval_files and info.examples.get('eval'):
+    sample_batch = next(iter(data_lib.make_dataset(eval_files, info.image_size, 4, training=False,
+                                                   embedding_size=info.embedding_size)))
+
+  start = time.perf_counter()
+  running, count = 0.0, 0
+  while int(step.numpy()) < total_steps:
+    loss = float(train_step())
+    running, count = running + loss, count + 1
+    current = int(step.numpy())
+    if current % training.checkpoint_every_steps == 0:
+      manager.save(checkpoint_number=current)
+    if current % steps_per_epoch == 0 or current == total_steps:
+      val = None
+      if eval_files and info.examples.get('eval'):
+        total, n = 0.0, 0.0
+        for features, targets in data_lib.make_dataset(eval_files, info.image_size, global_batch, training=False,
+                                                       embedding_size=info.embedding_size):
+          s, c = eval_loss(features, targets)
+          total, n = total + float(s), n + float(c)
+        val = total / max(n, 1.0)
+      history['step'].append(current)
+      history['loss'].append(running / count)
+      history['val_loss'].append(val if val is not None else float('nan'))
+      writer.scalars(current, loss=running / count, val_loss=val, learning_rate=training.learning_rate)
+      if sample_batch is not None:
+        writer.colorizations(current, sample_batch[0]['l'], colorizer(embed(sample_batch[0]), training=False),
+                             sample_batch[1]['ab'])
+      _LOG.info('step %d/%d  loss %.5f  val_loss %s', current, total_steps, running / count,
+                'n/a' if val is None else f'{val:.5f}')
+      print(f'step {current}/{total_steps}  loss {running / count:.5f}  val_loss '
+            f'{"n/a" if val is None else f"{val:.5f}"}', flush=True)
+      manager.save(checkpoint_number=current)
+      running, count = 0.0, 0
+  seconds = time.perf_counter() - start
+  trained_steps = int(step.numpy()) - resumed_from
+  examples_per_second = trained_steps * global_batch / max(seconds, 1e-9)
+
+  export_dir = None
+  writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
+  if export and chief:
+    export_dir = os.path.join(output_dir, 'export')
+    export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir)
+    with open(os.path.join(output_dir, 'history.json'), 'w') as f:
+      json.dump(history, f)
+  writer.close()
+  return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
+
+
+flags.DEFINE_string('dataset', 'outputs/datasets', 'Dataset version folder, or a folder whose LATEST names one.')
+flags.DEFINE_string('output', 'outputs/model', 'Where checkpoints, logs and the SavedModel go.')
+flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps (0 = epochs x steps per epoch).')
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  logging.getLogger().setLevel(logging.WARNING)
+  config = config_flags.config_from_flags()
+  result = train(config, FLAGS.dataset, FLAGS.output, max_steps=FLAGS.max_steps or None)
+  print(f'Trained {result.steps} steps ({result.examples_per_second:.1f} examples/s, resumed from step '
+        f'{result.resumed_from_step}); SavedModel: {result.export_dir}')
+
+
+if __name__ == '__main__':
+  app.run(main)
