@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import time
+import subprocess
+import sys
 from typing import Any
 
 import tensorflow as tf
@@ -22,8 +22,14 @@ from configs import definitions
 _LOG = logging.getLogger(__name__)
 
 
-class PeersUnavailableError(TimeoutError):
-  """A multi-worker peer never came up within `training.worker_start_timeout_seconds`."""
+_WATCHDOG = """
+import os, select, signal, sys
+parent, timeout, message = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+if not select.select([sys.stdin], [], [], timeout)[0]:
+  sys.stderr.write(message + '\\n')
+  sys.stderr.flush()
+  os.kill(parent, signal.SIGKILL)
+"""
 
 
 def cluster_from_environment() -> dict[str, Any] | None:
@@ -63,29 +69,27 @@ def is_chief(tf_config: dict[str, Any] | None) -> bool:
   return not has_chief and task.get('type') == 'worker' and int(task.get('index', 0)) == 0
 
 
-def wait_for_peers(tf_config: dict[str, Any], timeout_seconds: float) -> None:
-  """Blocks until every other task's address accepts TCP connections, or raises PeersUnavailableError.
+def _create_multi_worker_strategy(timeout_seconds: float) -> tf.distribute.Strategy:
+  """MultiWorkerMirroredStrategy, or the process ends with a clear error if the cluster does not assemble in time.
 
-  TensorFlow waits forever for a missing peer at the first collective (its collective timeout does not cover
-  cluster start-up), so we check reachability ourselves first.
+  Creating the strategy blocks until every worker has started, inside TensorFlow's C++ runtime and holding the
+  GIL, and the collective timeout does not cover that wait: a worker whose peer never starts would hang forever,
+  and no Python thread or signal handler could interrupt it. A tiny watchdog process does: unless this process
+  tells it the cluster is up within `timeout_seconds`, it prints the reason and kills this process (SIGKILL).
   """
-  task = tf_config.get('task', {})
-  own = tf_config['cluster'].get(task.get('type'), [])[int(task.get('index', 0))]
-  peers = [address for addresses in tf_config['cluster'].values() for address in addresses if address != own]
-  deadline = time.monotonic() + timeout_seconds
-  pending = list(peers)
-  while pending:
-    address = pending[0]
-    host, port = address.rsplit(':', 1)
-    try:
-      with socket.create_connection((host, int(port)), timeout=2):
-        pending.pop(0)
-    except OSError:
-      if time.monotonic() > deadline:
-        raise PeersUnavailableError(
-            f'workers {pending} did not come up within {timeout_seconds:.0f} s '
-            f'(training.worker_start_timeout_seconds); giving up instead of waiting forever') from None
-      time.sleep(0.5)
+  cluster = json.loads(os.environ['TF_CONFIG'])['cluster']
+  message = (f'ERROR: multi-worker training gave up: the cluster {cluster} did not come up within '
+             f'{timeout_seconds:.0f} s (training.worker_start_timeout_seconds); a peer never started or is '
+             'unreachable.')
+  watchdog = subprocess.Popen([sys.executable, '-c', _WATCHDOG, str(os.getpid()), str(timeout_seconds), message],
+                              stdin=subprocess.PIPE)
+  try:
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+  finally:
+    watchdog.stdin.close()  # the cluster is up (or creation failed with an exception): stand the watchdog down
+    watchdog.wait()
 
 
 def choose_strategy(training: definitions.TrainingConfig) -> tf.distribute.Strategy:
@@ -93,10 +97,7 @@ def choose_strategy(training: definitions.TrainingConfig) -> tf.distribute.Strat
   tf_config = cluster_from_environment()
   wanted = training.strategy
   if wanted in ('auto', 'multi_worker') and _worker_count(tf_config) > 1:
-    options = tf.distribute.experimental.CommunicationOptions(
-        implementation=tf.distribute.experimental.CommunicationImplementation.RING)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    wait_for_peers(tf_config, training.worker_start_timeout_seconds)
+    strategy = _create_multi_worker_strategy(training.worker_start_timeout_seconds)
     _LOG.info('MultiWorkerMirroredStrategy: %d replicas', strategy.num_replicas_in_sync)
     return strategy
   if wanted == 'multi_worker':

@@ -81,6 +81,8 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   global_batch = training.batch_size_per_replica * replicas
   steps_per_epoch = max(1, info.examples.get('train', 0) // global_batch)
   total_steps = max_steps or training.epochs * steps_per_epoch
+  print(f'strategy={type(strategy).__name__} replicas={replicas} global_batch={global_batch} '
+        f'steps={total_steps} image_size={info.image_size} chief={chief}', flush=True)
 
   with strategy.scope():
     embedder = None
