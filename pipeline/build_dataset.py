@@ -44,7 +44,7 @@ class DataLossError(RuntimeError):
 
 
 def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, *, data: configs.DataConfig,
-              version_dir: str) -> dict[str, Any]:
+              version_dir: str, embedding: dict[str, Any] | None = None) -> dict[str, Any]:
   arrived = sum(s['examples'] + s['duplicate_records'] for s in shards)
   if arrived != encoded:
     raise DataLossError(f'{version_dir}: {encoded} records were encoded but {arrived} reached the shard writers; '
@@ -67,22 +67,34 @@ def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, 
       'dead_letters': {'total': sum(dead_letters_by_reason.values()), 'by_reason': dead_letters_by_reason,
                        'file': schema.DEAD_LETTERS_FILE},
       'source': {'input_uri': data.input_uri, 'files_read': files_read, 'fingerprint': fingerprint},
-      'embedding': None,
+      'embedding': embedding,
   }
 
 
-def _write_manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, *, data, version_dir) -> str:
+def _write_manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, *, data, version_dir,
+                    embedding=None) -> str:
   manifest = _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, data=data,
-                       version_dir=version_dir)
+                       version_dir=version_dir, embedding=embedding)
   path = beam.io.filesystems.FileSystems.join(version_dir, schema.MANIFEST_FILE)
   dataset_version.write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + '\n')
   return path
 
 
-def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: str) -> beam.PCollection:
-  """Adds the whole build to `root`; returns a PCollection holding the manifest path once everything is written."""
+def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: str,
+                   model: configs.ModelConfig | None = None) -> beam.PCollection:
+  """Adds the whole build to `root`; returns a PCollection holding the manifest path once everything is written.
+
+  With `data.precompute_embeddings`, `model` names the frozen embedder whose output each record stores (Deep
+  Koalarization's approach: computed once here instead of twice per training batch).
+  """
+  embedding = None
+  embed_model = None
   if data.precompute_embeddings:
-    raise configs.ConfigError('data.precompute_embeddings: the trainer does not provide embedders yet; set false')
+    if model is None or model.variant != 'fusion':
+      raise configs.ConfigError('data.precompute_embeddings: needs model.variant=fusion (an embedder to run)')
+    from trainer import embedders  # pylint: disable=g-import-not-at-top
+    embedding = {'name': model.embedder, 'size': embedders.embedding_size(model)}
+    embed_model = model
   source = sources.parse_input_uri(data.input_uri)
   if source.kind == 'tfds':
     photos = root | 'ReadTfds' >> transforms.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
@@ -90,7 +102,7 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
   else:
     photos, match_dead = root | 'MatchFiles' >> transforms.MatchFiles(source.patterns)
   processed = photos | 'ProcessPhotos' >> beam.ParDo(
-      transforms.ProcessPhotosFn(data, data.worker_threads)).with_outputs(
+      transforms.ProcessPhotosFn(data, data.worker_threads, embed_model)).with_outputs(
           transforms.DEAD_LETTER_TAG, transforms.SOURCES_TAG, main='records')
   written = processed.records | 'WriteShards' >> transforms.WriteShards(
       version_dir, data.shards, data.drop_duplicates)
@@ -106,7 +118,8 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
   return (root
           | 'ManifestTrigger' >> beam.Create([None])
           | 'WriteManifest' >> beam.Map(
-              lambda _, s, d, f, n, e: _write_manifest(s, d, f, n, e, data=data, version_dir=version_dir),
+              lambda _, s, d, f, n, e: _write_manifest(s, d, f, n, e, data=data, version_dir=version_dir,
+                                                       embedding=embedding),
               beam.pvalue.AsList(shards), beam.pvalue.AsSingleton(dead), beam.pvalue.AsSingleton(fingerprint),
               beam.pvalue.AsSingleton(files_read), beam.pvalue.AsSingleton(encoded)))
 
@@ -139,7 +152,7 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
   logging.getLogger(__name__).info('Building %s from %s with %s', version_dir, data.input_uri, ' '.join(args))
   start = time.perf_counter()
   root = beam.Pipeline(options=PipelineOptions(args))
-  build_examples(root, data, version_dir)
+  build_examples(root, data, version_dir, config.model)
   result = root.run()
   result.wait_until_finish()
   seconds = time.perf_counter() - start

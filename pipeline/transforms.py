@@ -11,7 +11,7 @@ import collections
 import hashlib
 import io
 import json
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -190,7 +190,8 @@ def read_source(item: str | SourceFile) -> SourceFile:
     return SourceFile(item, f.read())
 
 
-def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig) -> list[Any]:
+def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig,
+                           embed: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Any]:
   """Reads, hashes and processes one photo: [SourceSeen, ShardedRecord...] or [SourceSeen?, DeadLetter].
 
   A pure function of its inputs (no Beam state, thread-safe), so ProcessPhotosFn runs it in a thread pool.
@@ -200,11 +201,15 @@ def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig)
   except Exception as e:  # pylint: disable=broad-except
     return [DeadLetter(str(item), 'read', decode.UNREADABLE, f'{type(e).__name__}: {e}')]
   content_hash = hashlib.sha256(source.data).hexdigest()
-  return [SourceSeen(source.uri, content_hash)] + process_photo(content_hash, source, data)
+  return [SourceSeen(source.uri, content_hash)] + process_photo(content_hash, source, data, embed)
 
 
-def process_photo(content_hash: str, source: SourceFile, data: definitions.DataConfig) -> list[Any]:
-  """One photo -> its ShardedRecords (the photo and, in train, its augmented copies) or one DeadLetter."""
+def process_photo(content_hash: str, source: SourceFile, data: definitions.DataConfig,
+                  embed: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Any]:
+  """One photo -> its ShardedRecords (the photo and, in train, its augmented copies) or one DeadLetter.
+
+  `embed`, when given, maps a record's quantized L plane to the frozen embedder's output, stored in the record.
+  """
   zoom_low = data.augmentation.zoom_range[0] if data.augmentation.copies else 1.0
   try:
     rgb = decode.decode_pil(source.data, min_side=data.min_side, max_pixels=data.max_pixels,
@@ -234,7 +239,8 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
       aug_rgb, mask = geometry.augment(rgb, data.image_size, data.resize_mode, params)
       planes = lab_table.rgb8_to_quantized_lab_planes(aug_rgb)
     record = schema.encode_example(planes, mask, source_uri=source.uri, content_hash=content_hash,
-                                   augmentation_id=copy_index, augmentation_seed=seed)
+                                   augmentation_id=copy_index, augmentation_seed=seed,
+                                   embedding=embed(planes[0]) if embed else None)
     shard = _shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
     outputs.append(ShardedRecord(split, shard, content_hash, copy_index, source.uri,
                                  tfrecord_files.compress_record(record, data.compression_level)))
@@ -249,15 +255,21 @@ class ProcessPhotosFn(beam.DoFn):
   moves finished records on. Counters are updated on the Beam thread (Beam's metrics are thread-local).
   """
 
-  def __init__(self, data: definitions.DataConfig, threads: int = 0):
+  def __init__(self, data: definitions.DataConfig, threads: int = 0,
+               model: definitions.ModelConfig | None = None):
     self._data = data
     self._threads = threads
+    self._model = model  # set when the frozen embedder's output is precomputed into the records
 
   def setup(self):
     import concurrent.futures  # pylint: disable=g-import-not-at-top
     import os  # pylint: disable=g-import-not-at-top
     from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top,unused-import
     lab_table.table()  # build or load the colour table once per worker, before the threads need it
+    self._embed = None
+    if self._model is not None:
+      from trainer import embedders  # pylint: disable=g-import-not-at-top
+      self._embed = embedders.quantized_l_embedding_fn(self._model)  # the model, loaded once per worker
     threads = self._threads or os.cpu_count() or 1
     self._pool = concurrent.futures.ThreadPoolExecutor(threads)
     self._max_in_flight = 4 * threads
@@ -282,7 +294,7 @@ class ProcessPhotosFn(beam.DoFn):
         yield output
 
   def process(self, element: str | SourceFile) -> Iterator[Any]:
-    self._in_flight.append(self._pool.submit(load_and_process_photo, element, self._data))
+    self._in_flight.append(self._pool.submit(load_and_process_photo, element, self._data, self._embed))
     while len(self._in_flight) > self._max_in_flight or (self._in_flight and self._in_flight[0].done()):
       yield from self._emit(self._in_flight.popleft().result())
 

@@ -204,3 +204,27 @@ def test_a_worker_whose_peer_never_comes_gives_up(small_dataset, tmp_path):
   assert run.returncode == -signal.SIGKILL
   assert 'did not come up within 5 s' in run.stderr
   assert time.time() - start < 200
+
+
+def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, tmp_path):
+  """The dataset build's stored embeddings are what the trainer would compute in the graph from the record."""
+  from pipeline import schema
+  from trainer import data as data_lib
+  from trainer import embedders
+  photos = sample_photo_paths(3)
+  version = _build(tmp_path_factory, 'embedded', photos, 32, **{'data.precompute_embeddings': 'true'})
+  info = data_lib.dataset_info(version)
+  assert (info.embedding_name, info.embedding_size) == ('efficientnet_lite0', 1280)
+  config = configs.load_config(overrides=['model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16',
+                                          'training.batch_size_per_replica=2'])
+  embedder = embedders.load_embedder(config.model)
+  for serialized in tf.data.TFRecordDataset(info.files['train'], compression_type='GZIP'):
+    record = schema.decode_example_numpy(serialized.numpy())
+    l_scaled = model_lib.scale_l(tf.constant(record['lab'][None, ..., :1]))
+    in_graph = embedder(model_lib.gray_to_rgb_0_255(l_scaled, embedder.input_size)).numpy()[0]
+    np.testing.assert_allclose(record['embedding'], in_graph, rtol=1e-3, atol=1e-3)
+  # Training reads them from the records; the exported model computes them in its graph.
+  result = train_lib.train(config, version, str(tmp_path), max_steps=2)
+  loaded = tf.saved_model.load(result.export_dir)
+  png = loaded.signatures['serving_default'](images=tf.constant([open(photos[0], 'rb').read()]))['png']
+  assert png.shape == (1,)

@@ -23,7 +23,8 @@ class DatasetInfo:
   image_size: int
   examples: dict[str, int]
   files: dict[str, list[str]]
-  embedding_size: int = 0
+  embedding_size: int = 0   # > 0 when the dataset build precomputed embeddings into the records
+  embedding_name: str = ''
 
 
 def dataset_info(path: str) -> DatasetInfo:
@@ -35,7 +36,8 @@ def dataset_info(path: str) -> DatasetInfo:
   embedding = manifest.get('embedding') or {}
   return DatasetInfo(version_dir=version_dir, image_size=int(manifest['image_size']),
                      examples={split: s['examples'] for split, s in manifest['splits'].items()},
-                     files=files, embedding_size=int(embedding.get('size', 0)))
+                     files=files, embedding_size=int(embedding.get('size', 0)),
+                     embedding_name=embedding.get('name', ''))
 
 
 def _to_model_io(parsed: dict[str, Any], image_size: int, with_embedding: bool):

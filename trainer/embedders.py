@@ -55,3 +55,32 @@ def load_embedder(config: definitions.ModelConfig) -> Embedder:
     model.trainable = False
     return Embedder('inception_resnet_v2', model, 299, inception_resnet_v2.preprocess_input, 1536)
   raise ValueError(f'model.embedder: unknown embedder {config.embedder!r}')
+
+
+_KNOWN_SIZES = {'efficientnet_lite0': 1280, 'inception_resnet_v2': 1536}
+
+
+def embedding_size(config: definitions.ModelConfig) -> int:
+  """Output size of the configured embedder (without loading it)."""
+  return _KNOWN_SIZES[config.embedder]
+
+
+def quantized_l_embedding_fn(config: definitions.ModelConfig) -> Callable:
+  """For the dataset build: quantized L plane (uint8 [H, W], as stored) -> embedding (float32 [size]).
+
+  Computes exactly what the trainer computes in the graph from the same record (`model.gray_to_rgb_0_255` of the
+  dequantized L), so precomputed and in-graph embeddings are interchangeable. Thread-safe.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from pipeline import schema  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  embedder = load_embedder(config)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8)], reduce_retracing=True)
+  def embed(l_quantized):
+    l = tf.cast(l_quantized, tf.float32) / schema.L_SCALE
+    rgb = model_lib.gray_to_rgb_0_255(model_lib.scale_l(l)[None, ..., None], embedder.input_size)
+    return embedder(rgb)[0]
+
+  return lambda plane: np.asarray(embed(tf.constant(plane)), np.float32)

@@ -77,6 +77,10 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
     keras.mixed_precision.set_global_policy('mixed_float16')
 
   info = data_lib.dataset_info(dataset_path)
+  if info.embedding_size and (model_config.variant != 'fusion' or info.embedding_name != model_config.embedder):
+    _LOG.warning('Ignoring the records\' precomputed %s embeddings (model: %s/%s)', info.embedding_name,
+                 model_config.variant, model_config.embedder)
+    info = dataclasses.replace(info, embedding_size=0)
   replicas = strategy.num_replicas_in_sync
   global_batch = training.batch_size_per_replica * replicas
   steps_per_epoch = max(1, info.examples.get('train', 0) // global_batch)
