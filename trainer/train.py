@@ -33,7 +33,7 @@ class TrainResult:
   export_dir: str | None
   steps: int
   history: dict[str, list[float]]
-  examples_per_second: float
+  examples_per_second: float  # training steps only, after the first two (tracing)
   resumed_from_step: int
 
 
@@ -156,10 +156,12 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
     sample_batch = next(iter(data_lib.make_dataset(eval_files, info.image_size, 4, training=False,
                                                    embedding_size=info.embedding_size)))
 
-  start = time.perf_counter()
   running, count = 0.0, 0
+  step_seconds = []
   while int(step.numpy()) < total_steps:
+    started = time.perf_counter()
     loss = float(train_step())
+    step_seconds.append(time.perf_counter() - started)
     running, count = running + loss, count + 1
     current = int(step.numpy())
     if current % training.checkpoint_every_steps == 0:
@@ -186,9 +188,8 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
             f'{"n/a" if val is None else f"{val:.5f}"}', flush=True)
       manager.save(checkpoint_number=current)
       running, count = 0.0, 0
-  seconds = time.perf_counter() - start
-  trained_steps = int(step.numpy()) - resumed_from
-  examples_per_second = trained_steps * global_batch / max(seconds, 1e-9)
+  steady = step_seconds[2:] or step_seconds  # the first steps trace and compile the step function
+  examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
 
   export_dir = None
   writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))

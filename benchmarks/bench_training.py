@@ -1,0 +1,158 @@
+"""Training throughput of the colorizer next to this machine's own ceiling, measured in the same run.
+
+    .venv/bin/python -m benchmarks.bench_training --photos=sample_photos --steps=20
+
+Reports, for `beta` and `fusion` (in-graph EfficientNet-Lite0 embedding) at 128 and 256 px: training examples/s
+with real records and with synthetic input (the input pipeline's cost), the model's FLOPs per example (convolutions,
+forward x 3 for training), the achieved GFLOP/s as a fraction of the ceiling (a 4096^2 float32 matmul and a
+representative 3x3 convolution in TensorFlow), and the epoch time with precomputed vs in-graph embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('photos', 'sample_photos', 'Photos to build the benchmark datasets from.')
+flags.DEFINE_list('sizes', ['128', '256'], 'Image sizes.')
+flags.DEFINE_list('variants', ['beta', 'fusion'], 'Model variants.')
+flags.DEFINE_integer('steps', 20, 'Timed training steps per configuration (after 2 tracing steps).')
+flags.DEFINE_integer('batch', 16, 'Batch size.')
+flags.DEFINE_string('output', 'benchmarks/results/training.json', 'Where the JSON results go.')
+
+
+def ceiling() -> dict[str, float]:
+  """GFLOP/s of a large float32 matmul and of a 3x3 conv (forward, and forward + filter gradient)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  a = tf.random.normal([4096, 4096])
+  matmul = tf.function(lambda x: tf.matmul(x, x))
+  matmul(a).numpy()
+  start = time.perf_counter()
+  for _ in range(5):
+    out = matmul(a)
+  out.numpy()
+  matmul_gflops = 5 * 2 * 4096 ** 3 / (time.perf_counter() - start) / 1e9
+  x = tf.random.normal([16, 64, 64, 64])
+  w = tf.Variable(tf.random.normal([3, 3, 64, 64]))
+  conv = tf.function(lambda x: tf.nn.conv2d(x, w, 1, 'SAME'))
+
+  @tf.function
+  def conv_grad(x):
+    with tf.GradientTape() as tape:
+      y = tf.reduce_sum(tf.nn.conv2d(x, w, 1, 'SAME'))
+    return tape.gradient(y, w)
+
+  flops = 2 * 16 * 64 * 64 * 64 * 64 * 9
+  results = {'matmul_4096_gflops': matmul_gflops}
+  for name, fn, multiple in (('conv3x3_forward_gflops', conv, 1), ('conv3x3_forward_and_filter_grad_gflops',
+                                                                    conv_grad, 2)):
+    fn(x).numpy()
+    start = time.perf_counter()
+    for _ in range(20):
+      out = fn(x)
+    out.numpy()
+    results[name] = 20 * multiple * flops / (time.perf_counter() - start) / 1e9
+  return results
+
+
+def model_flops(model, inputs) -> float:
+  """Forward FLOPs for one example, from TensorFlow's graph profiler (convs, matmuls, ...)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.profiler import model_analyzer  # pylint: disable=g-direct-tensorflow-import
+  from tensorflow.python.profiler import option_builder  # pylint: disable=g-direct-tensorflow-import
+  concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(inputs)
+  graph_info = model_analyzer.profile(concrete.graph, options=option_builder.ProfileOptionBuilder.float_operation())
+  return float(graph_info.total_float_ops)
+
+
+def build_dataset(photos: str, size: int, out: str, precompute: bool) -> str:
+  import configs  # pylint: disable=g-import-not-at-top
+  from pipeline import build_dataset as build  # pylint: disable=g-import-not-at-top
+  config = configs.load_config(overrides=[
+      f'data.input_uri={photos}', f'data.output_dir={out}', f'data.image_size={size}', 'data.augmentation.copies=0',
+      'data.split_ratios={train: 0.9, eval: 0.1, test: 0.0}', 'data.shards={train: 2, eval: 1, test: 1}',
+      f'data.precompute_embeddings={"true" if precompute else "false"}'])
+  return build.run_build(config).version_dir
+
+
+def measure(dataset: str, variant: str, size: int, batch: int, steps: int, synthetic: bool, work: str) -> dict:
+  import configs  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
+  config = configs.load_config(overrides=[
+      f'model.variant={variant}', f'training.batch_size_per_replica={batch}', 'training.checkpoint_every_steps=100000',
+      f'training.synthetic_input={"true" if synthetic else "false"}'])
+  out = tempfile.mkdtemp(dir=work)
+  result = train_lib.train(config, dataset, out, max_steps=steps + 2, export=False)
+  colorizer = model_lib.build_colorizer(config.model, 1280 if variant == 'fusion' else 0)
+  inputs = {'l': tf.TensorSpec([1, size, size, 1])}
+  if variant == 'fusion':
+    inputs['embedding'] = tf.TensorSpec([1, 1280])
+  flops = model_flops(colorizer, inputs)
+  embedder_flops = 0.0
+  if variant == 'fusion':
+    from trainer import embedders  # pylint: disable=g-import-not-at-top
+    embedder = embedders.load_embedder(config.model)
+    embedder_flops = model_flops(embedder.model, tf.TensorSpec([1, 224, 224, 3]))
+  shutil.rmtree(out, ignore_errors=True)
+  train_flops = 3 * flops + embedder_flops  # forward + backward (~2x forward) of the colorizer, embedder forward
+  return {'variant': variant, 'size': size, 'batch': batch, 'synthetic': synthetic,
+          'examples_per_s': result.examples_per_second, 'colorizer_gflops_per_example': flops / 1e9,
+          'embedder_gflops_per_example': embedder_flops / 1e9,
+          'achieved_gflops': result.examples_per_second * train_flops / 1e9}
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  work = tempfile.mkdtemp(prefix='bench_training_')
+  results: dict[str, Any] = {'cpus': os.cpu_count(), 'steps': FLAGS.steps}
+  try:
+    results['ceiling'] = ceiling()
+    print('ceiling:', json.dumps(results['ceiling']), flush=True)
+    runs = []
+    for size in map(int, FLAGS.sizes):
+      dataset = build_dataset(FLAGS.photos, size, os.path.join(work, f'ds{size}'), precompute=False)
+      for variant in FLAGS.variants:
+        for synthetic in (True, False):
+          runs.append(measure(dataset, variant, size, FLAGS.batch, FLAGS.steps, synthetic, work))
+          print('run:', json.dumps(runs[-1]), flush=True)
+    results['runs'] = runs
+    # Epoch time with embeddings precomputed by the dataset build vs computed in the graph (fusion, smallest size).
+    size = int(FLAGS.sizes[0])
+    precomputed = build_dataset(FLAGS.photos, size, os.path.join(work, 'pre'), precompute=True)
+    in_graph = measure(os.path.join(work, f'ds{size}'), 'fusion', size, FLAGS.batch, FLAGS.steps, False, work)
+    stored = measure(precomputed, 'fusion', size, FLAGS.batch, FLAGS.steps, False, work)
+    from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+    train_examples = data_lib.dataset_info(precomputed).examples['train']
+    results['embeddings'] = {
+        'size': size, 'train_examples': train_examples,
+        'in_graph_epoch_s': train_examples / in_graph['examples_per_s'],
+        'precomputed_epoch_s': train_examples / stored['examples_per_s'],
+    }
+    print('embeddings:', json.dumps(results['embeddings']), flush=True)
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
+  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
+  with open(FLAGS.output, 'w') as f:
+    json.dump(results, f, indent=2)
+  peak = results['ceiling']['conv3x3_forward_and_filter_grad_gflops']
+  print('\nSummary (examples/s, fraction of the conv ceiling):')
+  for run in results['runs']:
+    print(f'  {run["variant"]:6s} {run["size"]:4d}px {"synthetic" if run["synthetic"] else "records  "} '
+          f'{run["examples_per_s"]:7.1f}/s  {run["achieved_gflops"]:6.1f} GFLOP/s = {run["achieved_gflops"] / peak:.2f}')
+  e = results['embeddings']
+  print(f'  epoch of {e["train_examples"]} examples at {e["size"]} px: in-graph embeddings {e["in_graph_epoch_s"]:.1f} s, '
+        f'precomputed {e["precomputed_epoch_s"]:.1f} s. Results: {FLAGS.output}')
+
+
+if __name__ == '__main__':
+  app.run(main)
