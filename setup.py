@@ -30,6 +30,7 @@ setuptools.setup(
     entry_points={
         'console_scripts': [
             'colorize-build-dataset=pipeline.build_dataset:console_main',
+            'colorize-train=trainer.task:console_main',
         ],
     },
 )

@@ -83,7 +83,8 @@ class ModelConfig:
     embedder: The frozen classifier whose output is fused into the bottleneck.
     embedder_weights: Local or `gs://` path of the embedder's weights; empty means the default location
       (the converted EfficientNet-Lite0 cache, or Keras' download cache for Inception-ResNet-v2).
-    loss: `mse` or `huber` regression of ab, or `classification` over 313 quantized ab bins (Zhang et al.).
+    loss: `mse` or `huber` regression of ab, or `classification` over the in-gamut ab bins of
+      grid 10 (Zhang et al.'s 313; 264 derived from 8-bit sRGB here, see trainer/color_bins.py).
     encoder_filters: Filters of the stride-2 encoder stages.
     fusion_channels: Channels of the 1x1 convolution that mixes the tiled embedding into the bottleneck.
     rebalance_lambda: Class-rebalancing mix between the empirical bin distribution and uniform.
@@ -112,6 +113,7 @@ class TrainingConfig:
       over local GPUs (or `cpu_devices` logical CPUs), else the default strategy.
     cpu_devices: Split the CPU into this many logical devices for MirroredStrategy (0 = do not split).
     shuffle_buffer: Examples held by the tf.data shuffle buffer.
+    online_augmentation: Random horizontal flips in the input pipeline (on top of the build's offline copies).
     checkpoint_every_steps: Steps between checkpoints used to resume after a crash.
     worker_start_timeout_seconds: How long a worker waits for its peers before giving up with an error.
     mixed_precision: Use mixed float16 on GPUs (ignored on CPU).
@@ -125,6 +127,7 @@ class TrainingConfig:
   strategy: Literal['auto', 'default', 'mirrored', 'multi_worker'] = 'auto'
   cpu_devices: int = 0
   shuffle_buffer: int = 1024
+  online_augmentation: bool = False
   checkpoint_every_steps: int = 100
   worker_start_timeout_seconds: float = 300.0
   mixed_precision: bool = False

@@ -134,7 +134,7 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
 
 
 def _train_command(dataset, output, *overrides, max_steps=4):
-  return [PYTHON, '-m', 'trainer.train', f'--dataset={dataset}', f'--output={output}', f'--max_steps={max_steps}',
+  return [PYTHON, '-m', 'trainer.task', f'--dataset={dataset}', f'--output={output}', f'--max_steps={max_steps}',
           '--set', 'model.variant=beta', '--set', 'model.encoder_filters=[16, 32, 64]',
           '--set', 'training.batch_size_per_replica=4'] + [a for o in overrides for a in ('--set', o)]
 
@@ -228,3 +228,67 @@ def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, 
   loaded = tf.saved_model.load(result.export_dir)
   png = loaded.signatures['serving_default'](images=tf.constant([open(photos[0], 'rb').read()]))['png']
   assert png.shape == (1,)
+
+
+def test_classification_loss_trains_and_exports_annealed_mean(small_dataset, tmp_path):
+  """Zhang et al.'s loss end to end: bins + rebalancing stored with the model, annealed mean in the graph."""
+  from trainer import color_bins
+  config = beta_config('model.loss=classification')
+  result = train_lib.train(config, small_dataset, str(tmp_path), max_steps=4)
+  stored = json.loads((tmp_path / 'color_bins.json').read_text())
+  centers = np.array(stored['centers'], np.float32)
+  assert centers.shape == color_bins.ab_bin_centers().shape
+  p = np.array(stored['histogram'], np.float64)
+  assert p.sum() > 0
+  weights = np.array(stored['weights'])
+  np.testing.assert_allclose((color_bins.bin_distribution(p) * weights).sum(), 1.0, rtol=1e-4)
+  loaded = tf.saved_model.load(result.export_dir)
+  ab = loaded.signatures['predict_ab'](l=tf.fill([1, 32, 32, 1], 50.0))['ab'].numpy()
+  assert ab.shape == (1, 32, 32, 2)
+  # The annealed mean of a distribution over the bins lies inside the bins' hull.
+  assert centers[:, 0].min() - 1 <= ab[..., 0].min() and ab[..., 0].max() <= centers[:, 0].max() + 1
+  assert centers[:, 1].min() - 1 <= ab[..., 1].min() and ab[..., 1].max() <= centers[:, 1].max() + 1
+
+
+def test_vertex_cluster_spec_becomes_tf_config(monkeypatch):
+  from trainer import distribute
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  monkeypatch.setenv('CLUSTER_SPEC', json.dumps({
+      'cluster': {'workerpool0': ['cmle-training-workerpool0-ab:2222'],
+                  'workerpool1': ['cmle-training-workerpool1-ab-0:2222', 'cmle-training-workerpool1-ab-1:2222']},
+      'task': {'type': 'workerpool1', 'index': 1}}))
+  tf_config = distribute.cluster_from_environment()
+  assert tf_config['cluster']['chief'] == ['cmle-training-workerpool0-ab:2222']
+  assert len(tf_config['cluster']['worker']) == 2
+  assert tf_config['task'] == {'type': 'worker', 'index': 1}
+  assert json.loads(os.environ['TF_CONFIG']) == tf_config  # what MultiWorkerMirroredStrategy reads
+  assert not distribute.is_chief(tf_config)
+  assert distribute.is_chief({'cluster': tf_config['cluster'], 'task': {'type': 'chief', 'index': 0}})
+
+
+def test_online_augmentation_flips_l_ab_and_mask_together(small_dataset):
+  from trainer import data as data_lib
+  info = data_lib.dataset_info(small_dataset)
+  plain = next(iter(data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False)))
+  flipped_any = False
+  for seed in range(6):
+    tf.random.set_seed(seed)
+    augmented = next(iter(data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
+                                                augment=True)))
+    for i in range(plain[0]['l'].shape[0]):
+      same = np.allclose(augmented[0]['l'][i], plain[0]['l'][i])
+      mirrored = np.allclose(augmented[0]['l'][i], plain[0]['l'][i][:, ::-1])
+      assert same or mirrored
+      expected_ab = plain[1]['ab'][i] if same else plain[1]['ab'][i][:, ::-1]
+      np.testing.assert_allclose(augmented[1]['ab'][i], expected_ab)
+      flipped_any |= mirrored and not same
+  assert flipped_any
+
+
+def test_missing_embedder_weights_is_an_error_not_random_weights(tmp_path):
+  from trainer import embedders
+  for name in ('efficientnet_lite0', 'inception_resnet_v2'):
+    config = configs.load_config(overrides=[f'model.embedder={name}',
+                                            f'model.embedder_weights={tmp_path}/missing.weights.h5'])
+    with pytest.raises(FileNotFoundError, match='missing.weights.h5'):
+      embedders.load_embedder(config.model)

@@ -48,8 +48,17 @@ def _to_model_io(parsed: dict[str, Any], image_size: int, with_embedding: bool):
   return features, {'ab': model_lib.scale_ab(ab), 'mask': mask}
 
 
+def _random_flip(features, targets):
+  """Flips L, ab and the mask together (the embedding of a mirrored photo is the same photo's)."""
+  flip = tf.random.uniform([]) < 0.5
+  mirror = lambda x: tf.cond(flip, lambda: tf.reverse(x, axis=[1]), lambda: x)
+  return ({**features, 'l': mirror(features['l'])},
+          {'ab': mirror(targets['ab']), 'mask': mirror(targets['mask'])})
+
+
 def make_dataset(files: list[str], image_size: int, batch_size: int, *, training: bool, shuffle_buffer: int = 1024,
-                 embedding_size: int = 0, seed: int | None = None, repeat: bool = False) -> tf.data.Dataset:
+                 embedding_size: int = 0, seed: int | None = None, repeat: bool = False,
+                 augment: bool = False) -> tf.data.Dataset:
   """Batches of ({'l': [B,S,S,1]} (+ 'embedding'), {'ab': [B,S,S,2] scaled, 'mask': [B,S,S,1]}).
 
   Files are read in parallel (interleave) and sharded by file under multi-worker strategies (tf.data's FILE
@@ -69,6 +78,8 @@ def make_dataset(files: list[str], image_size: int, batch_size: int, *, training
     ds = ds.repeat()
   ds = ds.map(lambda r: _to_model_io(tf.io.parse_single_example(r, spec), image_size, bool(embedding_size)),
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+  if augment:
+    ds = ds.map(_random_flip, num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 

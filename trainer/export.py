@@ -25,10 +25,11 @@ MAX_PIXELS = 64_000_000
 class _Colorizer:
   """The prediction path shared by both signatures."""
 
-  def __init__(self, colorizer: keras.Model, embedder, image_size: int):
+  def __init__(self, colorizer: keras.Model, embedder, image_size: int, output_to_ab):
     self._colorizer = colorizer
     self._embedder = embedder
     self._size = image_size
+    self._output_to_ab = output_to_ab
 
   def ab_at_model_size(self, l):
     """L [N, h, w, 1] in [0, 100] (any h, w) -> ab [N, S, S, 2] predicted at the model's resolution S."""
@@ -38,7 +39,7 @@ class _Colorizer:
     if self._embedder is not None:
       rgb = model_lib.gray_to_rgb_0_255(l_scaled, self._embedder.input_size)
       features['embedding'] = self._embedder(rgb)
-    return model_lib.unscale_ab(tf.cast(self._colorizer(features, training=False), tf.float32))
+    return self._output_to_ab(tf.cast(self._colorizer(features, training=False), tf.float32))
 
   def predict_ab(self, l):
     size = tf.shape(l)[1:3]
@@ -61,9 +62,14 @@ class _Colorizer:
     return {'png': tf.map_fn(self.colorize_one, images, fn_output_signature=tf.string)}
 
 
-def export_saved_model(colorizer: keras.Model, embedder, image_size: int, export_dir: str) -> str:
-  """Writes the SavedModel (with both signatures) to `export_dir`."""
-  core = _Colorizer(colorizer, embedder, image_size)
+def export_saved_model(colorizer: keras.Model, embedder, image_size: int, export_dir: str,
+                       output_to_ab=model_lib.unscale_ab) -> str:
+  """Writes the SavedModel (with both signatures) to `export_dir`.
+
+  `output_to_ab` maps the network's output to ab units: `unscale_ab` for regression, the annealed mean over the
+  bins for the classification loss (its centres become constants of the graph).
+  """
+  core = _Colorizer(colorizer, embedder, image_size, output_to_ab)
   archive = keras.export.ExportArchive()
   archive.track(colorizer)
   if embedder is not None:

@@ -6,7 +6,7 @@ default, Mirrored and MultiWorkerMirrored strategies: `strategy.run` + GradientT
 a process started again with the same arguments resumes from the latest one (the role Keras' BackupAndRestore
 plays for `fit`). Only the chief writes summaries and the exported model.
 
-    python -m trainer.train --config=configs/local.yaml --dataset=outputs/datasets --output=outputs/model
+The command-line task (also the Vertex AI custom-job entry point) is `trainer.task`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,8 @@ import json
 import logging
 import os
 import time
-from typing import Any, Sequence
+from typing import Any
 
-from absl import app
-from absl import flags
-
-from configs import flags as config_flags
-
-FLAGS = flags.FLAGS
 _LOG = logging.getLogger(__name__)
 
 
@@ -45,8 +39,40 @@ def _task_dir(path: str, tf_config: dict[str, Any] | None, chief: bool) -> str:
   return os.path.join(path, f'workertemp_{task["type"]}_{task["index"]}')
 
 
+REBALANCING_SAMPLE = 2000  # training examples whose ab histogram sets the class-rebalancing weights
+
+
+def _classification_setup(model_config, info, output_dir: str, chief: bool):
+  """Zhang et al.'s loss: bins, rebalancing weights from the training split's histogram, annealed-mean decoding.
+
+  The histogram is computed once, over up to REBALANCING_SAMPLE training examples (padding excluded), and stored
+  next to the model (`color_bins.json`); the exported graph carries the centres as constants.
+  """
+  import functools  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  centers = color_bins.ab_bin_centers()
+  sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
+                                 embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
+  histogram = color_bins.bin_histogram(
+      (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
+  weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
+  if chief:
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, 'color_bins.json'), 'w') as f:
+      json.dump({'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
+                 'lambda': model_config.rebalance_lambda,
+                 'temperature': model_config.annealed_mean_temperature}, f)
+  loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
+  output_to_ab = functools.partial(color_bins.annealed_mean, centers=centers,
+                                   temperature=model_config.annealed_mean_temperature)
+  return loss_fn, output_to_ab, len(centers)
+
+
 def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = None,
-          max_steps: int | None = None, export: bool = True) -> TrainResult:
+          max_steps: int | None = None, export: bool = True, time_budget_seconds: float | None = None) -> TrainResult:
   """Trains on the dataset version at (or LATEST under) `dataset_path`; exports to `<output_dir>/export`.
 
   Args:
@@ -56,6 +82,8 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
     log_dir: TensorBoard logs (default `<output_dir>/logs`).
     max_steps: Stop after this many steps in total (tests, benchmarks); default epochs x steps per epoch.
     export: Write the SavedModel (chief only).
+    time_budget_seconds: Stop (with a final evaluation, checkpoint and export) once training took this long.
+      Single-worker runs only (benchmarks): workers would disagree on the last step.
   """
   from trainer import distribute  # pylint: disable=g-import-not-at-top
   strategy = distribute.choose_strategy(config.training)  # before any other TF op
@@ -70,9 +98,6 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   tf_config = distribute.cluster_from_environment()
   chief = distribute.is_chief(tf_config)
   training, model_config = config.training, config.model
-  if model_config.loss not in losses.REGRESSION_LOSSES:
-    raise NotImplementedError(f'model.loss={model_config.loss!r}: only {sorted(losses.REGRESSION_LOSSES)} so far')
-  loss_fn = losses.REGRESSION_LOSSES[model_config.loss]
   if training.mixed_precision and tf.config.list_physical_devices('GPU'):
     keras.mixed_precision.set_global_policy('mixed_float16')
 
@@ -88,6 +113,12 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   print(f'strategy={type(strategy).__name__} replicas={replicas} global_batch={global_batch} '
         f'steps={total_steps} image_size={info.image_size} chief={chief}', flush=True)
 
+  output_to_ab, num_bins = model_lib.unscale_ab, 0
+  if model_config.loss == 'classification':
+    loss_fn, output_to_ab, num_bins = _classification_setup(model_config, info, output_dir, chief)
+  else:
+    loss_fn = losses.REGRESSION_LOSSES[model_config.loss]
+
   with strategy.scope():
     embedder = None
     embedding_size = 0
@@ -95,7 +126,7 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
       from trainer import embedders  # pylint: disable=g-import-not-at-top
       embedder = embedders.load_embedder(model_config)
       embedding_size = embedder.size
-    colorizer = model_lib.build_colorizer(model_config, embedding_size)
+    colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins)
     optimizer = keras.optimizers.Adam(training.learning_rate)
     optimizer.build(colorizer.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
@@ -110,7 +141,7 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
 
   train_ds = data_lib.make_dataset(info.files['train'], info.image_size, global_batch, training=True,
                                    shuffle_buffer=training.shuffle_buffer, embedding_size=info.embedding_size,
-                                   repeat=True)
+                                   repeat=True, augment=training.online_augmentation)
   if training.synthetic_input:
     train_ds = data_lib.synthetic_dataset(info.image_size, global_batch, info.embedding_size)
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
@@ -158,7 +189,10 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
 
   running, count = 0.0, 0
   step_seconds = []
+  budget_start = time.perf_counter()
   while int(step.numpy()) < total_steps:
+    if time_budget_seconds and time.perf_counter() - budget_start > time_budget_seconds:
+      total_steps = int(step.numpy()) + 1  # one more step, then the end-of-training evaluation and export
     started = time.perf_counter()
     loss = float(train_step())
     step_seconds.append(time.perf_counter() - started)
@@ -180,8 +214,8 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
       history['val_loss'].append(val if val is not None else float('nan'))
       writer.scalars(current, loss=running / count, val_loss=val, learning_rate=training.learning_rate)
       if sample_batch is not None:
-        writer.colorizations(current, sample_batch[0]['l'], colorizer(embed(sample_batch[0]), training=False),
-                             sample_batch[1]['ab'])
+        predicted = output_to_ab(colorizer(embed(sample_batch[0]), training=False))
+        writer.colorizations(current, sample_batch[0]['l'], model_lib.scale_ab(predicted), sample_batch[1]['ab'])
       _LOG.info('step %d/%d  loss %.5f  val_loss %s', current, total_steps, running / count,
                 'n/a' if val is None else f'{val:.5f}')
       print(f'step {current}/{total_steps}  loss {running / count:.5f}  val_loss '
@@ -195,26 +229,8 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
   if export and chief:
     export_dir = os.path.join(output_dir, 'export')
-    export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir)
+    export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir, output_to_ab=output_to_ab)
     with open(os.path.join(output_dir, 'history.json'), 'w') as f:
       json.dump(history, f)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
-
-
-flags.DEFINE_string('dataset', 'outputs/datasets', 'Dataset version folder, or a folder whose LATEST names one.')
-flags.DEFINE_string('output', 'outputs/model', 'Where checkpoints, logs and the SavedModel go.')
-flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps (0 = epochs x steps per epoch).')
-
-
-def main(argv: Sequence[str]) -> None:
-  del argv
-  logging.getLogger().setLevel(logging.WARNING)
-  config = config_flags.config_from_flags()
-  result = train(config, FLAGS.dataset, FLAGS.output, max_steps=FLAGS.max_steps or None)
-  print(f'Trained {result.steps} steps ({result.examples_per_second:.1f} examples/s, resumed from step '
-        f'{result.resumed_from_step}); SavedModel: {result.export_dir}')
-
-
-if __name__ == '__main__':
-  app.run(main)
