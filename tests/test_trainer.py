@@ -292,3 +292,18 @@ def test_missing_embedder_weights_is_an_error_not_random_weights(tmp_path):
                                             f'model.embedder_weights={tmp_path}/missing.weights.h5'])
     with pytest.raises(FileNotFoundError, match='missing.weights.h5'):
       embedders.load_embedder(config.model)
+
+
+def test_tfx_run_fn_contract(small_dataset, tmp_path):
+  """TFX's FnArgs in, SavedModel in serving_model_dir and logs in model_run_dir out."""
+  from tfx.components.trainer import fn_args_utils
+  from pipeline import schema
+  config = beta_config()
+  fn_args = fn_args_utils.FnArgs(
+      working_dir=str(tmp_path / 'work'),
+      train_files=[os.path.join(small_dataset, schema.split_file_pattern('train'))],
+      eval_files=[], train_steps=2, serving_model_dir=str(tmp_path / 'model' / 'Format-Serving'),
+      model_run_dir=str(tmp_path / 'model_run'), custom_config={'config': configs.to_dict(config)})
+  train_lib.run_fn(fn_args)
+  assert os.path.exists(tmp_path / 'model' / 'Format-Serving' / 'saved_model.pb')
+  assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path / 'model_run' / 'train'))

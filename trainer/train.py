@@ -72,7 +72,8 @@ def _classification_setup(model_config, info, output_dir: str, chief: bool):
 
 
 def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = None,
-          max_steps: int | None = None, export: bool = True, time_budget_seconds: float | None = None) -> TrainResult:
+          max_steps: int | None = None, export: bool = True, time_budget_seconds: float | None = None,
+          export_dir: str | None = None) -> TrainResult:
   """Trains on the dataset version at (or LATEST under) `dataset_path`; exports to `<output_dir>/export`.
 
   Args:
@@ -80,6 +81,7 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
     dataset_path: A dataset version folder or a folder whose LATEST names one.
     output_dir: Checkpoints go to `<output_dir>/checkpoints`, the SavedModel to `<output_dir>/export`.
     log_dir: TensorBoard logs (default `<output_dir>/logs`).
+    export_dir: Where the SavedModel goes (default `<output_dir>/export`).
     max_steps: Stop after this many steps in total (tests, benchmarks); default epochs x steps per epoch.
     export: Write the SavedModel (chief only).
     time_budget_seconds: Stop (with a final evaluation, checkpoint and export) once training took this long.
@@ -225,12 +227,40 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   steady = step_seconds[2:] or step_seconds  # the first steps trace and compile the step function
   examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
 
-  export_dir = None
   writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
-  if export and chief:
-    export_dir = os.path.join(output_dir, 'export')
+  if not (export and chief):
+    export_dir = None
+  else:
+    export_dir = export_dir or os.path.join(output_dir, 'export')
     export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir, output_to_ab=output_to_ab)
     with open(os.path.join(output_dir, 'history.json'), 'w') as f:
       json.dump(history, f)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
+
+
+def _dataset_dir_of(files: list[str]) -> str:
+  """The dataset version holding the given split files/patterns (the folder above them with a manifest)."""
+  from pipeline import dataset_version  # pylint: disable=g-import-not-at-top
+  path = files[0].rstrip('/*')
+  for _ in range(4):
+    path = os.path.dirname(path)
+    if dataset_version.is_complete(path):
+      return path
+  raise ValueError(f'no dataset manifest above {files[0]}')
+
+
+def run_fn(fn_args) -> None:
+  """TFX Trainer entry point (the standard `run_fn(fn_args)` contract).
+
+  Reads `fn_args.custom_config['config']` (the PipelineConfig as plain data, `configs.to_dict`), the dataset from
+  `custom_config['dataset_dir']` or the folder above `fn_args.train_files`, stops after `fn_args.train_steps` when
+  set, writes the SavedModel to `fn_args.serving_model_dir` and TensorBoard logs to `fn_args.model_run_dir`.
+  """
+  import configs  # pylint: disable=g-import-not-at-top
+  custom = fn_args.custom_config or {}
+  config = configs.config_from_dict(custom.get('config', {}))
+  dataset_dir = custom.get('dataset_dir') or _dataset_dir_of(fn_args.train_files)
+  train(config, dataset_dir, fn_args.working_dir or os.path.dirname(fn_args.serving_model_dir),
+        log_dir=fn_args.model_run_dir, max_steps=fn_args.train_steps or None,
+        export_dir=fn_args.serving_model_dir)
