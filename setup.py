@@ -14,7 +14,7 @@ setuptools.setup(
     description='Image colorization as a Beam + TFX pipeline: Lab TFRecords, fusion trainer, evaluator, pusher.',
     python_requires='>=3.11,<3.12',
     packages=setuptools.find_packages(include=['configs', 'pipeline', 'pipeline.*', 'components', 'components.*',
-                                               'trainer', 'trainer.*']),
+                                               'trainer', 'trainer.*', 'serving', 'serving.*']),
     package_data={'configs': ['*.yaml']},
     install_requires=[
         'absl-py>=1.4,<2',
@@ -31,6 +31,7 @@ setuptools.setup(
         'console_scripts': [
             'colorize-build-dataset=pipeline.build_dataset:console_main',
             'colorize-train=trainer.task:console_main',
+            'colorize=serving.cli:console_main',
         ],
     },
 )

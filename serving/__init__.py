@@ -1,0 +1,1 @@
+"""End-user colorization with a pushed model: CLI, batch job, web page."""

@@ -1,0 +1,121 @@
+"""`colorize`: colorize your own black-and-white photos with a pushed model.
+
+    colorize old_photos/ scan.jpg 'gs://bucket/archive/*.png' --output=colorized/
+    colorize family.jpg --compare --model=outputs/serving_model          # newest pushed version by default
+    colorize photo.jpg --model=outputs/demo/model/export                # or an explicit SavedModel
+
+Inputs are files, folders (recursive) or globs, local or `gs://`. Each photo is written as
+`<output>/<name>.png` at its original resolution (`--compare`: gray | colorized | original side by side). Bad files
+are reported with the reason and skipped; the exit status is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import posixpath
+import sys
+import time
+from typing import Sequence
+
+from absl import app
+from absl import flags
+from apache_beam.io.filesystems import FileSystems
+import tqdm
+
+from configs import flags as config_flags
+from serving import colorizer as colorizer_lib
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('model', None, 'SavedModel folder, or a pushed-model folder (newest version). Default: the '
+                    "config's push.destination.")
+flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
+flags.DEFINE_bool('compare', False, 'Write gray | colorized | original side by side instead of the result alone.')
+
+_IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp', '.webp', '.tif', '.tiff')
+
+
+@dataclasses.dataclass
+class Job:
+  source: str
+  target: str
+
+
+def _is_local_dir(path: str) -> bool:
+  return '://' not in path and os.path.isdir(path)
+
+
+def expand_inputs(inputs: Sequence[str], output_dir: str) -> tuple[list[Job], list[tuple[str, str]]]:
+  """Input arguments -> jobs (source, target path) and (argument, reason) for arguments that match nothing."""
+  jobs, missing = [], []
+  for argument in inputs:
+    if _is_local_dir(argument) or (argument.startswith('gs://') and argument.endswith('/')):
+      root = argument.rstrip('/')
+      pattern = FileSystems.join(root, '**')
+    else:  # a file or a glob
+      root, pattern = None, argument
+    try:
+      matched = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+    except Exception as e:  # pylint: disable=broad-except
+      missing.append((argument, f'{type(e).__name__}: {e}'))
+      continue
+    if root is not None:
+      matched = [p for p in matched if p.lower().endswith(_IMAGE_EXTENSIONS)]
+    if not matched:
+      missing.append((argument, 'no such file' if root is None else 'no image files in this folder'))
+    for path in sorted(matched):
+      relative = (os.path.relpath(path, root) if root and '://' not in root
+                  else path[len(root) + 1:] if root else posixpath.basename(path))
+      stem = os.path.splitext(relative)[0]
+      jobs.append(Job(path, FileSystems.join(output_dir, stem + '.png')))
+  return jobs, missing
+
+
+def _read(path: str) -> bytes:
+  with FileSystems.open(path, compression_type='uncompressed') as f:
+    return f.read()
+
+
+def _write(path: str, data: bytes) -> None:
+  if '://' not in path:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with FileSystems.create(path, mime_type='image/png', compression_type='uncompressed') as f:
+    f.write(data)
+
+
+def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = False) -> int:
+  """Colorizes `inputs`; prints a line per failure and a summary. Returns the process exit status."""
+  jobs, failures = expand_inputs(inputs, output_dir)
+  colorizer = colorizer_lib.Colorizer(model)
+  print(f'Model: {colorizer.model_dir}', file=sys.stderr)
+  done, start = 0, time.perf_counter()
+  for job in tqdm.tqdm(jobs, desc='colorizing', unit='photo', file=sys.stderr, disable=not jobs):
+    try:
+      data = _read(job.source)
+      png = colorizer.colorize(data)
+      _write(job.target, colorizer_lib.comparison(data, png) if compare else png)
+      done += 1
+    except colorizer_lib.ColorizeError as e:
+      failures.append((job.source, str(e)))
+    except OSError as e:
+      failures.append((job.source, f'{type(e).__name__}: {e}'))
+  for source, reason in failures:
+    print(f'FAILED {source}: {reason}', file=sys.stderr)
+  seconds = time.perf_counter() - start
+  print(f'{done} colorized, {len(failures)} failed in {seconds:.1f} s -> {output_dir}', file=sys.stderr)
+  return 1 if failures or not done else 0
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) < 2:
+    raise app.UsageError('give at least one photo, folder or glob')
+  model = FLAGS.model or config_flags.config_from_flags().push.destination
+  sys.exit(run(argv[1:], model, FLAGS.output, FLAGS.compare))
+
+
+def console_main() -> None:
+  app.run(main)
+
+
+if __name__ == '__main__':
+  app.run(main)
