@@ -44,15 +44,17 @@ EMBEDDING = 'embedding'
 L_SCALE = 255.0 / 100.0
 AB_OFFSET = 128.0
 
-# File layout of a dataset version (written by pipeline.build_dataset, read by the trainer and components).
+# File layout of a dataset version (written by pipeline.build_dataset, read by the trainer and components). The
+# split folders follow TFX's Examples artifact layout (`Split-<name>/`), so a dataset version is also a valid
+# Examples artifact and the pipeline's example gen writes exactly what the stand-alone build writes.
 MANIFEST_FILE = 'dataset.json'
 DEAD_LETTERS_FILE = 'dead_letters.jsonl'
-SHARD_PATTERN = '{split}/{split}-{index:05d}-of-{count:05d}.tfrecord.gz'
+SHARD_PATTERN = 'Split-{split}/data_tfrecord-{index:05d}-of-{count:05d}.gz'
 
 
 def split_file_pattern(split: str) -> str:
   """Glob (relative to a dataset version) of one split's gzip TFRecord shards."""
-  return f'{split}/{split}-*-of-*.tfrecord.gz'
+  return f'Split-{split}/data_tfrecord-*-of-*.gz'
 
 
 # ---- NumPy side (the Beam job, tests, evaluator) -------------------------------------------------------------

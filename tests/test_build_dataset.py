@@ -182,8 +182,8 @@ def test_a_failed_build_leaves_no_complete_version(photo_folder, builds, tmp_pat
   out = os.path.dirname(second.version_dir)
   broken = os.path.join(out, 'broken')
   os.makedirs(broken)
-  open(os.path.join(broken, 'train'), 'w').close()  # a file where the train shards' folder must go
-  with pytest.raises(Exception, match='train'):
+  open(os.path.join(broken, 'Split-train'), 'w').close()  # a file where the train shards' folder must go
+  with pytest.raises(Exception, match='Split-train'):
     build_dataset.run_build(config, version_dir=broken)
   assert not os.path.exists(os.path.join(broken, schema.MANIFEST_FILE))
   with pytest.raises(dataset_version.DatasetNotFound):
