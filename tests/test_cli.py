@@ -22,7 +22,7 @@ def pushed_models(tmp_path_factory):
   """A tiny trained model pushed twice (`<base>/<version>/`), as TFX's Pusher lays it out."""
   photos = tmp_path_factory.mktemp('cli_photos')
   for path in sample_photo_paths(6):
-    shutil.copy(path, photos / os.path.basename(path))
+    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', f'data.output_dir={tmp_path_factory.mktemp("cli_ds")}', 'data.image_size=32',
       'data.split_ratios={train: 1.0}', 'data.shards={train: 1}', 'data.augmentation.copies=0',

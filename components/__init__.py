@@ -1,0 +1,1 @@
+"""TFX components of the colorization pipeline (spec / executor / component, as TFX's own components)."""

@@ -1,0 +1,43 @@
+"""Runs the dataset build (pipeline.build_dataset.build_examples) into the Examples artifact.
+
+Keys:
+  exec_properties['config']: the PipelineConfig as JSON (`configs.to_dict`); `data` and `model` are read.
+  exec_properties['input_fingerprint']: fingerprint of the input photos (only there to key the cache).
+  output_dict['examples']: the Examples artifact; it receives `Split-<name>/data_tfrecord-*.gz`, `dataset.json`
+    and `dead_letters.jsonl`, the same layout as a stand-alone build's version folder.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+
+import configs
+from pipeline import build_dataset
+from pipeline import dataset_version
+
+CONFIG_KEY = 'config'
+INPUT_FINGERPRINT_KEY = 'input_fingerprint'
+EXAMPLES_KEY = 'examples'
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Builds the Lab TFRecords with the pipeline's Beam arguments."""
+
+  def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
+         exec_properties: dict[str, Any]) -> None:
+    del input_dict
+    config = configs.config_from_dict(json.loads(exec_properties[CONFIG_KEY]))
+    examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
+    with self._make_beam_pipeline() as root:
+      build_dataset.build_examples(root, config.data, examples.uri, config.model)
+    manifest = dataset_version.read_manifest(examples.uri)
+    examples.split_names = artifact_utils.encode_split_names(list(manifest['splits']))
+    for split, counts in manifest['splits'].items():
+      examples.set_int_custom_property(f'{split}_examples', counts['examples'])
+    examples.set_int_custom_property('dead_letters', manifest['dead_letters']['total'])
+    examples.set_string_custom_property('source_fingerprint', manifest['source']['fingerprint'])
