@@ -1,0 +1,1 @@
+"""FusionTrainer: TFX's standard Trainer contract (TrainerSpec) with an executor that needs no TFDV."""

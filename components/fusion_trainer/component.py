@@ -1,0 +1,34 @@
+"""FusionTrainer component: the standard TrainerSpec (examples, train_args, eval_args, custom_config -> model,
+model_run), with our own executor, because the stock Trainer's executor imports TFDV (not installable here)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tfx import types
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import trainer_pb2
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+
+from components.fusion_trainer import executor
+
+
+class FusionTrainer(base_component.BaseComponent):
+  """Trains the colorizer; `custom_config['config']` carries the PipelineConfig (plain data)."""
+
+  SPEC_CLASS = standard_component_specs.TrainerSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+  def __init__(self, examples: types.BaseChannel, custom_config: dict[str, Any],
+               train_args: trainer_pb2.TrainArgs | None = None, eval_args: trainer_pb2.EvalArgs | None = None):
+    spec = standard_component_specs.TrainerSpec(
+        examples=examples,
+        train_args=train_args or trainer_pb2.TrainArgs(),
+        eval_args=eval_args or trainer_pb2.EvalArgs(),
+        custom_config=json.dumps(custom_config, sort_keys=True),
+        model=types.Channel(type=standard_artifacts.Model),
+        model_run=types.Channel(type=standard_artifacts.ModelRun))
+    super().__init__(spec=spec)

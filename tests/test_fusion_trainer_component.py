@@ -1,0 +1,49 @@
+"""FusionTrainer's executor with real Examples/Model/ModelRun artifacts (the standard Trainer contract)."""
+
+import json
+import os
+import shutil
+
+from tfx.proto import trainer_pb2
+from tfx.types import channel_utils
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+import configs
+from components.fusion_trainer import component
+from components.fusion_trainer import executor
+from pipeline import build_dataset
+from tests.conftest import sample_photo_paths
+
+
+def test_executor_trains_and_writes_format_serving(tmp_path):
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  for path in sample_photo_paths(6):
+    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  config = configs.load_config(overrides=[
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
+      'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / 'examples')
+  build_dataset.run_build(config, version_dir=examples.uri)
+  model, model_run = standard_artifacts.Model(), standard_artifacts.ModelRun()
+  model.uri, model_run.uri = str(tmp_path / 'model'), str(tmp_path / 'model_run')
+  executor.Executor().Do(
+      {'examples': [examples]}, {'model': [model], 'model_run': [model_run]},
+      {'train_args': proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=2)),
+       'custom_config': json.dumps({'config': configs.to_dict(config)})})
+  assert os.path.exists(os.path.join(model.uri, 'Format-Serving', 'saved_model.pb'))
+  assert any(f.startswith('events.out.tfevents') for f in os.listdir(os.path.join(model_run.uri, 'train')))
+  history = json.load(open(os.path.join(model.uri, 'working', 'history.json')))
+  assert history['step'][-1] == 2
+
+
+def test_component_keeps_the_standard_trainer_contract():
+  examples = channel_utils.as_channel([standard_artifacts.Examples()])
+  trainer = component.FusionTrainer(examples=examples, custom_config={'config': {}},
+                                    train_args=trainer_pb2.TrainArgs(num_steps=5))
+  assert set(trainer.outputs) == {'model', 'model_run'}
+  assert trainer.outputs['model'].type == standard_artifacts.Model
+  assert json.loads(trainer.exec_properties['custom_config']) == {'config': {}}
