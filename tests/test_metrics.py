@@ -36,3 +36,13 @@ def test_colourfulness_and_psnr_definitions():
   assert metrics.psnr(flat, flat) == metrics.MAX_PSNR
   off_by_one = flat + 1
   assert abs(metrics.psnr(off_by_one, flat) - 10 * np.log10(255 ** 2)) < 1e-9
+
+
+def test_rebalanced_ab_accuracy_separates_gray_from_colour(sample_rgb):
+  labs = [colorspace.rgb8_to_lab(rgb[:64, :64]) for rgb in sample_rgb]
+  frequency = metrics.bin_frequencies(labs)
+  score = lambda scale: np.mean([metrics.rebalanced_ab_accuracy(lab[..., 1:], scale * lab[..., 1:], frequency)
+                                 for lab in labs])
+  gray, half, perfect = score(0.0), score(0.5), score(1.0)
+  assert perfect == 1.0
+  assert gray < half < perfect

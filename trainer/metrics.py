@@ -79,3 +79,27 @@ def evaluate(lab_true: list[np.ndarray], ab_pred: list[np.ndarray]) -> Report:
       delta_colourfulness=float(abs(cf_pred_arr.mean() - cf_true_arr.mean())),
       colourfulness_ratio=float(cf_pred_arr.mean() / max(cf_true_arr.mean(), 1e-9)),
       desaturation_rate=float(np.mean(cf_pred_arr < DESATURATION_RATIO * cf_true_arr)))
+
+
+def rebalanced_ab_accuracy(ab_true: np.ndarray, ab_pred: np.ndarray, bin_frequency: np.ndarray,
+                           thresholds: int = 151) -> float:
+  """Zhang's AuC idea, rebalanced: mean over t = 0..150 of sum_p w_p [|ab_p - ab^_p| <= t], with
+  w_p ∝ 1 / p(bin(ab_p)) (p from the evaluation set) and sum_p w_p = 1 per image. Returns a value in [0, 1].
+
+  Unweighted accuracy does not separate a good model from no colour at all (gray scores ~0.92): rare, saturated
+  colours weigh as much as the common near-gray ones here.
+  """
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  bins = color_bins.nearest_bin_numpy(ab_true.reshape(-1, 2))
+  weights = 1.0 / np.maximum(bin_frequency[bins], 1e-12)
+  weights /= weights.sum()
+  error = np.linalg.norm((ab_true - ab_pred).reshape(-1, 2), axis=-1)
+  ts = np.arange(thresholds)
+  return float(np.mean([(weights * (error <= t)).sum() for t in ts]))
+
+
+def bin_frequencies(labs: list[np.ndarray]) -> np.ndarray:
+  """Empirical bin distribution p of an evaluation set's true ab (for `rebalanced_ab_accuracy`)."""
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  histogram = color_bins.bin_histogram(lab[..., 1:] for lab in labs).astype(np.float64)
+  return histogram / max(histogram.sum(), 1.0)

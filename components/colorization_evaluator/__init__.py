@@ -1,0 +1,1 @@
+"""ColorizationEvaluator: colorization metrics, a quality gate against the latest blessed model, a report."""
