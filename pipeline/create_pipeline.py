@@ -1,0 +1,69 @@
+"""The TFX pipeline, defined once for every runner (the TFX templates' `create_pipeline()`):
+
+    LabExampleGen -> FusionTrainer -> ColorizationEvaluator (baseline: latest blessed model) -> Pusher
+
+Everything environment-dependent (paths, Beam arguments, the metadata store) comes in as arguments or from the
+config; the local runner and the Vertex AI compiler both call this function.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from tfx import types
+from tfx.components import Pusher
+from tfx.dsl.components.common import resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import pusher_pb2
+from tfx.proto import trainer_pb2
+from tfx.types import standard_artifacts
+
+import configs
+from components.colorization_evaluator.component import ColorizationEvaluator
+from components.fusion_trainer.component import FusionTrainer
+from components.lab_example_gen.component import LabExampleGen
+
+
+def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = '',
+                    metadata_connection_config: Any = None, beam_pipeline_args: Sequence[str] = (),
+                    train_steps: int = 0, enable_cache: bool = True,
+                    trainer: Any = None) -> tfx_pipeline.Pipeline:
+  """The colorization pipeline.
+
+  Args:
+    config: The PipelineConfig (one object for every component; serialized into their execution properties).
+    input_fingerprint: Changes when the input photos change (`pipeline.inputs.fingerprint`); keys the cache.
+    metadata_connection_config: ML Metadata connection (SQLite locally; None on Vertex, which has its own).
+    beam_pipeline_args: Beam options for the Beam-powered components (example gen, evaluator).
+    train_steps: Cap on training steps (0 = the config's epochs).
+    enable_cache: Serve unchanged component runs from the cache.
+    trainer: Replaces the FusionTrainer (e.g. a Vertex custom-job trainer); called as trainer(examples=...).
+  """
+  config_dict = configs.to_dict(config)
+  config_json = json.dumps(config_dict, sort_keys=True)
+  example_gen = LabExampleGen(config_json, input_fingerprint=input_fingerprint)
+  examples = example_gen.outputs['examples']
+  if trainer is None:
+    training = FusionTrainer(examples=examples, custom_config={'config': config_dict},
+                             train_args=trainer_pb2.TrainArgs(num_steps=train_steps))
+  else:
+    training = trainer(examples=examples)
+  latest_blessed = resolver.Resolver(
+      strategy_class=LatestBlessedModelStrategy,
+      model=types.Channel(type=standard_artifacts.Model),
+      model_blessing=types.Channel(type=standard_artifacts.ModelBlessing)).with_id('latest_blessed_model_resolver')
+  evaluator = ColorizationEvaluator(examples=examples, model=training.outputs['model'], config_json=config_json,
+                                    baseline_model=latest_blessed.outputs['model'])
+  pusher = Pusher(model=training.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+                  push_destination=pusher_pb2.PushDestination(
+                      filesystem=pusher_pb2.PushDestination.Filesystem(
+                          base_directory=config.push.destination)))
+  return tfx_pipeline.Pipeline(
+      pipeline_name=config.runner.pipeline_name,
+      pipeline_root=config.runner.pipeline_root,
+      components=[example_gen, training, latest_blessed, evaluator, pusher],
+      enable_cache=enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=list(beam_pipeline_args))

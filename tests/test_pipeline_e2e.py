@@ -1,0 +1,104 @@
+"""The whole TFX pipeline under LocalDagRunner on a few bundled photos: ML Metadata executions, artifacts and
+lineage, a pushed model that colorizes in a fresh process, and the cache on an unchanged second run."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+import pytest
+
+import configs
+from pipeline import run_local
+from tests.conftest import REPO
+from tests.conftest import sample_photo_paths
+
+
+@pytest.fixture(scope='module')
+def two_runs(tmp_path_factory):
+  root = tmp_path_factory.mktemp('e2e')
+  photos = root / 'photos'
+  photos.mkdir()
+  for path in sample_photo_paths(8):
+    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  config = configs.load_config(overrides=[
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
+      'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2',
+      'evaluation.min_delta_psnr=-100', 'evaluation.max_delta_colorfulness=1000',
+      f'runner.pipeline_root={root / "pipeline_root"}', f'runner.metadata_path={root / "metadata.sqlite"}',
+      f'push.destination={root / "serving_model"}'])
+  run_local.run(config, train_steps=2)
+  run_local.run(config, train_steps=2)
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = str(root / 'metadata.sqlite')
+  return config, root, mlmd.MetadataStore(connection)
+
+
+def _executions_by_component(store):
+  by_type = {}
+  for execution in store.get_executions():
+    name = store.get_execution_types_by_id([execution.type_id])[0].name
+    by_type.setdefault(name.rsplit('.', 1)[-1], []).append(execution)
+  return by_type
+
+
+def test_metadata_records_every_component_and_the_cache(two_runs):
+  _, _, store = two_runs
+  by_type = _executions_by_component(store)
+  states = {component: [metadata_store_pb2.Execution.State.Name(e.last_known_state)
+                        for e in sorted(executions, key=lambda e: e.id)]
+            for component, executions in by_type.items()}
+  # The unchanged second run is served from the cache for the data and the training...
+  assert states['LabExampleGen'] == ['COMPLETE', 'CACHED']
+  assert states['FusionTrainer'] == ['COMPLETE', 'CACHED']
+  # ... while the evaluator re-scores, because its baseline input changed: the latest blessed model is now the
+  # first run's (TFX keys the cache on input artifacts).
+  assert states['ColorizationEvaluator'] == ['COMPLETE', 'COMPLETE']
+  assert len(states['Pusher']) == 2 and states['Pusher'][0] == 'COMPLETE'
+
+
+def test_lineage_from_examples_to_pushed_model(two_runs):
+  _, _, store = two_runs
+  types = {t.id: t.name for t in store.get_artifact_types()}
+  artifacts = store.get_artifacts()
+  names = sorted({types[a.type_id] for a in artifacts})
+  for expected in ('Examples', 'Model', 'ModelRun', 'ModelEvaluation', 'ModelBlessing', 'PushedModel'):
+    assert expected in names, names
+  model = [a for a in artifacts if types[a.type_id] == 'Model'][0]
+  trainer_executions = {e.execution_id for e in store.get_events_by_artifact_ids([model.id])
+                        if e.type == metadata_store_pb2.Event.OUTPUT}
+  inputs = [e for e in store.get_events_by_execution_ids(list(trainer_executions))
+            if e.type == metadata_store_pb2.Event.INPUT]
+  assert {types[store.get_artifacts_by_id([e.artifact_id])[0].type_id] for e in inputs} == {'Examples'}
+  blessing = [a for a in artifacts if types[a.type_id] == 'ModelBlessing'][0]
+  assert blessing.custom_properties['blessed'].int_value == 1
+  assert blessing.custom_properties['current_model_id'].int_value == model.id
+
+
+def test_pushed_model_colorizes_in_a_fresh_process(two_runs):
+  config, _, _ = two_runs
+  versions = [v for v in os.listdir(config.push.destination) if v.isdigit()]
+  assert versions  # TF Serving layout: <base>/<version>/
+  photo = sample_photo_paths()[5]
+  script = ('import io, sys; from PIL import Image; from serving import colorizer as c; '
+            f'png = c.Colorizer({config.push.destination!r}).colorize(open({photo!r}, "rb").read()); '
+            'print(Image.open(io.BytesIO(png)).size)')
+  run = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, cwd=REPO, timeout=300)
+  assert run.returncode == 0, run.stderr[-2000:]
+  from PIL import Image
+  assert run.stdout.strip().splitlines()[-1] == str(Image.open(photo).size)
+
+
+def test_new_photos_rebuild_the_examples(two_runs):
+  """Runs last: a third run after adding a photo rebuilds the examples instead of reusing the cache."""
+  config, root, store = two_runs
+  shutil.copy(sample_photo_paths()[-1], root / 'photos' / 'new_photo.jpg')
+  run_local.run(config, train_steps=2)
+  gen = sorted(_executions_by_component(store)['LabExampleGen'], key=lambda e: e.id)
+  assert [metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in gen] == [
+      'COMPLETE', 'CACHED', 'COMPLETE']
+  trainer = sorted(_executions_by_component(store)['FusionTrainer'], key=lambda e: e.id)
+  assert metadata_store_pb2.Execution.State.Name(trainer[-1].last_known_state) == 'COMPLETE'
