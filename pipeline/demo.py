@@ -1,86 +1,112 @@
-"""The main job on the bundled sample photos (`make demo`): runs every stage that exists and summarizes it.
+"""The main job on the bundled sample photos (`make demo`): the whole TFX pipeline, then a summary.
 
-Today: the dataset build, the fusion trainer (exporting a SavedModel), and a few colorized test-split photos
-written next to their gray input and original. The TFX pipeline (train -> evaluate -> push) takes its place when
-it lands.
+LabExampleGen -> FusionTrainer -> ColorizationEvaluator -> Pusher under LocalDagRunner (SQLite ML Metadata), then
+reads this run's artifacts back from ML Metadata and prints: the dataset, blessed or not and why, the metrics,
+where the pushed model, the report and sample colorizations are.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
+import time
 from typing import Sequence
 
 from absl import app
 from absl import flags
-import numpy as np
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
 
 from configs import flags as config_flags
-from pipeline import build_dataset
+from pipeline import dataset_version
+from pipeline import run_local
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('output', 'outputs/demo', 'Where the model and the sample colorizations go.')
-flags.DEFINE_integer('samples', 4, 'Test-split photos to colorize.')
+flags.DEFINE_integer('samples', 4, 'Test-split photos to colorize with the pushed (or candidate) model.')
 
 
-def colorize_samples(export_dir: str, uris: list[str], out_dir: str) -> list[str]:
-  """Writes gray | colorized | original strips for `uris` with the exported model; returns their paths."""
+def _newest(store, type_name: str):
+  artifacts = store.get_artifacts_by_type(type_name)
+  return max(artifacts, key=lambda a: a.id) if artifacts else None
+
+
+def summarize(config, seconds: float) -> str:
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = os.path.abspath(config.runner.metadata_path)
+  store = mlmd.MetadataStore(connection)
+  examples = _newest(store, 'Examples')
+  model = _newest(store, 'Model')
+  evaluation = _newest(store, 'ModelEvaluation')
+  pushed = _newest(store, 'PushedModel')
+  lines = [f'Pipeline {config.runner.pipeline_name} finished in {seconds:.0f} s '
+           f'(ML Metadata: {config.runner.metadata_path}, artifacts: {config.runner.pipeline_root})']
+  manifest = dataset_version.read_manifest(examples.uri)
+  counts = ', '.join(f'{split} {s["examples"]}' for split, s in manifest['splits'].items())
+  lines.append(f'  examples: {counts}; dead letters {manifest["dead_letters"]["total"]} '
+               f'{json.dumps(manifest["dead_letters"]["by_reason"])} ({examples.uri})')
+  report = json.load(open(os.path.join(evaluation.uri, 'metrics.json')))
+  verdict = 'BLESSED' if report['blessed'] else 'NOT BLESSED: ' + '; '.join(report['reasons'])
+  lines.append(f'  model: {model.uri}  ->  {verdict}')
+  m = report['candidate']
+  lines.append(f'  metrics on {report["examples"]} {report["split"]} examples: PSNR {m["psnr"]:.2f} dB '
+               f'(gray baseline {m["psnr_gray"]:.2f}, ΔPSNR {m["delta_psnr"]:+.2f}), colourfulness ratio '
+               f'{m["colourfulness_ratio"]:.2f} (ΔCF {m["delta_colourfulness"]:.1f}), desaturation rate '
+               f'{m["desaturation_rate"]:.2f}, rebalanced ab accuracy {m["rebalanced_ab_accuracy"]:.3f}')
+  if report['baseline']:
+    lines.append(f'  baseline (latest blessed model): PSNR {report["baseline"]["psnr"]:.2f} dB, '
+                 f'ΔCF {report["baseline"]["delta_colourfulness"]:.1f}')
+  lines.append(f'  report: {os.path.join(evaluation.uri, "report.html")}')
+  if pushed is not None and pushed.custom_properties['pushed'].int_value:
+    lines.append(f'  pushed model: {pushed.custom_properties["pushed_destination"].string_value}')
+  else:
+    lines.append(f'  pushed model: none this run (not blessed); serving folder {config.push.destination}')
+  return '\n'.join(lines)
+
+
+def colorize_samples(config, count: int, out_dir: str) -> list[str]:
+  """gray | colorized | original strips for a few test photos, with the newest pushed model."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  model = tf.saved_model.load(export_dir)
+  from pipeline import schema  # pylint: disable=g-import-not-at-top
+  from serving import colorizer as colorizer_lib  # pylint: disable=g-import-not-at-top
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = os.path.abspath(config.runner.metadata_path)
+  examples = _newest(mlmd.MetadataStore(connection), 'Examples')
+  files = tf.io.gfile.glob(os.path.join(examples.uri, schema.split_file_pattern('test')))
+  uris = [schema.decode_example_numpy(r.numpy())[schema.SOURCE_URI]
+          for r in tf.data.TFRecordDataset(files, compression_type='GZIP').take(count)]
+  colorizer = colorizer_lib.Colorizer(config.push.destination)
   os.makedirs(out_dir, exist_ok=True)
   written = []
   for uri in uris:
     with open(uri, 'rb') as f:
       data = f.read()
-    original = Image.open(io.BytesIO(data)).convert('RGB')
-    gray = original.convert('L').convert('RGB')
-    png = model.signatures['serving_default'](images=tf.constant([data]))['png'].numpy()[0]
-    colorized = Image.open(io.BytesIO(png)).convert('RGB')
-    strip = Image.fromarray(np.concatenate([np.asarray(gray), np.asarray(colorized), np.asarray(original)], 1))
-    path = os.path.join(out_dir, os.path.basename(os.path.dirname(uri)) + '_' + os.path.basename(uri) + '.png')
-    strip.save(path)
+    path = os.path.join(out_dir, f'{os.path.basename(os.path.dirname(uri))}_{os.path.splitext(os.path.basename(uri))[0]}.png')
+    with open(path, 'wb') as f:
+      f.write(colorizer_lib.comparison(data, colorizer.colorize(data)))
     written.append(path)
   return written
 
 
 def main(argv: Sequence[str]) -> None:
+  del argv
   logging.getLogger().setLevel(logging.WARNING)
   config = config_flags.config_from_flags()
-  print(f'[1/3] Building the Lab dataset from {config.data.input_uri} ...', flush=True)
-  build = build_dataset.run_build(config, extra_beam_args=argv[1:])
-  print('Beam counters: ' + json.dumps(build.counters), flush=True)
-
-  from trainer import train  # pylint: disable=g-import-not-at-top
-  print(f'[2/3] Training the {config.model.variant} colorizer ({config.model.embedder}, {config.model.loss}) ...',
-        flush=True)
-  result = train.train(config, build.version_dir, os.path.join(FLAGS.output, 'model'))
-
-  from pipeline import schema  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  info = data_lib.dataset_info(build.version_dir)
-  split = 'test' if info.examples.get('test') else 'train'
-  uris = [schema.decode_example_numpy(r.numpy())[schema.SOURCE_URI]
-          for r in tf.data.TFRecordDataset(info.files[split], compression_type='GZIP').take(FLAGS.samples)]
-  print(f'[3/3] Colorizing {len(uris)} {split}-split photos with the exported model ...', flush=True)
-  samples = colorize_samples(result.export_dir, uris, os.path.join(FLAGS.output, 'samples'))
-
+  print(f'Running the TFX pipeline on {config.data.input_uri} (LocalDagRunner; progress below) ...', flush=True)
+  start = time.perf_counter()
+  run_local.run(config)
+  seconds = time.perf_counter() - start
   print()
   print('=== Summary ===')
-  print(build_dataset.summary(build))
-  history = result.history
-  print(f'Model: {config.model.variant}/{config.model.loss}, {result.steps} steps '
-        f'({result.examples_per_second:.1f} examples/s); loss {history["loss"][0]:.4f} -> {history["loss"][-1]:.4f}, '
-        f'validation loss {history["val_loss"][-1]:.4f}')
-  print(f'  SavedModel: {result.export_dir}')
-  print(f'  loss curves: {os.path.join(FLAGS.output, "model", "loss_curves.png")}; '
-        f'TensorBoard: {os.path.join(FLAGS.output, "model", "logs")}')
-  print(f'  sample colorizations (gray | colorized | original): {os.path.dirname(samples[0]) if samples else "-"}')
-  for path in samples:
-    print(f'    {path}')
+  print(summarize(config, seconds))
+  try:
+    samples = colorize_samples(config, FLAGS.samples, os.path.join(os.path.dirname(config.push.destination),
+                                                                 'demo_samples'))
+    print(f'  sample colorizations (gray | colorized | original), pushed model: {os.path.dirname(samples[0])}')
+    for path in samples:
+      print(f'    {path}')
+  except FileNotFoundError as e:
+    print(f'  sample colorizations: none ({e})')
 
 
 if __name__ == '__main__':

@@ -72,14 +72,19 @@ def _hash_fraction(*parts: Any) -> float:
 
 
 def assign_split(content_hash: str, ratios: dict[str, float], seed: int) -> str:
-  """Deterministic split of a photo from its content hash (so all its copies land in the same split)."""
+  """Deterministic split of a photo from its content hash (so all its copies land in the same split).
+
+  Splits are laid out on [0, 1) in name order, so the result never depends on how the config's mapping happens
+  to be ordered (YAML file, JSON round trip, command-line override).
+  """
   u = _hash_fraction(seed, 'split', content_hash)
   cumulative = 0.0
-  for split, ratio in ratios.items():
+  ordered = sorted(ratios.items())
+  for split, ratio in ordered:
     cumulative += ratio
     if u < cumulative:
       return split
-  return next(reversed(ratios))
+  return ordered[-1][0]
 
 
 def _dead(uri: str, stage: str, reason: str, detail: str) -> beam.pvalue.TaggedOutput:

@@ -226,3 +226,10 @@ def test_missing_input_is_a_clear_error(tmp_path):
   from pipeline import sources
   with pytest.raises(sources.SourceError, match='no such file or folder'):
     build_dataset.run_build(_config(str(tmp_path / 'nowhere'), str(tmp_path)))
+
+
+def test_split_assignment_does_not_depend_on_mapping_order():
+  hashes = [f'{i:064x}' for i in range(200)]
+  one = {'train': 0.8, 'eval': 0.1, 'test': 0.1}
+  other = {'test': 0.1, 'eval': 0.1, 'train': 0.8}
+  assert [transforms.assign_split(h, one, 0) for h in hashes] == [transforms.assign_split(h, other, 0) for h in hashes]
