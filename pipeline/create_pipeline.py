@@ -23,6 +23,7 @@ from tfx.types import standard_artifacts
 import configs
 from components.colorization_evaluator.component import ColorizationEvaluator
 from components.fusion_trainer.component import FusionTrainer
+from components.fusion_trainer.component import VertexFusionTrainer
 from components.lab_example_gen.component import LabExampleGen
 
 
@@ -46,8 +47,11 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
   example_gen = LabExampleGen(config_json, input_fingerprint=input_fingerprint)
   examples = example_gen.outputs['examples']
   if trainer is None:
-    training = FusionTrainer(examples=examples, custom_config={'config': config_dict},
-                             train_args=trainer_pb2.TrainArgs(num_steps=train_steps))
+    # On Vertex with several trainer replicas, training runs as a multi-worker custom job.
+    trainer_class = (VertexFusionTrainer if config.runner.kind == 'vertex' and config.runner.trainer_worker_count > 1
+                     else FusionTrainer)
+    training = trainer_class(examples=examples, custom_config={'config': config_dict},
+                             train_args=trainer_pb2.TrainArgs(num_steps=train_steps)).with_id('FusionTrainer')
   else:
     training = trainer(examples=examples)
   latest_blessed = resolver.Resolver(

@@ -14,6 +14,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 
 from components.fusion_trainer import executor
+from components.fusion_trainer import vertex_executor
 
 
 class FusionTrainer(base_component.BaseComponent):
@@ -32,3 +33,9 @@ class FusionTrainer(base_component.BaseComponent):
         model=types.Channel(type=standard_artifacts.Model),
         model_run=types.Channel(type=standard_artifacts.ModelRun))
     super().__init__(spec=spec)
+
+
+class VertexFusionTrainer(FusionTrainer):
+  """FusionTrainer whose training runs as a multi-worker Vertex AI custom job (runner.trainer_* settings)."""
+
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(vertex_executor.Executor)
