@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from tfx import types
 from tfx.components import Pusher
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common import resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
@@ -24,6 +25,7 @@ import configs
 from components.colorization_evaluator.component import ColorizationEvaluator
 from components.fusion_trainer.component import FusionTrainer
 from components.fusion_trainer.component import VertexFusionTrainer
+from components import pusher_executor
 from components.lab_example_gen.component import LabExampleGen
 
 
@@ -63,7 +65,8 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
   pusher = Pusher(model=training.outputs['model'], model_blessing=evaluator.outputs['blessing'],
                   push_destination=pusher_pb2.PushDestination(
                       filesystem=pusher_pb2.PushDestination.Filesystem(
-                          base_directory=config.push.destination)))
+                          base_directory=config.push.destination)),
+                  custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor))
   return tfx_pipeline.Pipeline(
       pipeline_name=config.runner.pipeline_name,
       pipeline_root=config.runner.pipeline_root,

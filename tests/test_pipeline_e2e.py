@@ -57,7 +57,12 @@ def test_metadata_records_every_component_and_the_cache(two_runs):
   # ... while the evaluator re-scores, because its baseline input changed: the latest blessed model is now the
   # first run's (TFX keys the cache on input artifacts).
   assert states['ColorizationEvaluator'] == ['COMPLETE', 'COMPLETE']
-  assert len(states['Pusher']) == 2 and states['Pusher'][0] == 'COMPLETE'
+  assert states['Pusher'] == ['COMPLETE', 'COMPLETE']
+  pushes = sorted(store.get_artifacts_by_type('PushedModel'), key=lambda a: a.id)
+  # ... and the Pusher recognises the model it already pushed: no second copy under a new version.
+  assert pushes[1].custom_properties['already_pushed'].int_value == 1
+  assert (pushes[1].custom_properties['pushed_destination'].string_value ==
+          pushes[0].custom_properties['pushed_destination'].string_value)
 
 
 def test_lineage_from_examples_to_pushed_model(two_runs):
@@ -81,7 +86,7 @@ def test_lineage_from_examples_to_pushed_model(two_runs):
 def test_pushed_model_colorizes_in_a_fresh_process(two_runs):
   config, _, _ = two_runs
   versions = [v for v in os.listdir(config.push.destination) if v.isdigit()]
-  assert versions  # TF Serving layout: <base>/<version>/
+  assert len(versions) == 1  # TF Serving layout <base>/<version>/, pushed once for two identical runs
   photo = sample_photo_paths()[5]
   script = ('import io, sys; from PIL import Image; from serving import colorizer as c; '
             f'png = c.Colorizer({config.push.destination!r}).colorize(open({photo!r}, "rb").read()); '
