@@ -18,7 +18,7 @@ class ColorizeError(ValueError):
   """A photo that cannot be colorized; the message says why."""
 
 
-def _check_header(data: bytes) -> bool:
+def check_header(data: bytes) -> bool:
   """Validates the header; returns whether the bytes must be re-encoded before the model sees them (formats
   TensorFlow does not decode, or an EXIF orientation TensorFlow would ignore)."""
   if not data:
@@ -45,7 +45,7 @@ class Colorizer:
   def colorize(self, data: bytes) -> bytes:
     """Encoded photo (JPEG/PNG/GIF/BMP/WebP, colour or gray) -> colorized PNG at its original resolution."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    if _check_header(data):
+    if check_header(data):
       data = reencode_png(data)
     try:
       return bytes(self._serve(images=tf.constant([data]))['png'].numpy()[0])
@@ -83,3 +83,16 @@ def comparison(data: bytes, png: bytes) -> bytes:
   buffer = io.BytesIO()
   strip.save(buffer, format='PNG')
   return buffer.getvalue()
+
+
+def prepare(data: bytes) -> bytes:
+  """Fully validated model input: the header checks, a complete decode (truncated or corrupt files fail here,
+  one at a time, instead of failing a whole inference batch later), and re-encoding where needed."""
+  if check_header(data):
+    return reencode_png(data)
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      image.load()
+  except Exception as e:  # pylint: disable=broad-except
+    raise ColorizeError(f'cannot decode ({type(e).__name__}: {e})') from None
+  return data

@@ -1,0 +1,159 @@
+"""Batch colorization at scale: a Beam pipeline using RunInference with TensorFlow's model handler.
+
+    python -m serving.batch --input='gs://bucket/scans/**' --output=gs://bucket/colorized --model=gs://bucket/serving
+    python -m serving.batch --input=old_photos/ --output=colorized/ -- --runner=DataflowRunner --project=... ...
+
+Reads every file under the input (folder, glob, gs://), validates it (header, pixel limit, EXIF orientation and
+formats TensorFlow does not decode are normalized to PNG), colorizes batches with the SavedModel's
+`serving_default` signature through `RunInference`, and writes `<output>/<relative path>.png`. Every file that
+fails, at validation or inference, goes to `<output>/dead_letters.jsonl` with the reason; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable, Sequence
+
+from absl import app
+from absl import flags
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference import base as inference_base
+from apache_beam.ml.inference import tensorflow_inference
+from apache_beam.options.pipeline_options import PipelineOptions
+
+import configs
+from configs import flags as config_flags
+from pipeline import beam_options
+from pipeline import sources
+from pipeline import transforms
+from serving import colorizer as colorizer_lib
+from serving import model_store
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('input', None, 'Folder, glob or gs:// path of the photos.')
+flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
+flags.DEFINE_string('model', None, "SavedModel or pushed-model folder (default: the config's push.destination).")
+
+NAMESPACE = 'colorize_batch'
+
+
+def _colorize_batch(model, batch: Sequence[Any], inference_args: dict[str, Any],
+                    model_id: str | None = None) -> Iterable[inference_base.PredictionResult]:
+  """RunInference's inference_fn: one call of `serving_default` on a batch of encoded photos."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  del inference_args
+  images = tf.stack([tf.convert_to_tensor(example) for example in batch])
+  pngs = model.signatures['serving_default'](images=images)['png'].numpy()
+  return [inference_base.PredictionResult(example, png, model_id) for example, png in zip(batch, pngs)]
+
+
+class ColorizerModelHandler(tensorflow_inference.TFModelHandlerTensor):
+  """TensorFlow's tensor handler, loading our SavedModel with `tf.saved_model.load` (the stock loader goes through
+  `tf.keras.models.load_model`, which Keras 3 only offers for `.keras` files) and calling its signature."""
+
+  def __init__(self, model_path: str, max_batch_size: int = 8):
+    super().__init__(model_path, inference_fn=_colorize_batch, max_batch_size=max_batch_size)
+    self._path = model_path
+
+  def load_model(self):
+    model, _ = model_store.load(self._path)
+    return model
+
+  def get_num_bytes(self, batch) -> int:
+    return sum(len(bytes(example.numpy())) for example in batch)
+
+
+class _PrepareFn(beam.DoFn):
+  """Reads and validates one file: (relative name, encoded tensor) or a dead letter."""
+
+  def __init__(self, root: str):
+    self._root = root
+
+  def process(self, uri: str):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    try:
+      with FileSystems.open(uri, compression_type='uncompressed') as f:
+        data = f.read()
+      data = colorizer_lib.prepare(data)
+    except (colorizer_lib.ColorizeError, OSError) as e:
+      Metrics.counter(NAMESPACE, 'dead_letters').inc()
+      yield beam.pvalue.TaggedOutput('dead', {'uri': uri, 'stage': 'read', 'reason': str(e)})
+      return
+    relative = uri[len(self._root):].lstrip('/') if self._root and uri.startswith(self._root) else os.path.basename(uri)
+    yield relative, tf.constant(data)
+
+
+class _WriteFn(beam.DoFn):
+  def __init__(self, output: str):
+    self._output = output
+
+  def process(self, element):
+    relative, result = element
+    path = FileSystems.join(self._output, os.path.splitext(relative)[0] + '.png')
+    if '://' not in path:
+      os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with FileSystems.create(path, mime_type='image/png', compression_type='uncompressed') as f:
+      f.write(bytes(result.inference))
+    Metrics.counter(NAMESPACE, 'colorized').inc()
+    yield path
+
+
+def _failed_inference(element) -> Iterable[dict[str, str]]:
+  """RunInference's failed batches, `(batch, exception)`: one dead letter per photo of the batch."""
+  batch_elements, error = element
+  reason = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
+  for relative, _ in batch_elements:
+    Metrics.counter(NAMESPACE, 'dead_letters').inc()
+    yield {'uri': relative, 'stage': 'inference', 'reason': reason}
+
+
+def _write_dead_letters(letters: list[dict[str, str]], path: str) -> int:
+  with FileSystems.create(path, mime_type='application/x-ndjson') as f:
+    for letter in sorted(letters, key=lambda l: l['uri']):
+      f.write((json.dumps(letter, sort_keys=True) + '\n').encode('utf-8'))
+  return len(letters)
+
+
+def build(root: beam.Pipeline, input_uri: str, output: str, model: str) -> None:
+  source = sources.parse_input_uri(input_uri)
+  base = input_uri.rstrip('/') if '*' not in input_uri else ''
+  if base and '://' not in base:
+    base = os.path.abspath(base)
+  uris, match_dead = root | 'Match' >> transforms.MatchFiles(source.patterns)
+  prepared = uris | 'Prepare' >> beam.ParDo(_PrepareFn(base)).with_outputs('dead', main='ok')
+  colorized, dlq = prepared.ok | 'Colorize' >> inference_base.RunInference(
+      inference_base.KeyedModelHandler(ColorizerModelHandler(model))).with_exception_handling()
+  colorized | 'Write' >> beam.ParDo(_WriteFn(output))
+  failed = dlq.failed_inferences | 'FailedInference' >> beam.FlatMap(_failed_inference)
+  match_letters = match_dead | 'MatchLetters' >> beam.Map(
+      lambda letter: {'uri': letter.uri, 'stage': letter.stage, 'reason': letter.detail})
+  ((match_letters, prepared.dead, failed)
+   | 'AllDeadLetters' >> beam.Flatten()
+   | 'CollectDeadLetters' >> beam.combiners.ToList()
+   | 'WriteDeadLetters' >> beam.Map(_write_dead_letters, FileSystems.join(output, 'dead_letters.jsonl')))
+
+
+def run(input_uri: str, output: str, model: str, runner: configs.RunnerConfig, extra_args: Sequence[str] = ()):
+  root = beam.Pipeline(options=PipelineOptions(beam_options.beam_args(runner) + list(extra_args)))
+  build(root, input_uri, output, model)
+  result = root.run()
+  result.wait_until_finish()
+  counters = {c.key.metric.name: c.committed for c in result.metrics().query()['counters']
+              if c.key.metric.namespace == NAMESPACE}
+  return counters
+
+
+def main(argv: Sequence[str]) -> None:
+  config = config_flags.config_from_flags()
+  if not FLAGS.input:
+    raise app.UsageError('--input is required')
+  counters = run(FLAGS.input, FLAGS.output, FLAGS.model or config.push.destination, config.runner, argv[1:])
+  print(f'{counters.get("colorized", 0)} colorized, {counters.get("dead_letters", 0)} dead letters -> '
+        f'{FLAGS.output} (dead letters: {FileSystems.join(FLAGS.output, "dead_letters.jsonl")})')
+
+
+if __name__ == '__main__':
+  app.run(main)
