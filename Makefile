@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test clean
 
 install: $(STAMP)
 
@@ -25,7 +25,15 @@ $(STAMP): requirements/base.lock requirements/tfx.lock requirements/dev.lock set
 demo: install
 	$(PY) -m pipeline.demo
 
-test: install
+# The web page is tested in a real headless browser: Debian's chromium, driven by Playwright.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests ..." && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The web page tests need Debian's chromium: sudo apt-get install chromium" && exit 1; fi; }
+
+test: install browser
 	$(PY) -m pytest -q tests
 
 clean:

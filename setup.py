@@ -32,6 +32,7 @@ setuptools.setup(
             'colorize-build-dataset=pipeline.build_dataset:console_main',
             'colorize-train=trainer.task:console_main',
             'colorize=serving.cli:console_main',
+            'colorize-web=serving.web:console_main',
         ],
     },
 )
