@@ -13,3 +13,7 @@ from configs.loading import DEFAULT_CONFIG_PATH
 from configs.loading import config_from_dict
 from configs.loading import load_config
 from configs.loading import to_dict
+
+__all__ = ['AugmentationConfig', 'ConfigError', 'DEFAULT_CONFIG_PATH', 'DataConfig', 'EvaluationConfig',
+           'ModelConfig', 'PipelineConfig', 'PushConfig', 'RunnerConfig', 'TrainingConfig', 'config_from_dict',
+           'load_config', 'to_dict']

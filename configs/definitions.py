@@ -8,7 +8,7 @@ section, in the style of tensorflow/models `official/`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional
+from typing import Literal
 
 
 @dataclasses.dataclass

@@ -13,7 +13,6 @@ import dataclasses
 import datetime
 import json
 import logging
-import sys
 import time
 from typing import Any, Sequence
 

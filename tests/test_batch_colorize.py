@@ -9,7 +9,6 @@ from PIL import Image
 import configs
 from serving import batch
 from tests.conftest import sample_photo_paths
-from tests.test_cli import pushed_models  # pylint: disable=unused-import  (module fixture: a tiny pushed model)
 
 
 def test_batch_job_colorizes_and_dead_letters(pushed_models, tmp_path):

@@ -9,31 +9,9 @@ import sys
 from PIL import Image
 import pytest
 
-import configs
-from pipeline import build_dataset
 from serving import model_store
 from tests.conftest import REPO
 from tests.conftest import sample_photo_paths
-from trainer import train as train_lib
-
-
-@pytest.fixture(scope='module')
-def pushed_models(tmp_path_factory):
-  """A tiny trained model pushed twice (`<base>/<version>/`), as TFX's Pusher lays it out."""
-  photos = tmp_path_factory.mktemp('cli_photos')
-  for path in sample_photo_paths(6):
-    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
-  config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', f'data.output_dir={tmp_path_factory.mktemp("cli_ds")}', 'data.image_size=32',
-      'data.split_ratios={train: 1.0}', 'data.shards={train: 1}', 'data.augmentation.copies=0',
-      'model.variant=beta', 'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])
-  version = build_dataset.run_build(config).version_dir
-  result = train_lib.train(config, version, str(tmp_path_factory.mktemp('cli_train')), max_steps=2)
-  base = tmp_path_factory.mktemp('pushed')
-  shutil.copytree(result.export_dir, base / '1700000000')
-  shutil.copytree(result.export_dir, base / '1800000000')
-  (base / '1800000000' / 'marker').write_text('newest')
-  return base
 
 
 def test_newest_pushed_version_is_used(pushed_models, tmp_path):

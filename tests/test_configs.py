@@ -8,7 +8,6 @@ import textwrap
 import pytest
 
 import configs
-from configs import loading
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,7 +1,6 @@
 """The colorize web page in a real headless Chromium (Playwright): a sample, an upload, the download, and the
 upload limits."""
 
-import io
 import os
 import shutil
 import urllib.error
@@ -15,7 +14,6 @@ from playwright.sync_api import sync_playwright
 from serving import web
 from tests.conftest import SAMPLE_PHOTOS
 from tests.conftest import sample_photo_paths
-from tests.test_cli import pushed_models  # pylint: disable=unused-import  (module fixture: a tiny pushed model)
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

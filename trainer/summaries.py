@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 import tensorflow as tf
