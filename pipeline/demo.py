@@ -23,7 +23,11 @@ from pipeline import dataset_version
 from pipeline import run_local
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer('samples', 4, 'Test-split photos to colorize with the pushed (or candidate) model.')
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so several commands share one process."""
+  flags.DEFINE_integer('samples', 4, 'Test-split photos to colorize with the pushed (or candidate) model.')
 
 
 def _newest(store, type_name: str):
@@ -109,5 +113,11 @@ def main(argv: Sequence[str]) -> None:
     print(f'  sample colorizations: none ({e})')
 
 
+def console_main() -> None:
+  define_flags()
+  app.run(main)
+
+
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

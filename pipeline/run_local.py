@@ -20,7 +20,11 @@ from pipeline import create_pipeline
 from pipeline import inputs
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer('train_steps', 0, 'Cap on training steps (0 = the config epochs).')
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so several commands share one process."""
+  flags.DEFINE_integer('train_steps', 0, 'Cap on training steps (0 = the config epochs).')
 
 
 def run(config: configs.PipelineConfig, train_steps: int = 0, enable_cache: bool = True) -> None:
@@ -40,5 +44,11 @@ def main(argv: Sequence[str]) -> None:
   run(config_flags.config_from_flags(), FLAGS.train_steps)
 
 
+def console_main() -> None:
+  define_flags()
+  app.run(main)
+
+
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

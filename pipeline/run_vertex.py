@@ -24,9 +24,14 @@ from pipeline import beam_options
 from pipeline import create_pipeline
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('output', 'colorization_pipeline.json', 'Where the compiled pipeline JSON goes.')
-flags.DEFINE_bool('submit', False, 'Submit the compiled pipeline to Vertex AI Pipelines.')
-flags.DEFINE_bool('schedule', False, "With --submit: create a schedule from runner.schedule_cron instead of one run.")
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so several commands share one process."""
+  flags.DEFINE_string('output', 'colorization_pipeline.json', 'Where the compiled pipeline JSON goes.')
+  flags.DEFINE_bool('submit', False, 'Submit the compiled pipeline to Vertex AI Pipelines.')
+  flags.DEFINE_bool('schedule', False, "With --submit: create a schedule from runner.schedule_cron instead of one run.")
+
 
 _ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
@@ -77,5 +82,11 @@ def main(argv: Sequence[str]) -> None:
     submit(config, path, FLAGS.schedule)
 
 
+def console_main() -> None:
+  define_flags()
+  app.run(main)
+
+
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -33,9 +33,14 @@ from serving import colorizer as colorizer_lib
 from serving import model_store
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('input', None, 'Folder, glob or gs:// path of the photos.')
-flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
-flags.DEFINE_string('model', None, "SavedModel or pushed-model folder (default: the config's push.destination).")
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so several commands share one process."""
+  flags.DEFINE_string('input', None, 'Folder, glob or gs:// path of the photos.')
+  flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
+  flags.DEFINE_string('model', None, "SavedModel or pushed-model folder (default: the config's push.destination).")
+
 
 NAMESPACE = 'colorize_batch'
 
@@ -155,5 +160,11 @@ def main(argv: Sequence[str]) -> None:
         f'{FLAGS.output} (dead letters: {FileSystems.join(FLAGS.output, "dead_letters.jsonl")})')
 
 
+def console_main() -> None:
+  define_flags()
+  app.run(main)
+
+
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

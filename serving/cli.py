@@ -27,10 +27,15 @@ from configs import flags as config_flags
 from serving import colorizer as colorizer_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', None, 'SavedModel folder, or a pushed-model folder (newest version). Default: the '
-                    "config's push.destination.")
-flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
-flags.DEFINE_bool('compare', False, 'Write gray | colorized | original side by side instead of the result alone.')
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so several commands share one process."""
+  flags.DEFINE_string('model', None, 'SavedModel folder, or a pushed-model folder (newest version). Default: the '
+                      "config's push.destination.")
+  flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
+  flags.DEFINE_bool('compare', False, 'Write gray | colorized | original side by side instead of the result alone.')
+
 
 _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -114,8 +119,10 @@ def main(argv: Sequence[str]) -> None:
 
 
 def console_main() -> None:
+  define_flags()
   app.run(main)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -25,11 +25,16 @@ from configs import flags as config_flags
 from serving import colorizer as colorizer_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', None, "SavedModel or pushed-model folder (default: the config's push.destination).")
-flags.DEFINE_string('host', '127.0.0.1', 'Address to bind (127.0.0.1: this machine only).')
-flags.DEFINE_integer('port', 8000, 'Port.')
-flags.DEFINE_float('max_upload_mb', 15.0, 'Largest accepted upload.')
-flags.DEFINE_string('samples_dir', 'sample_photos', 'Folder of sample photos offered on the page.')
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so several commands share one process."""
+  flags.DEFINE_string('model', None, "SavedModel or pushed-model folder (default: the config's push.destination).")
+  flags.DEFINE_string('host', '127.0.0.1', 'Address to bind (127.0.0.1: this machine only).')
+  flags.DEFINE_integer('port', 8000, 'Port.')
+  flags.DEFINE_float('max_upload_mb', 15.0, 'Largest accepted upload.')
+  flags.DEFINE_string('samples_dir', 'sample_photos', 'Folder of sample photos offered on the page.')
+
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Colorize a photo</title>
@@ -174,8 +179,10 @@ def main(argv: Sequence[str]) -> None:
 
 
 def console_main() -> None:
+  define_flags()
   app.run(main)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -91,4 +91,7 @@ def test_limits_give_clear_messages(page, server, tmp_path):
 
 
 def test_server_is_bound_to_loopback_by_default():
+  import inspect
+  assert inspect.signature(web.serve).parameters['host'].default == '127.0.0.1'
+  web.define_flags()
   assert web.FLAGS['host'].default == '127.0.0.1'

@@ -16,9 +16,13 @@ from configs import flags as config_flags
 from trainer import train
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('dataset', 'outputs/datasets', 'Dataset version folder, or a folder whose LATEST names one.')
-flags.DEFINE_string('output', 'outputs/model', 'Where checkpoints, logs and the SavedModel go.')
-flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps (0 = epochs x steps per epoch).')
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so several commands share one process."""
+  flags.DEFINE_string('dataset', 'outputs/datasets', 'Dataset version folder, or a folder whose LATEST names one.')
+  flags.DEFINE_string('output', 'outputs/model', 'Where checkpoints, logs and the SavedModel go.')
+  flags.DEFINE_integer('max_steps', 0, 'Stop after this many steps (0 = epochs x steps per epoch).')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -31,8 +35,10 @@ def main(argv: Sequence[str]) -> None:
 
 
 def console_main() -> None:
+  define_flags()
   app.run(main)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
