@@ -252,7 +252,7 @@ def test_classification_loss_trains_and_exports_annealed_mean(small_dataset, tmp
 
 def test_vertex_cluster_spec_becomes_tf_config(monkeypatch):
   from trainer import distribute
-  monkeypatch.delenv('TF_CONFIG', raising=False)
+  monkeypatch.setenv('TF_CONFIG', '')  # recorded, so the TF_CONFIG written below is removed after the test
   monkeypatch.setenv('CLUSTER_SPEC', json.dumps({
       'cluster': {'workerpool0': ['cmle-training-workerpool0-ab:2222'],
                   'workerpool1': ['cmle-training-workerpool1-ab-0:2222', 'cmle-training-workerpool1-ab-1:2222']},
