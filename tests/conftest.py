@@ -17,6 +17,14 @@ def sample_photo_paths(n=None):
   return paths if n is None else paths[:: max(1, len(paths) // n)][:n]
 
 
+def copy_sample_photos(folder, n):
+  """Copies n bundled photos into `folder` as `<category>_<file>` (file names repeat across categories)."""
+  folder.mkdir(parents=True, exist_ok=True)
+  for path in sample_photo_paths(n):
+    shutil.copy(path, folder / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  return folder
+
+
 @pytest.fixture(scope='session')
 def sample_rgb():
   """A few real photos as uint8 RGB arrays."""
@@ -29,9 +37,7 @@ def pushed_models(tmp_path_factory):
   import configs  # pylint: disable=g-import-not-at-top
   from pipeline import build_dataset  # pylint: disable=g-import-not-at-top
   from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
-  photos = tmp_path_factory.mktemp('cli_photos')
-  for path in sample_photo_paths(6):
-    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  photos = copy_sample_photos(tmp_path_factory.mktemp('cli_photos'), 6)
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', f'data.output_dir={tmp_path_factory.mktemp("cli_ds")}', 'data.image_size=32',
       'data.split_ratios={train: 1.0}', 'data.shards={train: 1}', 'data.augmentation.copies=0',

@@ -3,7 +3,6 @@ no baseline."""
 
 import json
 import os
-import shutil
 
 import pytest
 from tfx.types import standard_artifacts
@@ -12,7 +11,7 @@ import configs
 from components.colorization_evaluator import executor
 from pipeline import beam_options
 from pipeline import build_dataset
-from tests.conftest import sample_photo_paths
+from tests.conftest import copy_sample_photos
 from trainer import train as train_lib
 
 
@@ -20,10 +19,7 @@ from trainer import train as train_lib
 def artifacts(tmp_path_factory):
   """A dataset with an eval split and two trained models: one barely trained, one trained longer."""
   root = tmp_path_factory.mktemp('evaluator')
-  photos = root / 'photos'
-  photos.mkdir()
-  for path in sample_photo_paths(10):
-    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  photos = copy_sample_photos(root / 'photos', 10)
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 
 from tfx.proto import trainer_pb2
 from tfx.types import channel_utils
@@ -13,14 +12,11 @@ import configs
 from components.fusion_trainer import component
 from components.fusion_trainer import executor
 from pipeline import build_dataset
-from tests.conftest import sample_photo_paths
+from tests.conftest import copy_sample_photos
 
 
 def test_executor_trains_and_writes_format_serving(tmp_path):
-  photos = tmp_path / 'photos'
-  photos.mkdir()
-  for path in sample_photo_paths(6):
-    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  photos = copy_sample_photos(tmp_path / 'photos', 6)
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 
 import tensorflow as tf
 from tfx.types import artifact_utils
@@ -13,14 +12,11 @@ from components.lab_example_gen import component
 from components.lab_example_gen import executor
 from pipeline import beam_options
 from pipeline import schema
-from tests.conftest import sample_photo_paths
+from tests.conftest import copy_sample_photos
 
 
 def test_executor_writes_examples_with_split_names_and_manifest(tmp_path):
-  photos = tmp_path / 'photos'
-  photos.mkdir()
-  for path in sample_photo_paths(6):
-    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  photos = copy_sample_photos(tmp_path / 'photos', 6)
   (photos / 'broken.jpg').write_bytes(b'\xff\xd8 not really')
   config = configs.load_config(overrides=[f'data.input_uri={photos}', 'data.image_size=32',
                                           'data.split_ratios={train: 0.5, eval: 0.5}',

@@ -13,16 +13,14 @@ import pytest
 import configs
 from pipeline import run_local
 from tests.conftest import REPO
+from tests.conftest import copy_sample_photos
 from tests.conftest import sample_photo_paths
 
 
 @pytest.fixture(scope='module')
 def two_runs(tmp_path_factory):
   root = tmp_path_factory.mktemp('e2e')
-  photos = root / 'photos'
-  photos.mkdir()
-  for path in sample_photo_paths(8):
-    shutil.copy(path, photos / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
+  photos = copy_sample_photos(root / 'photos', 8)
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
