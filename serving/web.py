@@ -145,6 +145,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     name = urllib.parse.unquote(self.headers.get('X-Filename') or 'upload')
     limit_mb = self.server.max_upload_bytes / 1e6
     if length > self.server.max_upload_bytes:
+      # Drain a bounded amount so the client, still sending, can read the answer instead of a broken pipe.
+      remaining = min(length, 4 * self.server.max_upload_bytes)
+      while remaining > 0:
+        chunk = self.rfile.read(min(remaining, 1 << 16))
+        if not chunk:
+          break
+        remaining -= len(chunk)
+      self.close_connection = True
       self._error(413, f'{name} is {length / 1e6:.1f} MB: the limit is {limit_mb:g} MB.')
       return
     data = self.rfile.read(length)
