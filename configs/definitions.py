@@ -50,9 +50,14 @@ class DataConfig:
     seed: Mixed into every per-photo hash, so a different seed gives a different (but reproducible) build.
     augmentation: Augmentation of the training split.
     compression_level: ISA-L deflate level (0-3) of the gzip TFRecord shards; 1 is the measured sweet spot.
-    worker_threads: Threads per Beam worker that decode/convert/compress photos (0 = number of cores).
+    photo_pool: How each Beam worker parallelizes the per-photo work: `process` (a pool of forked processes, the
+      fastest on a multi-core machine) or `thread` (for runners that already run one SDK process per core).
+    photo_workers: Size of that pool (0 = number of cores).
     tfds_data_dir: TFDS data_dir for `tfds:` inputs (empty = TFDS's default, ~/tensorflow_datasets).
     precompute_embeddings: Run the model's frozen embedder in the Beam job and store its output per record.
+    spill_records: Park compressed records in per-bundle spill files under the version folder and shuffle only
+      their locations (default; halves the local job's time). False sends the records themselves through the
+      runner's shuffle, which may suit a runner with a shuffle service better than many small range reads.
   """
 
   input_uri: str = 'sample_photos'
@@ -69,9 +74,11 @@ class DataConfig:
   seed: int = 0
   augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
   compression_level: int = 1
-  worker_threads: int = 0
+  photo_pool: Literal['process', 'thread'] = 'process'
+  photo_workers: int = 0
   tfds_data_dir: str = ''
   precompute_embeddings: bool = False
+  spill_records: bool = True
 
 
 @dataclasses.dataclass

@@ -26,6 +26,7 @@ from pipeline import beam_options
 from pipeline import dataset_version
 from pipeline import schema
 from pipeline import sources
+from pipeline import tfrecord_files
 from pipeline import transforms
 
 
@@ -36,6 +37,9 @@ class BuildResult:
   manifest: dict[str, Any]
   counters: dict[str, int]
   seconds: float
+
+
+SPILL_DIR = '_spill'  # under the version folder; removed before the manifest is written
 
 
 class DataLossError(RuntimeError):
@@ -74,6 +78,7 @@ def _write_manifest(shards, dead_letters_by_reason, fingerprint, files_read, enc
                     embedding=None) -> str:
   manifest = _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, data=data,
                        version_dir=version_dir, embedding=embedding)
+  tfrecord_files.delete_spill_dir(beam.io.filesystems.FileSystems.join(version_dir, SPILL_DIR))
   path = beam.io.filesystems.FileSystems.join(version_dir, schema.MANIFEST_FILE)
   dataset_version.write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + '\n')
   return path
@@ -100,8 +105,9 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
     match_dead = root | 'NoMatchDeadLetters' >> beam.Create([])
   else:
     photos, match_dead = root | 'MatchFiles' >> transforms.MatchFiles(source.patterns)
+  spill_dir = beam.io.filesystems.FileSystems.join(version_dir, SPILL_DIR) if data.spill_records else None
   processed = photos | 'ProcessPhotos' >> beam.ParDo(
-      transforms.ProcessPhotosFn(data, data.worker_threads, embed_model)).with_outputs(
+      transforms.ProcessPhotosFn(data, embed_model, spill_dir)).with_outputs(
           transforms.DEAD_LETTER_TAG, transforms.SOURCES_TAG, main='records')
   written = processed.records | 'WriteShards' >> transforms.WriteShards(
       version_dir, data.shards, data.drop_duplicates)

@@ -2,8 +2,9 @@
 
 Every 8-bit colour's entry is computed once by `colorspace.rgb8_to_lab_planes` and `schema.quantize_lab_planes`,
 so a lookup returns exactly what converting and quantizing the pixel would (a test checks it on every colour of a
-random image), at about half the cost (0.4 ms instead of 0.9 ms for a 256x256 image, one thread, measured in
-isolation). Building the 48 MB table takes ~0.8 s; it is built once per worker process and cached on disk.
+random image), at less than half the cost. The entries are packed as (L, a, b, 0) bytes of one uint32, so a pixel
+costs one random memory access instead of three: 0.40 ms instead of 0.65 ms for a 256x256 photo (one thread; the
+formulas take 0.95 ms). Building the 64 MB table takes ~1 s; it is built once per worker process and cached on disk.
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ _table: np.ndarray | None = None
 
 def _cache_path() -> str:
   root = os.environ.get('COLORIZE_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'colorize')
-  return os.path.join(root, f'srgb8_to_lab_planes_{_VERSION}.npy')
+  return os.path.join(root, f'srgb8_to_lab_packed_{_VERSION}.npy')
 
 
 def build_table() -> np.ndarray:
-  """uint8 [3, 2^24]: quantized L, a, b for every colour r << 16 | g << 8 | b."""
-  table = np.empty((3, 1 << 24), np.uint8)
+  """uint8 [2^24, 4]: quantized L, a, b (and a zero byte) for every colour r << 16 | g << 8 | b."""
+  table = np.zeros((1 << 24, 4), np.uint8)
   step = 1 << 20
   for start in range(0, 1 << 24, step):
     index = np.arange(start, start + step, dtype=np.uint32)
     rgb = np.stack([(index >> 16) & 255, (index >> 8) & 255, index & 255], axis=-1).astype(np.uint8)
-    table[:, start:start + step] = schema.quantize_lab_planes(colorspace.rgb8_to_lab_planes(rgb)[:, :, None])[:, :, 0]
+    planes = schema.quantize_lab_planes(colorspace.rgb8_to_lab_planes(rgb)[:, :, None])[:, :, 0]
+    table[start:start + step, :3] = planes.T
   return table
 
 
@@ -42,7 +44,7 @@ def _load_or_build() -> np.ndarray:
   path = _cache_path()
   try:
     table = np.load(path)
-    if table.shape == (3, 1 << 24) and table.dtype == np.uint8:
+    if table.shape == (1 << 24, 4) and table.dtype == np.uint8:
       return table
   except (OSError, ValueError):
     pass
@@ -57,7 +59,7 @@ def _load_or_build() -> np.ndarray:
   return table
 
 
-def table() -> np.ndarray:
+def _packed() -> np.ndarray:
   global _table
   with _lock:
     if _table is None:
@@ -65,8 +67,17 @@ def table() -> np.ndarray:
     return _table
 
 
+def table() -> np.ndarray:
+  """uint8 [3, 2^24] (a view): quantized L, a, b planes of every colour r << 16 | g << 8 | b."""
+  return _packed().T[:3]
+
+
 def rgb8_to_quantized_lab_planes(rgb8: np.ndarray) -> np.ndarray:
   """uint8 sRGB [H, W, 3] -> uint8 quantized Lab planes [3, H, W] (== quantize(rgb8_to_lab_planes(rgb8)))."""
-  lut = table()
+  lut = _packed().view(np.uint32)[:, 0]
   index = (rgb8[..., 0].astype(np.uint32) << 16) | (rgb8[..., 1].astype(np.uint32) << 8) | rgb8[..., 2]
-  return np.stack([np.take(lut[0], index), np.take(lut[1], index), np.take(lut[2], index)])
+  entries = np.take(lut, index).view(np.uint8).reshape(index.shape + (4,))  # (L, a, b, 0) per pixel
+  planes = np.empty((3,) + index.shape, np.uint8)
+  for channel in range(3):
+    planes[channel] = entries[..., channel]
+  return planes

@@ -84,12 +84,12 @@ def dequantize_lab(planes) -> Any:
 
 def difference_code(planes: np.ndarray) -> bytes:
   """uint8 [..., H, W] -> bytes of the 2-D difference (mod 256) that `undo_difference_code` inverts."""
-  p = planes.astype(np.int16)
+  p = planes.astype(np.uint8, copy=False)  # uint8 arithmetic wraps: exactly the difference mod 256
   d = p.copy()
   d[..., 1:, :] -= p[..., :-1, :]
   d[..., :, 1:] -= p[..., :, :-1]
   d[..., 1:, 1:] += p[..., :-1, :-1]
-  return d.astype(np.uint8).tobytes()
+  return d.tobytes()
 
 
 def undo_difference_code_numpy(data: bytes, shape: tuple[int, ...]) -> np.ndarray:

@@ -7,12 +7,19 @@ records' members in key order. Concatenated gzip members are one valid gzip file
 `WriteToTFRecord` this (a) makes a record's shard and position functions of its key, so a rebuild is
 byte-identical (WriteToTFRecord's round-robin sharding starts at a random shard), and (b) moves compression out of
 the single-threaded writer and shrinks the data that crosses the shuffle to the compressed size.
+
+Between the encoder and the shard writers the members wait in spill files (one per bundle, `SpillFile`), and only
+their `MemberRef`s (path, offset, length) cross the shuffle: the pattern of Beam's own FileBasedSink (temp files per
+bundle, finalized after a barrier). Measured on caltech-3k at 256 px, sending ~220 MB of members through the local
+runner's in-memory shuffle took about half of the job's time on its single Beam thread.
 """
 
 from __future__ import annotations
 
+import collections
 import struct
-from typing import Iterable
+from typing import Iterable, NamedTuple, Sequence
+import uuid
 
 import google_crc32c
 from isal import isal_zlib
@@ -41,7 +48,10 @@ def compress_record(data: bytes, compression_level: int) -> bytes:
   same compressor for rebuilds to be byte-identical, hence the pinned `isal`.
   """
   compressor = isal_zlib.compressobj(compression_level, isal_zlib.DEFLATED, 16 + isal_zlib.MAX_WBITS)
-  return compressor.compress(frame_record(data)) + compressor.flush()
+  length = struct.pack('<Q', len(data))
+  head = compressor.compress(length + struct.pack('<I', _masked_crc(length)))  # the framing of frame_record,
+  body = compressor.compress(data)  # without copying the record into one buffer first
+  return head + body + compressor.compress(struct.pack('<I', _masked_crc(data))) + compressor.flush()
 
 
 def write_members(path: str, members: Iterable[bytes]) -> int:
@@ -53,3 +63,68 @@ def write_members(path: str, members: Iterable[bytes]) -> int:
       f.write(member)
       count += 1
   return count
+
+
+class MemberRef(NamedTuple):
+  """A gzip member waiting in a spill file: `length` bytes at `offset` of `path`."""
+  path: str
+  offset: int
+  length: int
+
+
+class SpillFile:
+  """Appends gzip members to one new, uniquely named file in `directory` (created on the first append).
+
+  One per bundle attempt: a retried bundle writes a new file, and the refs of a failed attempt are never
+  committed downstream, so its leftover file is only garbage for the final cleanup of the directory.
+  """
+
+  def __init__(self, directory: str):
+    self.path = FileSystems.join(directory, f'{uuid.uuid4().hex}.members')
+    self._file = None
+    self._offset = 0
+
+  def append(self, member: bytes) -> MemberRef:
+    if self._file is None:
+      self._file = FileSystems.create(self.path, mime_type='application/octet-stream',
+                                      compression_type=CompressionTypes.UNCOMPRESSED)
+    self._file.write(member)
+    ref = MemberRef(self.path, self._offset, len(member))
+    self._offset += len(member)
+    return ref
+
+  def close(self) -> None:
+    if self._file is not None:
+      self._file.close()
+      self._file = None
+
+
+def read_members(refs: Sequence[MemberRef]) -> list[bytes]:
+  """The members at `refs`, in the order given; each spill file is opened once and read in offset order."""
+  members: list[bytes] = [b''] * len(refs)
+  by_path = collections.defaultdict(list)
+  for i, ref in enumerate(refs):
+    by_path[ref.path].append(i)
+  for path, indices in sorted(by_path.items()):
+    indices.sort(key=lambda i: refs[i].offset)
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+      position = 0
+      for i in indices:
+        if refs[i].offset != position:
+          f.seek(refs[i].offset)
+        members[i] = f.read(refs[i].length)
+        position = refs[i].offset + len(members[i])
+        if len(members[i]) != refs[i].length:
+          raise IOError(f'{path}: spill file ends at byte {position}, before the {refs[i].length}-byte member '
+                        f'at offset {refs[i].offset}')
+  return members
+
+
+def delete_spill_dir(directory: str) -> None:
+  """Removes a spill directory and everything in it (local or object store); a missing one is fine."""
+  match = FileSystems.match([FileSystems.join(directory, '*')])[0]
+  paths = [m.path for m in match.metadata_list]
+  if paths:
+    FileSystems.delete(paths)
+  if FileSystems.exists(directory):
+    FileSystems.delete([directory])

@@ -1,6 +1,7 @@
 """The dataset build as a real Beam pipeline over real files: records, splits, dead letters, rebuilds, failures."""
 
 import collections
+import dataclasses
 import glob
 import io
 import json
@@ -174,6 +175,35 @@ def test_rebuild_is_bit_identical_in_a_new_version(builds):
       assert a.read() == b.read(), relative
   assert first.manifest['source']['fingerprint'] == second.manifest['source']['fingerprint']
   assert first.manifest['splits'] == second.manifest['splits']
+
+
+def _files_under(folder):
+  return sorted(os.path.relpath(p, folder) for p in glob.glob(os.path.join(folder, '**', '*'), recursive=True)
+                if os.path.isfile(p))
+
+
+def test_version_folder_holds_only_the_dataset(builds):
+  """The spill files that carried the records to the shard writers are gone before the manifest is written."""
+  _, first, _ = builds
+  shards = [path for split in first.manifest['splits'].values() for path in split['shards']]
+  assert _files_under(first.version_dir) == sorted(shards + [schema.MANIFEST_FILE, schema.DEAD_LETTERS_FILE])
+  assert not os.path.exists(os.path.join(first.version_dir, build_dataset.SPILL_DIR))
+
+
+def test_records_sent_through_the_shuffle_give_the_same_shards(builds, tmp_path):
+  """data.spill_records=false (records through the runner's shuffle) writes byte-identical shards."""
+  config, first, _ = builds
+  shuffled = build_dataset.run_build(_replace_data(config, spill_records=False, output_dir=str(tmp_path)))
+  assert shuffled.counters['examples_encoded'] == first.counters['examples_encoded']
+  for relative in _files_under(first.version_dir):
+    if relative != schema.MANIFEST_FILE:
+      with open(os.path.join(first.version_dir, relative), 'rb') as a, \
+          open(os.path.join(shuffled.version_dir, relative), 'rb') as b:
+        assert a.read() == b.read(), relative
+
+
+def _replace_data(config, **changes):
+  return dataclasses.replace(config, data=dataclasses.replace(config.data, **changes))
 
 
 def test_a_failed_build_leaves_no_complete_version(photo_folder, builds, tmp_path):

@@ -71,7 +71,7 @@ def test_lab_table_is_built_when_no_cache(tmp_path, monkeypatch):
   from pipeline import lab_table
   monkeypatch.setenv('COLORIZE_CACHE_DIR', str(tmp_path))
   built = lab_table._load_or_build()  # pylint: disable=protected-access
-  assert built.shape == (3, 1 << 24)
-  assert (tmp_path / f'srgb8_to_lab_planes_{lab_table._VERSION}.npy').exists()  # pylint: disable=protected-access
+  assert built.shape == (1 << 24, 4)
+  assert (tmp_path / f'srgb8_to_lab_packed_{lab_table._VERSION}.npy').exists()  # pylint: disable=protected-access
   white = (255 << 16) | (255 << 8) | 255
-  assert tuple(built[:, white]) == (255, 128, 128)  # L=100, a=b=0
+  assert tuple(built[white]) == (255, 128, 128, 0)  # L=100, a=b=0
