@@ -29,6 +29,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from pipeline import example_proto
+
 SCHEMA_VERSION = 1
 
 LAB = 'lab'
@@ -107,24 +109,23 @@ def encode_example(quantized_planes: np.ndarray, mask: np.ndarray | None, *, sou
     source_uri, content_hash, augmentation_id, augmentation_seed: provenance (see the table above).
     embedding: optional precomputed embedder output.
   """
-  from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
   if quantized_planes.dtype != np.uint8 or quantized_planes.ndim != 3 or quantized_planes.shape[0] != 3:
     raise ValueError(f'expected uint8 planes [3, H, W], got {quantized_planes.dtype} {quantized_planes.shape}')
   height, width = quantized_planes.shape[1:]
-  example = example_pb2.Example()
-  f = example.features.feature
-  f[LAB].bytes_list.value.append(difference_code(quantized_planes))
   mask_bytes = b'' if mask is None or mask.all() else difference_code(mask.astype(np.uint8))
-  f[MASK].bytes_list.value.append(mask_bytes)
-  f[HEIGHT].int64_list.value.append(height)
-  f[WIDTH].int64_list.value.append(width)
-  f[SOURCE_URI].bytes_list.value.append(source_uri.encode('utf-8'))
-  f[CONTENT_HASH].bytes_list.value.append(content_hash.encode('ascii'))
-  f[AUGMENTATION_ID].int64_list.value.append(augmentation_id)
-  f[AUGMENTATION_SEED].int64_list.value.append(augmentation_seed)
+  features = {
+      LAB: example_proto.bytes_feature([difference_code(quantized_planes)]),
+      MASK: example_proto.bytes_feature([mask_bytes]),
+      HEIGHT: example_proto.int64_feature([height]),
+      WIDTH: example_proto.int64_feature([width]),
+      SOURCE_URI: example_proto.bytes_feature([source_uri.encode('utf-8')]),
+      CONTENT_HASH: example_proto.bytes_feature([content_hash.encode('ascii')]),
+      AUGMENTATION_ID: example_proto.int64_feature([augmentation_id]),
+      AUGMENTATION_SEED: example_proto.int64_feature([augmentation_seed]),
+  }
   if embedding is not None:
-    f[EMBEDDING].float_list.value.extend(np.asarray(embedding, np.float32).ravel().tolist())
-  return example.SerializeToString()
+    features[EMBEDDING] = example_proto.float_feature(np.asarray(embedding, np.float32).ravel().tolist())
+  return example_proto.serialize_example(features)
 
 
 def decode_example_numpy(serialized: bytes) -> dict[str, Any]:

@@ -295,7 +295,6 @@ class ProcessPhotosFn(beam.DoFn):
   def setup(self):
     import concurrent.futures  # pylint: disable=g-import-not-at-top
     import os  # pylint: disable=g-import-not-at-top
-    from tensorflow.core.example import example_pb2  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
     lab_table.table()  # build or load the colour table once per worker, before the pool needs it
     self._embed = None
     kind = self._data.photo_pool
