@@ -8,7 +8,7 @@ records' members in key order. Concatenated gzip members are one valid gzip file
 byte-identical (WriteToTFRecord's round-robin sharding starts at a random shard), and (b) moves compression out of
 the single-threaded writer and shrinks the data that crosses the shuffle to the compressed size.
 
-Between the encoder and the shard writers the members wait in spill files (one per bundle, `SpillFile`), and only
+Between the encoder and the shard writers the members wait in spill files (one per batch of photos, `SpillFile`), and only
 their `MemberRef`s (path, offset, length) cross the shuffle: the pattern of Beam's own FileBasedSink (temp files per
 bundle, finalized after a barrier). Measured on caltech-3k at 256 px, sending ~220 MB of members through the local
 runner's in-memory shuffle took about half of the job's time on its single Beam thread.
@@ -75,7 +75,7 @@ class MemberRef(NamedTuple):
 class SpillFile:
   """Appends gzip members to one new, uniquely named file in `directory` (created on the first append).
 
-  One per bundle attempt: a retried bundle writes a new file, and the refs of a failed attempt are never
+  One per writer task (a batch of photos): a retried bundle writes new files, and the refs of a failed attempt are never
   committed downstream, so its leftover file is only garbage for the final cleanup of the directory.
   """
 

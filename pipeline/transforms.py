@@ -255,9 +255,22 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
 
 
 def process_photo_batch(items: list[str | SourceFile], data: definitions.DataConfig,
-                        embed: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Any]:
-  """`load_and_process_photo` over a batch: one task of ProcessPhotosFn's pool (few large tasks, little IPC)."""
-  return [output for item in items for output in load_and_process_photo(item, data, embed)]
+                        embed: Callable[[np.ndarray], np.ndarray] | None = None,
+                        spill_dir: str | None = None) -> list[Any]:
+  """`load_and_process_photo` over a batch: one task of ProcessPhotosFn's pool (few large tasks, little IPC).
+
+  With `spill_dir`, the batch's compressed records go to one new spill file there, closed before returning, and
+  the outputs carry their MemberRefs: the records never travel back to the Beam thread.
+  """
+  outputs = [output for item in items for output in load_and_process_photo(item, data, embed)]
+  if spill_dir:
+    spill = tfrecord_files.SpillFile(spill_dir)
+    try:
+      outputs = [output._replace(record=spill.append(output.record)) if isinstance(output, ShardedRecord) else output
+                 for output in outputs]
+    finally:
+      spill.close()
+  return outputs
 
 
 def _pool_context(kind: str):
@@ -280,8 +293,9 @@ class ProcessPhotosFn(beam.DoFn):
   already run one SDK process per core. Counters are updated on the Beam thread (Beam's metrics are
   thread-local).
 
-  With `spill_dir`, each bundle appends its compressed records to its own spill file there and emits their
-  `MemberRef`s, so the shuffle to the shard writers carries a few dozen bytes per record instead of ~70 KB.
+  With `spill_dir`, each pool task appends its batch's compressed records to its own spill file there and only
+  their `MemberRef`s come back, so neither the Beam thread nor the shuffle to the shard writers moves ~70 KB per
+  record, only a few dozen bytes. Every file is closed before the task returns, hence before the bundle commits.
   """
 
   BATCH = 16  # photos per pool task
@@ -315,7 +329,6 @@ class ProcessPhotosFn(beam.DoFn):
   def start_bundle(self):
     self._batch = []
     self._in_flight = collections.deque()
-    self._spill = tfrecord_files.SpillFile(self._spill_dir) if self._spill_dir else None
 
   def _emit(self, result: list[Any]) -> Iterator[Any]:
     for output in result:
@@ -327,12 +340,15 @@ class ProcessPhotosFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, output)
       else:
         Metrics.counter(COUNTER_NAMESPACE, 'examples_encoded').inc()
-        Metrics.counter(COUNTER_NAMESPACE, 'compressed_bytes').inc(len(output.record))
-        yield output._replace(record=self._spill.append(output.record)) if self._spill else output
+        spilled = isinstance(output.record, tfrecord_files.MemberRef)
+        Metrics.counter(COUNTER_NAMESPACE, 'compressed_bytes').inc(
+            output.record.length if spilled else len(output.record))
+        yield output
 
   def _submit_batch(self) -> None:
     if self._batch:
-      self._in_flight.append(self._pool.submit(process_photo_batch, self._batch, self._data, self._embed))
+      self._in_flight.append(
+          self._pool.submit(process_photo_batch, self._batch, self._data, self._embed, self._spill_dir))
       self._batch = []
 
   def process(self, element: str | SourceFile) -> Iterator[Any]:
@@ -352,8 +368,6 @@ class ProcessPhotosFn(beam.DoFn):
           yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, 0, [window.GlobalWindow()]))
         else:
           yield WindowedValue(output, 0, [window.GlobalWindow()])
-    if self._spill:
-      self._spill.close()  # before the bundle commits, so every emitted MemberRef is readable downstream
 
 
 # ---- Writing ----------------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Signatures:
 - `serving_default`: `images` (string [N], JPEG/PNG/GIF/BMP bytes of any size, colour or gray) -> `png`
   (string [N]). ab is predicted at the model's resolution from the photo's L, upsampled bilinearly to the original
-  size and recombined with the original full-resolution L (what Zhang et al., DeOldify and DDColor do: memory
-  stays flat and detail is kept). Undecodable or oversized inputs fail with an InvalidArgument error naming the
+  size and recombined with the original full-resolution L (what Zhang et al., DeOldify and DDColor do: detail is
+  kept). The full-resolution colour conversion and upsampling run strip by strip (`STRIP_PIXELS`), so memory
+  stays flat on large photos. Undecodable or oversized inputs fail with an InvalidArgument error naming the
   reason, not a crash of the server.
 - `predict_ab`: `l` (float [N, H, W, 1], L in [0, 100]) -> `ab` (float [N, H, W, 2]): batch jobs, the evaluator.
 
@@ -20,6 +21,37 @@ from pipeline import colorspace
 from trainer import model as model_lib
 
 MAX_PIXELS = 64_000_000
+# The full-resolution colour conversion runs in strips of about this many pixels, one at a time, so a 24-megapixel
+# photo needs a few strip-sized float temporaries instead of a dozen photo-sized ones.
+STRIP_PIXELS = 1 << 20
+
+
+def _map_strips(fn, height, rows, dtype):
+  """Concatenation of fn(start) for start = 0, rows, 2 rows, ... < height, computed one strip at a time."""
+  count = (height + rows - 1) // rows
+  strips = tf.TensorArray(dtype, size=count, infer_shape=False)
+  _, strips = tf.while_loop(lambda i, _: i < count, lambda i, ta: (i + 1, ta.write(i, fn(i * rows))),
+                            (tf.constant(0), strips), parallel_iterations=1)
+  return strips.concat()
+
+
+def _bilinear_rows(padded, start, count, height, width):
+  """Rows [start, start + count) of tf.image.resize(small, (height, width), 'bilinear'), from `small` padded by its
+  edge (`padded`, [h + 2, w + 2, C]), without materializing the full-size result.
+
+  tf.image.resize samples output pixel i at source coordinate (i + 0.5) * h / height - 0.5, clamped to the edge;
+  crop_and_resize samples at y1 * (h + 1) + i * (y2 - y1) * (h + 1) / (count - 1) of the padded map, where the
+  one-pixel edge padding plays the clamp.
+  """
+  h = tf.cast(tf.shape(padded)[0] - 2, tf.float64)
+  w = tf.cast(tf.shape(padded)[1] - 2, tf.float64)
+  height, width = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+  y1 = ((tf.cast(start, tf.float64) + 0.5) * h / height + 0.5) / (h + 1.0)
+  y2 = y1 + (tf.cast(count, tf.float64) - 1.0) * h / height / (h + 1.0)
+  x1 = (0.5 * w / width + 0.5) / (w + 1.0)
+  x2 = x1 + (width - 1.0) * w / width / (w + 1.0)
+  box = tf.cast(tf.stack([y1, x1, y2, x2])[None], tf.float32)
+  return tf.image.crop_and_resize(padded[None], box, [0], tf.stack([count, tf.cast(width, tf.int32)]))[0]
 
 
 class _Colorizer:
@@ -52,11 +84,23 @@ class _Colorizer:
         tf.cast(height, tf.int64) * tf.cast(width, tf.int64), tf.constant(MAX_PIXELS, tf.int64),
         message=f'image too large: more than {MAX_PIXELS} pixels')
     backend = colorspace.tensorflow_backend()
-    lab = colorspace.rgb_to_lab(tf.cast(image, tf.float32) / 255.0, backend)
-    l = lab[..., :1]
-    ab = tf.image.resize(self.ab_at_model_size(l[None]), (height, width), method='bilinear')[0]
-    rgb = colorspace.lab_to_rgb(tf.concat([l, ab], axis=-1), backend)
-    return tf.io.encode_png(tf.cast(tf.round(rgb * 255.0), tf.uint8))
+    rows = tf.maximum(1, STRIP_PIXELS // width)
+
+    def l_strip(start):
+      strip = tf.cast(image[start:start + rows], tf.float32) / 255.0
+      return colorspace.rgb_to_lab(strip, backend)[..., :1]
+
+    l = _map_strips(l_strip, height, rows, tf.float32)  # [H, W, 1]: the only full-size float plane
+    ab_small = self.ab_at_model_size(l[None])[0]
+    ab_padded = tf.pad(ab_small, [[1, 1], [1, 1], [0, 0]], mode='SYMMETRIC')  # edge rows/columns repeated
+
+    def rgb_strip(start):
+      l_rows = l[start:start + rows]
+      ab_rows = _bilinear_rows(ab_padded, start, tf.shape(l_rows)[0], height, width)
+      rgb = colorspace.lab_to_rgb(tf.concat([l_rows, ab_rows], axis=-1), backend)
+      return tf.cast(tf.round(rgb * 255.0), tf.uint8)
+
+    return tf.io.encode_png(_map_strips(rgb_strip, height, rows, tf.uint8))
 
   def colorize(self, images):
     return {'png': tf.map_fn(self.colorize_one, images, fn_output_signature=tf.string)}
