@@ -111,12 +111,24 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
       data = open({photo!r}, 'rb').read()
       png = m.signatures['serving_default'](images=tf.constant([data, data]))['png'].numpy()
       out = Image.open(io.BytesIO(png[0]))
+      # A 1.9-megapixel photo crosses strip boundaries of the full-resolution conversion: the strip-wise output
+      # must equal the whole-image composition (original L + bilinearly upsampled ab) computed here directly.
+      from pipeline import colorspace
+      big = Image.open({photo!r}).convert('RGB').resize((1600, 1200), Image.BICUBIC)
+      buffer = io.BytesIO(); big.save(buffer, format='PNG')
+      served = np.asarray(Image.open(io.BytesIO(
+          m.signatures['serving_default'](images=tf.constant([buffer.getvalue()]))['png'].numpy()[0])))
+      backend = colorspace.tensorflow_backend()
+      l = colorspace.rgb_to_lab(tf.constant(np.asarray(big), tf.float32) / 255.0, backend)[..., :1]
+      ab = m.signatures['predict_ab'](l=l[None])['ab'][0]
+      whole = tf.cast(tf.round(colorspace.lab_to_rgb(tf.concat([l, ab], -1), backend) * 255.0), tf.uint8).numpy()
+      strip_diff = int(np.abs(served.astype(int) - whole.astype(int)).max())
       try:
         m.signatures['serving_default'](images=tf.constant([b'not an image']))
         bad = 'accepted'
       except tf.errors.InvalidArgumentError as e:
         bad = str(e)
-      print(json.dumps({{'size': out.size, 'mode': out.mode, 'bad': bad[-300:]}}))
+      print(json.dumps({{'size': out.size, 'mode': out.mode, 'bad': bad[-300:], 'strip_diff': strip_diff}}))
   """)
   run = subprocess.run([PYTHON, '-c', script], capture_output=True, text=True, cwd=REPO, timeout=300)
   assert run.returncode == 0, run.stderr[-2000:]
@@ -125,6 +137,7 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
   assert tuple(report['size']) == Image.open(photo).size  # the original resolution
   assert report['mode'] == 'RGB'
   assert 'Unknown image file format' in report['bad']
+  assert report['strip_diff'] <= 1
   # The reloaded tensor signature computes what the Keras model computes.
   colorizer = model_lib.build_colorizer(config.model)
   checkpoint = tf.train.Checkpoint(model=colorizer)

@@ -26,13 +26,14 @@ MAX_PIXELS = 64_000_000
 STRIP_PIXELS = 1 << 20
 
 
-def _map_strips(fn, height, rows, dtype):
-  """Concatenation of fn(start) for start = 0, rows, 2 rows, ... < height, computed one strip at a time."""
+def _map_strips(fn, height, rows, dtype, channels):
+  """Concatenation of fn(start) ([rows, W, channels]) for start = 0, rows, 2 rows, ... < height, computed one strip
+  at a time."""
   count = (height + rows - 1) // rows
   strips = tf.TensorArray(dtype, size=count, infer_shape=False)
   _, strips = tf.while_loop(lambda i, _: i < count, lambda i, ta: (i + 1, ta.write(i, fn(i * rows))),
                             (tf.constant(0), strips), parallel_iterations=1)
-  return strips.concat()
+  return tf.ensure_shape(strips.concat(), [None, None, channels])
 
 
 def _bilinear_rows(padded, start, count, height, width):
@@ -90,7 +91,7 @@ class _Colorizer:
       strip = tf.cast(image[start:start + rows], tf.float32) / 255.0
       return colorspace.rgb_to_lab(strip, backend)[..., :1]
 
-    l = _map_strips(l_strip, height, rows, tf.float32)  # [H, W, 1]: the only full-size float plane
+    l = _map_strips(l_strip, height, rows, tf.float32, 1)  # [H, W, 1]: the only full-size float plane
     ab_small = self.ab_at_model_size(l[None])[0]
     ab_padded = tf.pad(ab_small, [[1, 1], [1, 1], [0, 0]], mode='SYMMETRIC')  # edge rows/columns repeated
 
@@ -100,7 +101,7 @@ class _Colorizer:
       rgb = colorspace.lab_to_rgb(tf.concat([l_rows, ab_rows], axis=-1), backend)
       return tf.cast(tf.round(rgb * 255.0), tf.uint8)
 
-    return tf.io.encode_png(_map_strips(rgb_strip, height, rows, tf.uint8))
+    return tf.io.encode_png(_map_strips(rgb_strip, height, rows, tf.uint8, 3))
 
   def colorize(self, images):
     return {'png': tf.map_fn(self.colorize_one, images, fn_output_signature=tf.string)}
