@@ -26,6 +26,8 @@ flags.DEFINE_list('sizes', ['128', '256'], 'Image sizes.')
 flags.DEFINE_list('variants', ['beta', 'fusion'], 'Model variants.')
 flags.DEFINE_integer('steps', 20, 'Timed training steps per configuration (after 2 tracing steps).')
 flags.DEFINE_integer('batch', 16, 'Batch size.')
+flags.DEFINE_integer('repeats', 3, 'Alternating synthetic/records runs at the smallest size (medians reported): '
+                     'a 20-step run varies by ~10% here, more than the input cost being measured.')
 flags.DEFINE_string('output', 'benchmarks/results/training.json', 'Where the JSON results go.')
 
 
@@ -111,6 +113,35 @@ def measure(dataset: str, variant: str, size: int, batch: int, steps: int, synth
           'achieved_gflops': result.examples_per_second * train_flops / 1e9}
 
 
+def input_cost(dataset: str, batch: int, batches: int = 150) -> dict[str, float]:
+  """CPU cost of the trainer's input pipeline alone (read, gunzip, parse, decode, augment, batch) on one thread.
+
+  On a CPU-only machine the input pipeline and the training step share the cores, so its cost at a training rate
+  of R examples/s is R x (ms per example) / (1000 x cores) of the machine: a direct measurement of what an
+  A/B of short training runs cannot resolve below their noise.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  info = data_lib.dataset_info(dataset)
+  ds = data_lib.make_dataset(info.files['train'], info.image_size, batch, training=True, repeat=True, augment=True)
+  options = tf.data.Options()
+  options.threading.private_threadpool_size = 1
+  options.threading.max_intra_op_parallelism = 1
+  batches_iter = iter(ds.with_options(options))
+  for _ in range(5):
+    next(batches_iter)
+  start = time.perf_counter()
+  for _ in range(batches):
+    next(batches_iter)
+  seconds = time.perf_counter() - start
+  return {'ms_per_example_one_thread': 1000.0 * seconds / (batches * batch),
+          'examples_per_s_one_thread': batches * batch / seconds}
+
+
+def _median(values: list[float]) -> float:
+  return sorted(values)[len(values) // 2]
+
+
 def main(argv: Sequence[str]) -> None:
   del argv
   work = tempfile.mkdtemp(prefix='bench_training_')
@@ -118,13 +149,32 @@ def main(argv: Sequence[str]) -> None:
   try:
     results['ceiling'] = ceiling()
     print('ceiling:', json.dumps(results['ceiling']), flush=True)
-    runs = []
+    runs, input_costs = [], {}
     for size in map(int, FLAGS.sizes):
       dataset = build_dataset(FLAGS.photos, size, os.path.join(work, f'ds{size}'), precompute=False)
+      input_costs[size] = input_cost(dataset, FLAGS.batch)
+      print(f'input pipeline at {size} px:', json.dumps(input_costs[size]), flush=True)
+      repeats = FLAGS.repeats if size == min(map(int, FLAGS.sizes)) else 1
       for variant in FLAGS.variants:
-        for synthetic in (True, False):
-          runs.append(measure(dataset, variant, size, FLAGS.batch, FLAGS.steps, synthetic, work))
-          print('run:', json.dumps(runs[-1]), flush=True)
+        for _ in range(repeats):
+          for synthetic in (True, False):
+            runs.append(measure(dataset, variant, size, FLAGS.batch, FLAGS.steps, synthetic, work))
+            print('run:', json.dumps(runs[-1]), flush=True)
+    results['input_pipeline'] = {str(size): cost for size, cost in input_costs.items()}
+    summary = []
+    for size in map(int, FLAGS.sizes):
+      for variant in FLAGS.variants:
+        mine = [r for r in runs if r['size'] == size and r['variant'] == variant]
+        synthetic = _median([r['examples_per_s'] for r in mine if r['synthetic']])
+        records = _median([r['examples_per_s'] for r in mine if not r['synthetic']])
+        summary.append({
+            'variant': variant, 'size': size, 'runs_each': len(mine) // 2,
+            'synthetic_examples_per_s': synthetic, 'records_examples_per_s': records,
+            'ab_input_cost': 1.0 - records / synthetic,
+            'input_cpu_share': records * input_costs[size]['ms_per_example_one_thread'] / 1000.0 / (os.cpu_count() or 1),
+            'achieved_gflops': _median([r['achieved_gflops'] for r in mine if not r['synthetic']]),
+        })
+    results['summary'] = summary
     results['runs'] = runs
     # Epoch time with embeddings precomputed by the dataset build vs computed in the graph (fusion, smallest size).
     size = int(FLAGS.sizes[0])
@@ -145,10 +195,12 @@ def main(argv: Sequence[str]) -> None:
   with open(FLAGS.output, 'w') as f:
     json.dump(results, f, indent=2)
   peak = results['ceiling']['conv3x3_forward_and_filter_grad_gflops']
-  print('\nSummary (examples/s, fraction of the conv ceiling):')
-  for run in results['runs']:
-    print(f'  {run["variant"]:6s} {run["size"]:4d}px {"synthetic" if run["synthetic"] else "records  "} '
-          f'{run["examples_per_s"]:7.1f}/s  {run["achieved_gflops"]:6.1f} GFLOP/s = {run["achieved_gflops"] / peak:.2f}')
+  print('\nSummary (medians; examples/s, fraction of the conv ceiling, input pipeline cost):')
+  for row in results['summary']:
+    print(f'  {row["variant"]:6s} {row["size"]:4d}px x{row["runs_each"]}: synthetic {row["synthetic_examples_per_s"]:6.1f}/s, '
+          f'records {row["records_examples_per_s"]:6.1f}/s, {row["achieved_gflops"]:6.1f} GFLOP/s = '
+          f'{row["achieved_gflops"] / peak:.2f}; input cost: A/B {100 * row["ab_input_cost"]:+.1f}%, '
+          f'CPU share {100 * row["input_cpu_share"]:.1f}%')
   e = results['embeddings']
   print(f'  epoch of {e["train_examples"]} examples at {e["size"]} px: in-graph embeddings {e["in_graph_epoch_s"]:.1f} s, '
         f'precomputed {e["precomputed_epoch_s"]:.1f} s. Results: {FLAGS.output}')
