@@ -375,12 +375,45 @@ class ProcessPhotosFn(beam.DoFn):
 
 class _WriteShardFn(beam.DoFn):
   """Drops duplicate files' records, then writes one shard sorted by (content hash, copy): its bytes do not depend
-  on processing order."""
+  on processing order.
+
+  The sort and dedup run on the Beam thread; reading the records back from the spill files and writing the shard
+  (pure I/O) run in a small thread pool, a few shards at a time, as the photo work does in ProcessPhotosFn.
+  """
 
   def __init__(self, version_dir: str, shards: dict[str, int], drop_duplicates: bool):
     self._version_dir = version_dir
     self._shards = shards
     self._drop_duplicates = drop_duplicates
+
+  def setup(self):
+    import concurrent.futures  # pylint: disable=g-import-not-at-top
+    import os  # pylint: disable=g-import-not-at-top
+    self._workers = os.cpu_count() or 1
+    self._pool = concurrent.futures.ThreadPoolExecutor(self._workers)
+
+  def teardown(self):
+    self._pool.shutdown(wait=True)
+
+  def start_bundle(self):
+    self._pending = collections.deque()  # (summary, future), at most `_workers` shards held in memory
+
+  @staticmethod
+  def _write(path: str, kept: list[ShardedRecord]) -> tuple[int, int]:
+    spilled = [i for i, r in enumerate(kept) if isinstance(r.record, tfrecord_files.MemberRef)]
+    members = [r.record for r in kept]
+    for i, member in zip(spilled, tfrecord_files.read_members([kept[i].record for i in spilled])):
+      members[i] = member
+    count = tfrecord_files.write_members(path, members)
+    return count, FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+
+  def _finish(self, summary: dict[str, Any], future) -> dict[str, Any]:
+    count, size = future.result()
+    Metrics.counter(COUNTER_NAMESPACE, 'shards_written').inc()
+    Metrics.counter(COUNTER_NAMESPACE, f'examples_{summary["split"]}').inc(count)
+    Metrics.counter(COUNTER_NAMESPACE, f'photos_{summary["split"]}').inc(summary['photos'])
+    Metrics.counter(COUNTER_NAMESPACE, 'bytes_written').inc(size)
+    return {**summary, 'examples': count}
 
   def process(self, element: tuple[tuple[str, int], Iterable[Any]]) -> Iterator[Any]:
     (split, shard), records = element
@@ -395,19 +428,18 @@ class _WriteShardFn(beam.DoFn):
         continue
       kept.append(record)
     relative = schema.SHARD_PATTERN.format(split=split, index=shard, count=self._shards[split])
-    path = FileSystems.join(self._version_dir, relative)
-    spilled = [i for i, r in enumerate(kept) if isinstance(r.record, tfrecord_files.MemberRef)]
-    members = [r.record for r in kept]
-    for i, member in zip(spilled, tfrecord_files.read_members([kept[i].record for i in spilled])):
-      members[i] = member
-    count = tfrecord_files.write_members(path, members)
-    photos = sum(1 for r in kept if r.copy_index == 0)
-    dropped = len(ordered) - len(kept)
-    Metrics.counter(COUNTER_NAMESPACE, 'shards_written').inc()
-    Metrics.counter(COUNTER_NAMESPACE, f'examples_{split}').inc(count)
-    Metrics.counter(COUNTER_NAMESPACE, f'photos_{split}').inc(photos)
-    Metrics.counter(COUNTER_NAMESPACE, 'bytes_written').inc(FileSystems.match([path])[0].metadata_list[0].size_in_bytes)
-    yield {'split': split, 'path': relative, 'examples': count, 'photos': photos, 'duplicate_records': dropped}
+    summary = {'split': split, 'path': relative, 'photos': sum(1 for r in kept if r.copy_index == 0),
+               'duplicate_records': len(ordered) - len(kept)}
+    while len(self._pending) >= self._workers:
+      yield self._finish(*self._pending.popleft())
+    self._pending.append((summary, self._pool.submit(self._write, FileSystems.join(self._version_dir, relative),
+                                                     kept)))
+
+  def finish_bundle(self) -> Iterator[Any]:
+    from apache_beam.transforms import window  # pylint: disable=g-import-not-at-top
+    from apache_beam.utils.windowed_value import WindowedValue  # pylint: disable=g-import-not-at-top
+    while self._pending:
+      yield WindowedValue(self._finish(*self._pending.popleft()), 0, [window.GlobalWindow()])
 
 
 class WriteShards(beam.PTransform):
