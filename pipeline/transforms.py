@@ -228,7 +228,8 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
   base_planes = lab_table.rgb8_to_quantized_lab_planes(base_rgb)
   # Judged on the stored values (a, b rounded to integers), i.e. on what the trainer will see.
   chroma = base_planes[1:] if base_mask is None else base_planes[1:, base_mask]
-  peak_chroma = float(np.abs(chroma.astype(np.int16) - int(schema.AB_OFFSET)).max()) if chroma.size else 0.0
+  offset = int(schema.AB_OFFSET)
+  peak_chroma = float(max(int(chroma.max()) - offset, offset - int(chroma.min()))) if chroma.size else 0.0
   if peak_chroma <= data.grayscale_chroma_threshold:
     return [DeadLetter(source.uri, 'filter', decode.GRAYSCALE,
                        f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold '
