@@ -274,13 +274,31 @@ def process_photo_batch(items: list[str | SourceFile], data: definitions.DataCon
   return outputs
 
 
-def _pool_context(kind: str):
-  """'fork' where the platform has it (workers inherit the loaded colour table for free), else 'spawn'."""
+def _process_pool_context():
+  """Pool processes start from a forkserver, never by forking the Beam worker itself.
+
+  An SDK worker talks gRPC (Dataflow, Flink, Spark, the local multi_processing mode), and a process forked from one
+  can die on gRPC's inherited state: seen here as BrokenProcessPool in multi_processing mode. The forkserver is a
+  fresh interpreter that preloads `pipeline.pool_preload` (this module and the colour table) once; pool processes
+  are forked from it, cheaply, and share the table. Python 3.14 makes forkserver the Linux default for the same
+  reason.
+  """
   import multiprocessing  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
-  if kind != 'process':
-    return None
-  return multiprocessing.get_context('fork' if sys.platform == 'linux' else 'spawn')
+  if 'forkserver' not in multiprocessing.get_all_start_methods():
+    return multiprocessing.get_context('spawn')
+  context = multiprocessing.get_context('forkserver')
+  context.set_forkserver_preload(['pipeline.pool_preload'])
+  return context
+
+
+def _start_pool_process(environ: dict[str, str], filesystem_options: Any) -> None:
+  """Gives a pool process the Beam worker's environment and filesystem options as of the pool's creation (the
+  forkserver it comes from started earlier, e.g. before a credentials or emulator variable was set)."""
+  import os  # pylint: disable=g-import-not-at-top
+  os.environ.clear()
+  os.environ.update(environ)
+  if filesystem_options is not None:
+    FileSystems.set_options(filesystem_options)
 
 
 class ProcessPhotosFn(beam.DoFn):
@@ -288,8 +306,7 @@ class ProcessPhotosFn(beam.DoFn):
 
   Photos are handed, in batches, to a pool of processes (`data.photo_pool`) as they arrive, with a bounded number
   in flight, so one Beam worker thread keeps every core busy while it moves finished records on. Processes,
-  because a thread pool spends a quarter of its time in GIL hand-offs here (measured: 660 photos/s with 2
-  processes vs 510/s with 2 threads on caltech-3k at 256 px). A thread pool remains for the precomputed-embedding
+  because a thread pool loses much of its time to GIL hand-offs here (see the README's benchmark table). A thread pool remains for the precomputed-embedding
   path (a TensorFlow model does not cross process boundaries; it parallelizes itself) and for runners that
   already run one SDK process per core. Counters are updated on the Beam thread (Beam's metrics are
   thread-local).
@@ -319,7 +336,9 @@ class ProcessPhotosFn(beam.DoFn):
       kind = 'thread'
     workers = self._data.photo_workers or os.cpu_count() or 1
     if kind == 'process':
-      self._pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=_pool_context(kind))
+      self._pool = concurrent.futures.ProcessPoolExecutor(
+          workers, mp_context=_process_pool_context(), initializer=_start_pool_process,
+          initargs=(dict(os.environ), getattr(FileSystems, '_pipeline_options', None)))
     else:
       self._pool = concurrent.futures.ThreadPoolExecutor(workers)
     self._max_in_flight = 2 * workers

@@ -263,3 +263,18 @@ def test_split_assignment_does_not_depend_on_mapping_order():
   one = {'train': 0.8, 'eval': 0.1, 'test': 0.1}
   other = {'test': 0.1, 'eval': 0.1, 'train': 0.8}
   assert [transforms.assign_split(h, one, 0) for h in hashes] == [transforms.assign_split(h, other, 0) for h in hashes]
+
+
+def test_multi_processing_runner_gives_the_same_shards(builds, tmp_path):
+  """Beam's gRPC-connected SDK workers (as on Dataflow/Flink/Spark) run the per-photo process pool too: its
+  processes come from a forkserver, never forked from a worker that talks gRPC."""
+  config, first, _ = builds
+  config = dataclasses.replace(config, runner=dataclasses.replace(
+      config.runner, direct_running_mode='multi_processing', direct_num_workers=2))
+  result = build_dataset.run_build(_replace_data(config, output_dir=str(tmp_path)))
+  assert result.manifest['splits'] == first.manifest['splits']
+  for relative in _files_under(first.version_dir):
+    if relative != schema.MANIFEST_FILE:
+      with open(os.path.join(first.version_dir, relative), 'rb') as a, \
+          open(os.path.join(result.version_dir, relative), 'rb') as b:
+        assert a.read() == b.read(), relative
