@@ -28,3 +28,9 @@ def beam_args(runner: definitions.RunnerConfig) -> list[str]:
     elif os.path.exists(SETUP_FILE):
       args.append(f'--setup_file={SETUP_FILE}')
   return args + list(runner.beam_args)
+
+
+def runs_in_this_process(runner: definitions.RunnerConfig) -> bool:
+  """Whether the pipeline's workers run inside the launching process (the local runner's `in_memory` mode)."""
+  local = any(runner.beam_runner.endswith(name) for name in ('FnApiRunner', 'DirectRunner'))
+  return local and runner.direct_running_mode == 'in_memory'

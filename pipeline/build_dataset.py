@@ -156,6 +156,9 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
   args = beam_options.beam_args(config.runner) + list(extra_beam_args)
   logging.getLogger(__name__).info('Building %s from %s with %s', version_dir, data.input_uri, ' '.join(args))
   start = time.perf_counter()
+  if beam_options.runs_in_this_process(config.runner) and data.photo_pool == 'process' \
+      and not data.precompute_embeddings:
+    transforms.start_process_pool_server()  # the workers run in this process: overlap its start with Beam's
   root = beam.Pipeline(options=PipelineOptions(args))
   build_examples(root, data, version_dir, config.model)
   result = root.run()

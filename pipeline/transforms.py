@@ -291,6 +291,16 @@ def _process_pool_context():
   return context
 
 
+def start_process_pool_server() -> None:
+  """Starts the pool's forkserver now, so that it imports `pipeline.pool_preload` (~1 s) while Beam is still
+  constructing and translating the pipeline. Worth it only when the pipeline's workers run in this process."""
+  import multiprocessing  # pylint: disable=g-import-not-at-top
+  from multiprocessing import forkserver  # pylint: disable=g-import-not-at-top
+  if 'forkserver' in multiprocessing.get_all_start_methods():
+    _process_pool_context()
+    forkserver.ensure_running()
+
+
 def _start_pool_process(environ: dict[str, str], filesystem_options: Any) -> None:
   """Gives a pool process the Beam worker's environment and filesystem options as of the pool's creation (the
   forkserver it comes from started earlier, e.g. before a credentials or emulator variable was set)."""
