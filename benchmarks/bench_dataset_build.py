@@ -35,7 +35,7 @@ flags.DEFINE_list('modes', ['in_memory', 'multi_processing'], 'Local running mod
 flags.DEFINE_list('copies', ['0', '1', '2'], 'Augmentation copies to measure (in_memory).')
 flags.DEFINE_list('pools', ['process', 'thread'], 'Per-photo pools to measure (in_memory, copies 0).')
 flags.DEFINE_list('pool_sizes', ['1', '2'], 'Per-photo pool sizes to measure (in_memory, process pool, copies 0).')
-flags.DEFINE_integer('repeats', 3, 'Alternating decode-floor / default-job runs; the summary takes the medians '
+flags.DEFINE_integer('repeats', 5, 'Alternating decode-floor / default-job runs; the summary takes the medians '
                      '(the 2-second floor alone varies by +-15% between runs here).')
 flags.DEFINE_string('output', 'benchmarks/results/dataset_build.json', 'Where the JSON results go.')
 
