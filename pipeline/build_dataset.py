@@ -46,8 +46,10 @@ class DataLossError(RuntimeError):
   """The writers received fewer records than the encoder produced: the build must not be marked complete."""
 
 
-def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, *, data: configs.DataConfig,
-              version_dir: str, embedding: dict[str, Any] | None = None) -> dict[str, Any]:
+def _manifest(shards, dead_letters_by_reason, sources_summary, *, data: configs.DataConfig, version_dir: str,
+              embedding: dict[str, Any] | None = None) -> dict[str, Any]:
+  fingerprint, files_read = sources_summary['fingerprint'], sources_summary['files_read']
+  encoded = sources_summary['records_encoded']
   arrived = sum(s['examples'] + s['duplicate_records'] for s in shards)
   if arrived != encoded:
     raise DataLossError(f'{version_dir}: {encoded} records were encoded but {arrived} reached the shard writers; '
@@ -74,10 +76,9 @@ def _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, 
   }
 
 
-def _write_manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, *, data, version_dir,
-                    embedding=None) -> str:
-  manifest = _manifest(shards, dead_letters_by_reason, fingerprint, files_read, encoded, data=data,
-                       version_dir=version_dir, embedding=embedding)
+def _write_manifest(shards, dead_letters_by_reason, sources_summary, *, data, version_dir, embedding=None) -> str:
+  manifest = _manifest(shards, dead_letters_by_reason, sources_summary, data=data, version_dir=version_dir,
+                       embedding=embedding)
   tfrecord_files.delete_spill_dir(beam.io.filesystems.FileSystems.join(version_dir, SPILL_DIR))
   path = beam.io.filesystems.FileSystems.join(version_dir, schema.MANIFEST_FILE)
   dataset_version.write_text(path, json.dumps(manifest, indent=2, sort_keys=True) + '\n')
@@ -116,17 +117,14 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
           | 'AllDeadLetters' >> beam.Flatten()
           | 'WriteDeadLetters' >> transforms.WriteDeadLetters(
               beam.io.filesystems.FileSystems.join(version_dir, schema.DEAD_LETTERS_FILE)))
-  sources_seen = processed[transforms.SOURCES_TAG]
-  fingerprint = sources_seen | 'SourceFingerprint' >> transforms.SourceFingerprint()
-  files_read = sources_seen | 'CountFiles' >> beam.combiners.Count.Globally()
-  encoded = processed.records | 'CountEncoded' >> beam.combiners.Count.Globally()
+  sources_summary = (processed[transforms.SOURCES_TAG]
+                     | 'SummarizeSources' >> beam.CombineGlobally(transforms.SummarizeSourcesFn()))
   return (root
           | 'ManifestTrigger' >> beam.Create([None])
           | 'WriteManifest' >> beam.Map(
-              lambda _, s, d, f, n, e: _write_manifest(s, d, f, n, e, data=data, version_dir=version_dir,
+              lambda _, s, d, summary: _write_manifest(s, d, summary, data=data, version_dir=version_dir,
                                                        embedding=embedding),
-              beam.pvalue.AsList(shards), beam.pvalue.AsSingleton(dead), beam.pvalue.AsSingleton(fingerprint),
-              beam.pvalue.AsSingleton(files_read), beam.pvalue.AsSingleton(encoded)))
+              beam.pvalue.AsList(shards), beam.pvalue.AsSingleton(dead), beam.pvalue.AsSingleton(sources_summary)))
 
 
 def _counters(result) -> dict[str, int]:

@@ -37,9 +37,11 @@ class SourceFile(NamedTuple):
 
 
 class SourceSeen(NamedTuple):
-  """A file that was read: feeds the source fingerprint and the `files_read` count."""
+  """A file that was read: feeds the source fingerprint, the `files_read` count and the count of records encoded
+  from it (checked against what reached the shard writers)."""
   uri: str
   content_hash: str
+  records: int = 0
 
 
 class DeadLetter(NamedTuple):
@@ -208,7 +210,9 @@ def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig,
   except Exception as e:  # pylint: disable=broad-except
     return [DeadLetter(str(item), 'read', decode.UNREADABLE, f'{type(e).__name__}: {e}')]
   content_hash = hashlib.sha256(source.data).hexdigest()
-  return [SourceSeen(source.uri, content_hash)] + process_photo(content_hash, source, data, embed)
+  outputs = process_photo(content_hash, source, data, embed)
+  records = sum(1 for output in outputs if isinstance(output, ShardedRecord))
+  return [SourceSeen(source.uri, content_hash, records)] + outputs
 
 
 def process_photo(content_hash: str, source: SourceFile, data: definitions.DataConfig,
@@ -517,12 +521,26 @@ class WriteDeadLetters(beam.PTransform):
             | 'WriteDeadLetters' >> beam.Map(_write_dead_letters, self._path))
 
 
-@beam.ptransform_fn
-def SourceFingerprint(sources_seen) -> beam.PCollection:  # pylint: disable=invalid-name
-  """Order-independent fingerprint of the (uri, content hash) pairs read: a sum of sha256 values mod 2^256."""
-  def item_value(seen: SourceSeen) -> int:
-    return int.from_bytes(hashlib.sha256(f'{seen.uri}\0{seen.content_hash}'.encode('utf-8')).digest(), 'big')
-  return (sources_seen
-          | 'FingerprintItem' >> beam.Map(item_value)
-          | 'FingerprintSum' >> beam.CombineGlobally(lambda values: sum(values) % (1 << 256))
-          | 'FingerprintHex' >> beam.Map(lambda v: f'{v:064x}'))
+class SummarizeSourcesFn(beam.CombineFn):
+  """SourceSeen -> {'files_read', 'records_encoded', 'fingerprint'}: one combine for the manifest's source facts.
+
+  The fingerprint is order-independent: the sum of sha256(uri, content hash) over the files read, mod 2^256.
+  """
+
+  def create_accumulator(self) -> tuple[int, int, int]:
+    return 0, 0, 0
+
+  def add_input(self, accumulator, seen: SourceSeen):
+    files, records, total = accumulator
+    value = int.from_bytes(hashlib.sha256(f'{seen.uri}\0{seen.content_hash}'.encode('utf-8')).digest(), 'big')
+    return files + 1, records + seen.records, (total + value) % (1 << 256)
+
+  def merge_accumulators(self, accumulators):
+    files, records, total = 0, 0, 0
+    for f, r, t in accumulators:
+      files, records, total = files + f, records + r, (total + t) % (1 << 256)
+    return files, records, total
+
+  def extract_output(self, accumulator) -> dict[str, Any]:
+    files, records, total = accumulator
+    return {'files_read': files, 'records_encoded': records, 'fingerprint': f'{total:064x}'}
