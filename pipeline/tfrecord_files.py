@@ -17,6 +17,7 @@ runner's in-memory shuffle took about half of the job's time on its single Beam 
 from __future__ import annotations
 
 import collections
+import os
 import struct
 from typing import Iterable, NamedTuple, Sequence
 import uuid
@@ -118,6 +119,53 @@ def read_members(refs: Sequence[MemberRef]) -> list[bytes]:
           raise IOError(f'{path}: spill file ends at byte {position}, before the {refs[i].length}-byte member '
                         f'at offset {refs[i].offset}')
   return members
+
+
+def _is_local(path: str) -> bool:
+  return FileSystems.get_scheme(path) is None or FileSystems.get_scheme(path) == 'file'
+
+
+def write_shard(path: str, members: Sequence[bytes | MemberRef]) -> int:
+  """Writes the members (bytes, or refs into spill files) in order to `path`; returns how many were written.
+
+  When the shard and every spill file are local, the referenced byte ranges are copied inside the kernel
+  (`os.copy_file_range`), never through Python: measured on caltech-3k, assembling 220 MB of shards went from
+  ~0.45 s to ~0.2 s. Elsewhere (gs://, ...) the members are read back through Beam's FileSystems.
+  """
+  refs = [m for m in members if isinstance(m, MemberRef)]
+  if refs and len(refs) == len(members) and hasattr(os, 'copy_file_range') and _is_local(path) \
+      and all(_is_local(ref.path) for ref in refs):
+    return _copy_local_ranges(path, refs)
+  spilled = [i for i, m in enumerate(members) if isinstance(m, MemberRef)]
+  data = list(members)
+  for i, member in zip(spilled, read_members([members[i] for i in spilled])):
+    data[i] = member
+  return write_members(path, data)
+
+
+def _copy_local_ranges(path: str, refs: Sequence[MemberRef], max_open: int = 256) -> int:
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  sources: collections.OrderedDict[str, int] = collections.OrderedDict()  # path -> fd, least recently used first
+  try:
+    with open(path, 'wb') as out:
+      out_fd = out.fileno()
+      for ref in refs:
+        source = sources.pop(ref.path, None)
+        if source is None:
+          source = os.open(ref.path, os.O_RDONLY)
+          if len(sources) >= max_open:
+            os.close(sources.popitem(last=False)[1])
+        sources[ref.path] = source
+        copied = 0
+        while copied < ref.length:
+          n = os.copy_file_range(source, out_fd, ref.length - copied, ref.offset + copied)
+          if n == 0:
+            raise IOError(f'{ref.path}: spill file ends before the {ref.length}-byte member at offset {ref.offset}')
+          copied += n
+  finally:
+    for source in sources.values():
+      os.close(source)
+  return len(refs)
 
 
 def delete_spill_dir(directory: str) -> None:

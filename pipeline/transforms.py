@@ -434,11 +434,7 @@ class _WriteShardFn(beam.DoFn):
 
   @staticmethod
   def _write(path: str, kept: list[ShardedRecord]) -> tuple[int, int]:
-    spilled = [i for i, r in enumerate(kept) if isinstance(r.record, tfrecord_files.MemberRef)]
-    members = [r.record for r in kept]
-    for i, member in zip(spilled, tfrecord_files.read_members([kept[i].record for i in spilled])):
-      members[i] = member
-    count = tfrecord_files.write_members(path, members)
+    count = tfrecord_files.write_shard(path, [r.record for r in kept])
     return count, FileSystems.match([path])[0].metadata_list[0].size_in_bytes
 
   def _finish(self, summary: dict[str, Any], future) -> dict[str, Any]:
