@@ -55,9 +55,10 @@ class DataConfig:
     photo_workers: Size of that pool (0 = number of cores).
     tfds_data_dir: TFDS data_dir for `tfds:` inputs (empty = TFDS's default, ~/tensorflow_datasets).
     precompute_embeddings: Run the model's frozen embedder in the Beam job and store its output per record.
-    spill_records: Park compressed records in per-bundle spill files under the version folder and shuffle only
-      their locations (default; halves the local job's time). False sends the records themselves through the
-      runner's shuffle, which may suit a runner with a shuffle service better than many small range reads.
+    spill_records: Park compressed records in spill files under the version folder (one per batch of photos) and
+      shuffle only their locations (default; measured 289 -> 449 photos/s locally). False sends the records
+      themselves through the runner's shuffle, which may suit a runner with a shuffle service better than many
+      small range reads.
   """
 
   input_uri: str = 'sample_photos'

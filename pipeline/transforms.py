@@ -320,10 +320,10 @@ class ProcessPhotosFn(beam.DoFn):
 
   Photos are handed, in batches, to a pool of processes (`data.photo_pool`) as they arrive, with a bounded number
   in flight, so one Beam worker thread keeps every core busy while it moves finished records on. Processes,
-  because a thread pool loses much of its time to GIL hand-offs here (see the README's benchmark table). A thread pool remains for the precomputed-embedding
-  path (a TensorFlow model does not cross process boundaries; it parallelizes itself) and for runners that
-  already run one SDK process per core. Counters are updated on the Beam thread (Beam's metrics are
-  thread-local).
+  because a thread pool loses much of its time to GIL hand-offs here (see the README's benchmark table). A
+  thread pool remains for the precomputed-embedding path (a TensorFlow model does not cross process boundaries;
+  it parallelizes itself) and for runners that already run one SDK process per core. Counters are updated on
+  the Beam thread (Beam's metrics are thread-local).
 
   With `spill_dir`, each pool task appends its batch's compressed records to its own spill file there and only
   their `MemberRef`s come back, so neither the Beam thread nor the shuffle to the shard writers moves ~70 KB per
