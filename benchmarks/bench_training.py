@@ -171,7 +171,8 @@ def main(argv: Sequence[str]) -> None:
             'variant': variant, 'size': size, 'runs_each': len(mine) // 2,
             'synthetic_examples_per_s': synthetic, 'records_examples_per_s': records,
             'ab_input_cost': 1.0 - records / synthetic,
-            'input_cpu_share': records * input_costs[size]['ms_per_example_one_thread'] / 1000.0 / (os.cpu_count() or 1),
+            'input_cpu_share': (records * input_costs[size]['ms_per_example_one_thread'] / 1000.0
+                                / (os.cpu_count() or 1)),
             'achieved_gflops': _median([r['achieved_gflops'] for r in mine if not r['synthetic']]),
         })
     results['summary'] = summary
@@ -197,8 +198,8 @@ def main(argv: Sequence[str]) -> None:
   peak = results['ceiling']['conv3x3_forward_and_filter_grad_gflops']
   print('\nSummary (medians; examples/s, fraction of the conv ceiling, input pipeline cost):')
   for row in results['summary']:
-    print(f'  {row["variant"]:6s} {row["size"]:4d}px x{row["runs_each"]}: synthetic {row["synthetic_examples_per_s"]:6.1f}/s, '
-          f'records {row["records_examples_per_s"]:6.1f}/s, {row["achieved_gflops"]:6.1f} GFLOP/s = '
+    print(f'  {row["variant"]:6s} {row["size"]:4d}px x{row["runs_each"]}: '
+          f'synthetic {row["synthetic_examples_per_s"]:6.1f}/s, records {row["records_examples_per_s"]:6.1f}/s, {row["achieved_gflops"]:6.1f} GFLOP/s = '
           f'{row["achieved_gflops"] / peak:.2f}; input cost: A/B {100 * row["ab_input_cost"]:+.1f}%, '
           f'CPU share {100 * row["input_cpu_share"]:.1f}%')
   e = results['embeddings']

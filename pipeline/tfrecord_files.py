@@ -8,9 +8,9 @@ records' members in key order. Concatenated gzip members are one valid gzip file
 byte-identical (WriteToTFRecord's round-robin sharding starts at a random shard), and (b) moves compression out of
 the single-threaded writer and shrinks the data that crosses the shuffle to the compressed size.
 
-Between the encoder and the shard writers the members wait in spill files (one per batch of photos, `SpillFile`), and only
-their `MemberRef`s (path, offset, length) cross the shuffle: the pattern of Beam's own FileBasedSink (temp files per
-bundle, finalized after a barrier). Measured on caltech-3k at 256 px, sending ~220 MB of members through the local
+Between the encoder and the shard writers the members wait in spill files (one per batch of photos, `SpillFile`),
+and only their `MemberRef`s (path, offset, length) cross the shuffle: the pattern of Beam's own FileBasedSink
+(temporary files per bundle, finalized after a barrier). Measured on caltech-3k at 256 px, sending ~220 MB of members through the local
 runner's in-memory shuffle took about half of the job's time on its single Beam thread.
 """
 

@@ -489,8 +489,9 @@ class WriteShards(beam.PTransform):
     return ((keyed, placeholders)
             | 'WithEmptyShards' >> beam.Flatten()
             | 'GroupByShard' >> beam.GroupByKey()
-            | 'WriteShard' >> beam.ParDo(_WriteShardFn(self._version_dir, self._shards, self._drop_duplicates)).with_outputs(
-                                                           DEAD_LETTER_TAG, main='shards'))
+            | 'WriteShard' >> beam.ParDo(
+                _WriteShardFn(self._version_dir, self._shards, self._drop_duplicates)).with_outputs(
+                    DEAD_LETTER_TAG, main='shards'))
 
 
 def _write_dead_letters(letters: list[DeadLetter], path: str) -> dict[str, int]:
