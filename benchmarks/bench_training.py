@@ -199,7 +199,8 @@ def main(argv: Sequence[str]) -> None:
   print('\nSummary (medians; examples/s, fraction of the conv ceiling, input pipeline cost):')
   for row in results['summary']:
     print(f'  {row["variant"]:6s} {row["size"]:4d}px x{row["runs_each"]}: '
-          f'synthetic {row["synthetic_examples_per_s"]:6.1f}/s, records {row["records_examples_per_s"]:6.1f}/s, {row["achieved_gflops"]:6.1f} GFLOP/s = '
+          f'synthetic {row["synthetic_examples_per_s"]:6.1f}/s, records {row["records_examples_per_s"]:6.1f}/s, '
+          f'{row["achieved_gflops"]:6.1f} GFLOP/s = '
           f'{row["achieved_gflops"] / peak:.2f}; input cost: A/B {100 * row["ab_input_cost"]:+.1f}%, '
           f'CPU share {100 * row["input_cpu_share"]:.1f}%')
   e = results['embeddings']
