@@ -3,6 +3,7 @@ kill-and-resume, and a worker that gives up when its peers never come."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -165,9 +166,11 @@ def test_killed_training_resumes_from_its_last_checkpoint(small_dataset, tmp_pat
   process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   checkpoints = os.path.join(tmp_path, 'checkpoints')
   deadline = time.time() + 240
-  while time.time() < deadline and not (os.path.isdir(checkpoints) and
-                                        any(f.startswith('ckpt-') and int(f.split('-')[1].split('.')[0]) >= 4
-                                            for f in os.listdir(checkpoints))):
+  def saved_steps():  # finished checkpoints only (TF writes `ckpt-N_temp/` first, then `ckpt-N.index`)
+    names = os.listdir(checkpoints) if os.path.isdir(checkpoints) else []
+    return [int(m.group(1)) for m in map(re.compile(r'ckpt-(\d+)\.index').fullmatch, names) if m]
+
+  while time.time() < deadline and not any(step >= 4 for step in saved_steps()):
     time.sleep(0.5)
   process.send_signal(signal.SIGKILL)
   process.wait()
