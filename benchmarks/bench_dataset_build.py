@@ -99,25 +99,25 @@ def per_image_loop(paths: Sequence[str], size: int, out_dir: str) -> dict[str, A
 
 
 def beam_job(photos: str, size: int, out_dir: str, *, mode: str = 'in_memory', copies: int = 0,
-             pool: str = 'process', threads: int = 0, workers: int = 1) -> dict[str, Any]:
+             pool: str = 'process', pool_size: int = 0, workers: int = 1) -> dict[str, Any]:
   import configs  # pylint: disable=g-import-not-at-top
   from pipeline import build_dataset  # pylint: disable=g-import-not-at-top
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', f'data.output_dir={out_dir}', f'data.image_size={size}',
-      f'data.augmentation.copies={copies}', f'data.photo_workers={threads}', f'data.photo_pool={pool}',
+      f'data.augmentation.copies={copies}', f'data.photo_workers={pool_size}', f'data.photo_pool={pool}',
       'data.shards={train: 4, eval: 1, test: 1}', f'runner.direct_running_mode={mode}',
       f'runner.direct_num_workers={workers}'])
   start = time.perf_counter()
   try:
     result = build_dataset.run_build(config)
   except Exception as e:  # pylint: disable=broad-except
-    return {'mode': mode, 'copies': copies, 'pool': pool, 'pool_size': threads, 'workers': workers,
+    return {'mode': mode, 'copies': copies, 'pool': pool, 'pool_size': pool_size, 'workers': workers,
             'error': f'{type(e).__name__}: {str(e)[:300]}', 'seconds': time.perf_counter() - start}
   seconds = time.perf_counter() - start
   manifest = result.manifest
   examples = sum(s['examples'] for s in manifest['splits'].values())
   shard_bytes = sum(os.path.getsize(p) for p in glob.glob(os.path.join(result.version_dir, '*', '*.gz')))
-  return {'mode': mode, 'copies': copies, 'pool': pool, 'pool_size': threads or os.cpu_count(), 'workers': workers,
+  return {'mode': mode, 'copies': copies, 'pool': pool, 'pool_size': pool_size or os.cpu_count(), 'workers': workers,
           'images': manifest['source']['files_read'], 'examples': examples, 'seconds': seconds,
           'images_per_s': manifest['source']['files_read'] / seconds, 'examples_per_s': examples / seconds,
           'bytes_per_record': shard_bytes / max(examples, 1)}
@@ -191,9 +191,9 @@ def main(argv: Sequence[str]) -> None:
       if pool != 'process':
         jobs.append(beam_job(FLAGS.photos, FLAGS.size, os.path.join(work, 'ds'), pool=pool))
         print('job:', json.dumps(jobs[-1]), flush=True)
-    for threads in FLAGS.pool_sizes:
-      if int(threads) != os.cpu_count():
-        jobs.append(beam_job(FLAGS.photos, FLAGS.size, os.path.join(work, 'ds'), threads=int(threads)))
+    for pool_size in FLAGS.pool_sizes:
+      if int(pool_size) != os.cpu_count():
+        jobs.append(beam_job(FLAGS.photos, FLAGS.size, os.path.join(work, 'ds'), pool_size=int(pool_size)))
         print('job:', json.dumps(jobs[-1]), flush=True)
     results['jobs'] = jobs
     results['profile_ms_per_photo'] = stage_profile(paths[:300], FLAGS.size)

@@ -11,10 +11,14 @@ SETUP_FILE = os.path.join(PROJECT_ROOT, 'setup.py')
 _LOCAL_RUNNERS = ('FnApiRunner', 'DirectRunner', 'PrismRunner')
 
 
+def _is_local(runner: definitions.RunnerConfig, local_runners=_LOCAL_RUNNERS) -> bool:
+  return any(runner.beam_runner.endswith(name) for name in local_runners)
+
+
 def beam_args(runner: definitions.RunnerConfig) -> list[str]:
   """Command-line style Beam options for `runner` (also usable as TFX `beam_pipeline_args`)."""
   args = [f'--runner={runner.beam_runner}']
-  if any(runner.beam_runner.endswith(name) for name in _LOCAL_RUNNERS):
+  if _is_local(runner):
     args.append(f'--direct_running_mode={runner.direct_running_mode}')
     args.append(f'--direct_num_workers={runner.direct_num_workers or os.cpu_count() or 1}')
   else:
@@ -32,5 +36,5 @@ def beam_args(runner: definitions.RunnerConfig) -> list[str]:
 
 def runs_in_this_process(runner: definitions.RunnerConfig) -> bool:
   """Whether the pipeline's workers run inside the launching process (the local runner's `in_memory` mode)."""
-  local = any(runner.beam_runner.endswith(name) for name in ('FnApiRunner', 'DirectRunner'))
-  return local and runner.direct_running_mode == 'in_memory'
+  in_process_runners = tuple(name for name in _LOCAL_RUNNERS if name != 'PrismRunner')  # Prism is a subprocess
+  return _is_local(runner, in_process_runners) and runner.direct_running_mode == 'in_memory'

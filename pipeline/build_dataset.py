@@ -195,4 +195,4 @@ def console_main() -> None:
 
 
 if __name__ == '__main__':
-  app.run(main)
+  console_main()

@@ -315,6 +315,15 @@ def _start_pool_process(environ: dict[str, str], filesystem_options: Any) -> Non
     FileSystems.set_options(filesystem_options)
 
 
+def _in_global_window(output: Any) -> Any:
+  """An output emitted from finish_bundle, where Beam needs it wrapped in its window (this job is batch: global)."""
+  from apache_beam.transforms import window  # pylint: disable=g-import-not-at-top
+  from apache_beam.utils.windowed_value import WindowedValue  # pylint: disable=g-import-not-at-top
+  if isinstance(output, beam.pvalue.TaggedOutput):
+    return beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, 0, [window.GlobalWindow()]))
+  return WindowedValue(output, 0, [window.GlobalWindow()])
+
+
 class ProcessPhotosFn(beam.DoFn):
   """File URI (or SourceFile) -> ShardedRecords; DeadLetters under DEAD_LETTER_TAG; SourceSeen under SOURCES_TAG.
 
@@ -341,7 +350,6 @@ class ProcessPhotosFn(beam.DoFn):
   def setup(self):
     import concurrent.futures  # pylint: disable=g-import-not-at-top
     import os  # pylint: disable=g-import-not-at-top
-    lab_table.table()  # build or load the colour table once per worker, before the pool needs it
     self._embed = None
     kind = self._data.photo_pool
     if self._model is not None:
@@ -349,11 +357,12 @@ class ProcessPhotosFn(beam.DoFn):
       self._embed = embedders.quantized_l_embedding_fn(self._model)  # the model, loaded once per worker
       kind = 'thread'
     workers = self._data.photo_workers or os.cpu_count() or 1
-    if kind == 'process':
+    if kind == 'process':  # the pool processes get the colour table from their forkserver (pool_preload)
       self._pool = concurrent.futures.ProcessPoolExecutor(
           workers, mp_context=_process_pool_context(), initializer=_start_pool_process,
           initargs=(dict(os.environ), getattr(FileSystems, '_pipeline_options', None)))
     else:
+      lab_table.table()  # build or load the colour table once per worker, before the threads need it
       self._pool = concurrent.futures.ThreadPoolExecutor(workers)
     self._max_in_flight = 2 * workers
 
@@ -393,15 +402,10 @@ class ProcessPhotosFn(beam.DoFn):
       yield from self._emit(self._in_flight.popleft().result())
 
   def finish_bundle(self) -> Iterator[Any]:
-    from apache_beam.transforms import window  # pylint: disable=g-import-not-at-top
-    from apache_beam.utils.windowed_value import WindowedValue  # pylint: disable=g-import-not-at-top
     self._submit_batch()
     while self._in_flight:
       for output in self._emit(self._in_flight.popleft().result()):
-        if isinstance(output, beam.pvalue.TaggedOutput):
-          yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, 0, [window.GlobalWindow()]))
-        else:
-          yield WindowedValue(output, 0, [window.GlobalWindow()])
+        yield _in_global_window(output)
 
 
 # ---- Writing ----------------------------------------------------------------------------------------------------
@@ -466,10 +470,8 @@ class _WriteShardFn(beam.DoFn):
                                                      kept)))
 
   def finish_bundle(self) -> Iterator[Any]:
-    from apache_beam.transforms import window  # pylint: disable=g-import-not-at-top
-    from apache_beam.utils.windowed_value import WindowedValue  # pylint: disable=g-import-not-at-top
     while self._pending:
-      yield WindowedValue(self._finish(*self._pending.popleft()), 0, [window.GlobalWindow()])
+      yield _in_global_window(self._finish(*self._pending.popleft()))
 
 
 class WriteShards(beam.PTransform):

@@ -166,5 +166,4 @@ def console_main() -> None:
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  console_main()
