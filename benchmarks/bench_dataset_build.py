@@ -53,9 +53,9 @@ def list_photos(folder: str) -> list[str]:
 def _decode_and_resize(path: str, size: int) -> int:
   from pipeline import decode, geometry  # pylint: disable=g-import-not-at-top
   with open(path, 'rb') as f:
-    rgb = decode.decode_image(f.read(), min_side=1, max_pixels=10 ** 9, draft_side=size)
-  resized, _ = geometry.fit(rgb, size, 'crop')
-  return resized.shape[0]
+    image = decode.decode_pil(f.read(), min_side=1, max_pixels=10 ** 9, draft_side=size)
+  resized, _ = geometry.fit_image(image, size, 'crop')  # the job's calls, without their array copies
+  return resized.size[0]
 
 
 def decode_floor(paths: Sequence[str], size: int) -> dict[str, Any]:
@@ -144,9 +144,9 @@ def stage_profile(paths: Sequence[str], size: int) -> dict[str, float]:
   for path in paths:
     data = timed('read file', lambda p: open(p, 'rb').read(), path)
     content_hash = timed('sha256', lambda d: hashlib.sha256(d).hexdigest(), data)
-    rgb = timed('decode (PIL, draft)', decode.decode_image, data, min_side=1, max_pixels=10 ** 9, draft_side=size)
-    resized, _ = timed('resize + crop', geometry.fit, rgb, size, 'crop')
-    planes = timed('sRGB -> Lab (NumPy formulas)', colorspace.rgb8_to_lab_planes, resized)
+    rgb = timed('decode (PIL, draft)', decode.decode_pil, data, min_side=1, max_pixels=10 ** 9, draft_side=size)
+    resized, _ = timed('resize + crop', geometry.fit_image, rgb, size, 'crop')
+    planes = timed('sRGB -> Lab (NumPy formulas)', colorspace.rgb8_to_lab_planes, np.asarray(resized))
     timed('quantize', schema.quantize_lab_planes, planes)
     quantized = timed('sRGB -> quantized Lab (table, used by the job)', lab_table.rgb8_to_quantized_lab_planes,
                       resized)

@@ -1,7 +1,7 @@
 """Resizing to the training size and seeded geometric augmentation.
 
-`fit` gives the unaugmented square image (shorter side + centre crop, or letterbox with a padding mask).
-`augment` draws a flip, zoom, shift, rotation and shear (the ImageDataGenerator set of the original Keras
+`fit_image` gives the unaugmented square image (shorter side + centre crop, or letterbox with a padding mask).
+`augment_image` draws a flip, zoom, shift, rotation and shear (the ImageDataGenerator set of the original Keras
 colorizers) from a seed derived from md5(seed, content hash, copy index), and applies them as one affine
 resampling, so a rebuild is bit-identical and no photo's copies depend on processing order.
 """
@@ -69,22 +69,38 @@ def _as_image(rgb: np.ndarray | Image.Image) -> Image.Image:
   return rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)
 
 
-def fit(rgb: np.ndarray | Image.Image, size: int, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
-  """RGB photo (uint8 [H, W, 3] or PIL) -> (uint8 RGB [size, size, 3], bool mask or None when nothing is padding)."""
+def fit_image(rgb: np.ndarray | Image.Image, size: int, mode: str) -> tuple[Image.Image, np.ndarray | None]:
+  """RGB photo (uint8 [H, W, 3] or PIL) -> (RGB PIL image [size, size], bool mask or None when nothing is padding).
+
+  The dataset build keeps the PIL image: the colour table reads its RGBX bytes directly (see lab_table).
+  """
   image = _as_image(rgb)
   if mode == 'letterbox':
     canvas, mask = _letterbox(image, size)
-    return np.asarray(canvas), _mask_or_none(mask)
+    return canvas, _mask_or_none(mask)
   width, height = image.size
   side = min(width, height)
   left, top = (width - side) / 2, (height - side) / 2
-  resized = image.resize((size, size), Image.BILINEAR, box=(left, top, left + side, top + side))
-  return np.asarray(resized), None
+  return image.resize((size, size), Image.BILINEAR, box=(left, top, left + side, top + side)), None
+
+
+def fit(rgb: np.ndarray | Image.Image, size: int, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+  """`fit_image` as a uint8 array [size, size, 3]."""
+  image, mask = fit_image(rgb, size, mode)
+  return np.asarray(image), mask
 
 
 def augment(rgb: np.ndarray | Image.Image, size: int, mode: str,
             params: AugmentParams) -> tuple[np.ndarray, np.ndarray | None]:
-  """One augmented square copy; pixels that fall outside the photo are marked as padding in the mask."""
+  """`augment_image` as a uint8 array [size, size, 3]."""
+  image, mask = augment_image(rgb, size, mode, params)
+  return np.asarray(image), mask
+
+
+def augment_image(rgb: np.ndarray | Image.Image, size: int, mode: str,
+                  params: AugmentParams) -> tuple[Image.Image, np.ndarray | None]:
+  """One augmented square copy (RGB PIL image); pixels that fall outside the photo are marked as padding in the
+  mask."""
   image = _as_image(rgb)
   if mode == 'letterbox':
     canvas, canvas_mask = _letterbox(image, size)
@@ -112,4 +128,4 @@ def augment(rgb: np.ndarray | Image.Image, size: int, mode: str,
             m10, m11, center_y - (m10 + m11) * size / 2)
   out = canvas.transform((size, size), Image.AFFINE, coeffs, resample=Image.BILINEAR, fillcolor=(128, 128, 128))
   out_mask = canvas_mask.transform((size, size), Image.AFFINE, coeffs, resample=Image.NEAREST, fillcolor=0)
-  return np.asarray(out), _mask_or_none(out_mask)
+  return out, _mask_or_none(out_mask)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import os
+import shutil
 import struct
 from typing import Iterable, NamedTuple, Sequence
 import uuid
@@ -168,7 +169,15 @@ def _copy_local_ranges(path: str, refs: Sequence[MemberRef], max_open: int = 256
 
 
 def delete_spill_dir(directory: str) -> None:
-  """Removes a spill directory and everything in it (local or object store); a missing one is fine."""
+  """Removes a spill directory and everything in it (local or object store); a missing one is fine.
+
+  A local one goes in one `rmtree`: Beam's LocalFileSystem.delete matches (stats) every path it is given first,
+  which took ~0.1 s for caltech-3k's ~190 spill files, on the job's critical path.
+  """
+  if _is_local(directory):
+    if os.path.isdir(directory):
+      shutil.rmtree(directory)
+    return
   match = FileSystems.match([FileSystems.join(directory, '*')])[0]
   paths = [m.path for m in match.metadata_list]
   if paths:

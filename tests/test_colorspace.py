@@ -1,6 +1,7 @@
 """The single Lab implementation against an independent reference (scikit-image) and against itself in TF."""
 
 import numpy as np
+from PIL import Image
 from skimage import color
 
 from pipeline import colorspace
@@ -62,9 +63,11 @@ def test_lab_table_equals_convert_then_quantize(sample_rgb):
   from pipeline import lab_table
   from pipeline import schema
   rng = np.random.default_rng(3)
-  for rgb8 in [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)] + sample_rgb[:3]:
+  for rgb8 in [rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)] + sample_rgb[:3]:
     expected = schema.quantize_lab_planes(colorspace.rgb8_to_lab_planes(rgb8))
     np.testing.assert_array_equal(lab_table.rgb8_to_quantized_lab_planes(rgb8), expected)
+    # The job's path: straight from a PIL image's RGBX bytes.
+    np.testing.assert_array_equal(lab_table.rgb8_to_quantized_lab_planes(Image.fromarray(rgb8)), expected)
 
 
 def test_lab_table_is_built_when_no_cache(tmp_path, monkeypatch):
@@ -72,6 +75,6 @@ def test_lab_table_is_built_when_no_cache(tmp_path, monkeypatch):
   monkeypatch.setenv('COLORIZE_CACHE_DIR', str(tmp_path))
   built = lab_table._load_or_build()  # pylint: disable=protected-access
   assert built.shape == (1 << 24, 4)
-  assert (tmp_path / f'srgb8_to_lab_packed_{lab_table._VERSION}.npy').exists()  # pylint: disable=protected-access
+  assert (tmp_path / f'srgb8_to_lab_rgbx_{lab_table._VERSION}.npy').exists()  # pylint: disable=protected-access
   white = (255 << 16) | (255 << 8) | 255
   assert tuple(built[white]) == (255, 128, 128, 0)  # L=100, a=b=0
