@@ -483,7 +483,8 @@ class _WriteShardFn(beam.DoFn):
 
   def process(self, element: tuple[tuple[str, int], Iterable[list[ShardedRecord]]]) -> Iterator[Any]:
     (split, shard), batches = element
-    ordered = sorted((r for batch in batches for r in batch), key=lambda r: (r.content_hash, r.copy_index, r.source_uri))
+    ordered = sorted((r for batch in batches for r in batch),
+                     key=lambda r: (r.content_hash, r.copy_index, r.source_uri))
     kept = []
     for record in ordered:
       if self._drop_duplicates and kept and kept[-1].content_hash == record.content_hash \
