@@ -103,7 +103,7 @@ def decode_pil(data: bytes, *, min_side: int, max_pixels: int, draft_side: int =
         image.draft('RGB', (draft_side, draft_side))
       image.seek(0)  # GIF/WebP animations: first frame.
       image.load()
-      image = ImageOps.exif_transpose(image)
+      ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
       image = _to_rgb(image)
     except OSError as e:
       message = str(e)

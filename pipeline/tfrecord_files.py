@@ -122,8 +122,9 @@ def read_members(refs: Sequence[MemberRef]) -> list[bytes]:
   return members
 
 
-def _is_local(path: str) -> bool:
-  return FileSystems.get_scheme(path) in (None, 'file')
+def is_local(path: str) -> bool:
+  """A path on this machine's filesystem (no scheme), where plain file calls are faster than Beam's FileSystems."""
+  return FileSystems.get_scheme(path) is None
 
 
 def write_shard(path: str, members: Sequence[bytes | MemberRef]) -> int:
@@ -134,8 +135,8 @@ def write_shard(path: str, members: Sequence[bytes | MemberRef]) -> int:
   ~0.45 s to ~0.12 s. Elsewhere (gs://, ...) the members are read back through Beam's FileSystems.
   """
   spilled = [i for i, m in enumerate(members) if isinstance(m, MemberRef)]
-  if spilled and len(spilled) == len(members) and hasattr(os, 'copy_file_range') and _is_local(path) \
-      and all(_is_local(ref.path) for ref in members):
+  if spilled and len(spilled) == len(members) and hasattr(os, 'copy_file_range') and is_local(path) \
+      and all(is_local(ref.path) for ref in members):
     return _copy_local_ranges(path, members)
   data = list(members)
   for i, member in zip(spilled, read_members([members[i] for i in spilled])):
@@ -174,7 +175,7 @@ def delete_spill_dir(directory: str) -> None:
   A local one goes in one `rmtree`: Beam's LocalFileSystem.delete matches (stats) every path it is given first,
   which took ~0.1 s for caltech-3k's ~190 spill files, on the job's critical path.
   """
-  if _is_local(directory):
+  if is_local(directory):
     if os.path.isdir(directory):
       shutil.rmtree(directory)
     return

@@ -215,6 +215,9 @@ def read_source(item: str | SourceFile) -> SourceFile:
   """A URI's bytes (through Beam's FileSystems: local, gs://, ...) or an already loaded SourceFile."""
   if isinstance(item, SourceFile):
     return item
+  if tfrecord_files.is_local(item):  # Beam's local filesystem adds ~20 us per file to a plain read
+    with open(item, 'rb') as f:
+      return SourceFile(item, f.read())
   with FileSystems.open(item, compression_type='uncompressed') as f:
     return SourceFile(item, f.read())
 
