@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
+from typing import Iterator
 
 from configs import definitions
 
@@ -38,3 +41,27 @@ def runs_in_this_process(runner: definitions.RunnerConfig) -> bool:
   """Whether the pipeline's workers run inside the launching process (the local runner's `in_memory` mode)."""
   in_process_runners = tuple(name for name in _LOCAL_RUNNERS if name != 'PrismRunner')  # Prism is a subprocess
   return _is_local(runner, in_process_runners) and runner.direct_running_mode == 'in_memory'
+
+
+@contextlib.contextmanager
+def short_state_sampling(period_ms: int = 20) -> Iterator[None]:
+  """Within the block, Beam SDK workers created in this process sample execution state every `period_ms`.
+
+  Beam's Python worker times each bundle's steps on a sampling thread that sleeps up to 200 ms between samples,
+  and ending a bundle joins that thread: every long bundle ends up to 200 ms late. Measured on the dataset
+  build's photo stage (caltech-3k, in_memory): 150 ms median from the last output to the next stage, 50 ms with
+  20 ms. Only meaningful where the workers run in this process (`runs_in_this_process`); the sampling thread
+  costs nothing measurable at 20 ms. A Beam version whose StateSampler has another signature is left alone.
+  """
+  from apache_beam.runners.worker import statesampler  # pylint: disable=g-import-not-at-top
+  init = statesampler.StateSampler.__init__
+  parameters = list(inspect.signature(init).parameters)
+  defaults = init.__defaults__
+  if parameters[-1:] != ['sampling_period_ms'] or not defaults or len(defaults) != 1:
+    yield
+    return
+  init.__defaults__ = (period_ms,)
+  try:
+    yield
+  finally:
+    init.__defaults__ = defaults

@@ -9,6 +9,7 @@ inside the TFX pipeline's example gen.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -156,13 +157,14 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
   args = beam_options.beam_args(config.runner) + list(extra_beam_args)
   logging.getLogger(__name__).info('Building %s from %s with %s', version_dir, data.input_uri, ' '.join(args))
   start = time.perf_counter()
-  if beam_options.runs_in_this_process(config.runner) and data.photo_pool == 'process' \
-      and not data.precompute_embeddings:
+  in_process = beam_options.runs_in_this_process(config.runner)
+  if in_process and data.photo_pool == 'process' and not data.precompute_embeddings:
     transforms.start_process_pool_server()  # the workers run in this process: overlap its start with Beam's
   root = beam.Pipeline(options=PipelineOptions(args))
   build_examples(root, data, version_dir, config.model)
-  result = root.run()
-  result.wait_until_finish()
+  with beam_options.short_state_sampling() if in_process else contextlib.nullcontext():
+    result = root.run()
+    result.wait_until_finish()
   seconds = time.perf_counter() - start
   dataset_version.mark_latest(data.output_dir, version_dir)
   return BuildResult(version_dir, dataset_version.read_manifest(version_dir), _counters(result), seconds)

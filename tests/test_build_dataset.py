@@ -15,6 +15,7 @@ from skimage import color
 import tensorflow as tf
 
 import configs
+from pipeline import beam_options
 from pipeline import build_dataset
 from pipeline import dataset_version
 from pipeline import decode
@@ -278,3 +279,18 @@ def test_multi_processing_runner_gives_the_same_shards(builds, tmp_path):
   result = build_dataset.run_build(_replace_data(config, output_dir=str(tmp_path)))
   assert result.manifest['splits'] == first.manifest['splits']
   _assert_same_files_but_manifest(first.version_dir, result.version_dir)
+
+
+def test_short_state_sampling_applies_only_inside_the_block():
+  """run_build shortens the sampling period of Beam's in-process workers (each bundle's end joins the sampling
+  thread, which sleeps up to a period) while its pipeline runs, and leaves Beam's default afterwards."""
+  from apache_beam.runners.worker import statesampler
+  from apache_beam.utils import counters
+
+  def period():
+    return statesampler.StateSampler('test', counters.CounterFactory()).sampling_period_ms
+
+  default = period()
+  with beam_options.short_state_sampling(period_ms=7):
+    assert period() == 7
+  assert period() == default == statesampler.DEFAULT_SAMPLING_PERIOD_MS
