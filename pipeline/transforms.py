@@ -27,6 +27,7 @@ from pipeline import sources
 from pipeline import tfrecord_files
 
 COUNTER_NAMESPACE = 'dataset_build'
+PHOTOS_PER_TASK = 16  # photos per task of ProcessPhotosFn's pool: few large tasks, little IPC
 DEAD_LETTER_TAG = 'dead_letters'
 SOURCES_TAG = 'sources'
 
@@ -137,9 +138,12 @@ class _MatchOrDeadLetterFn(beam.DoFn):
 
 
 class MatchFiles(beam.PTransform):
-  """Patterns -> file URIs spread over workers, with dead letters for patterns that match nothing.
+  """Patterns -> lists of `PHOTOS_PER_TASK` file URIs spread over workers, with dead letters for patterns that
+  match nothing.
 
-  Files are read later, inside ProcessPhotosFn's thread pool, so their bytes never cross a Beam stage boundary.
+  Files are read later, inside ProcessPhotosFn's pool, so their bytes never cross a Beam stage boundary. URIs
+  travel in batches of one pool task's size: the shuffle and the worker thread handle a few hundred elements
+  instead of one per file.
   """
 
   def __init__(self, patterns: Iterable[str]):
@@ -150,10 +154,11 @@ class MatchFiles(beam.PTransform):
     matched = (pbegin
                | 'Patterns' >> beam.Create(self._patterns, reshuffle=False)  # SpreadFiles follows
                | 'Match' >> beam.ParDo(_MatchOrDeadLetterFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
-    uris = (matched.files
-            | 'Paths' >> beam.Map(lambda metadata: metadata.path)
-            | 'SpreadFiles' >> beam.Reshuffle())  # a file list does not split by itself
-    return uris, matched[DEAD_LETTER_TAG]
+    batches = (matched.files
+               | 'Paths' >> beam.Map(lambda metadata: metadata.path)
+               | 'Batch' >> beam.BatchElements(min_batch_size=PHOTOS_PER_TASK, max_batch_size=PHOTOS_PER_TASK)
+               | 'SpreadFiles' >> beam.Reshuffle())  # a file list does not split by itself
+    return batches, matched[DEAD_LETTER_TAG]
 
 
 def _tfds_example_to_file(example: dict[str, Any], name: str, split: str) -> SourceFile:
@@ -362,7 +367,7 @@ def _in_global_window(output: Any) -> Any:
 
 
 class ProcessPhotosFn(beam.DoFn):
-  """File URI (or SourceFile) -> ((split, shard), [ShardedRecord]) per pool task and destination shard;
+  """File URI or SourceFile (or a list of them) -> ((split, shard), [ShardedRecord]) per pool task and shard;
   DeadLetters under DEAD_LETTER_TAG; one SourcesPartial per pool task under SOURCES_TAG.
 
   Photos are handed, in batches, to a pool of processes (`data.photo_pool`) as they arrive, with a bounded number
@@ -376,8 +381,6 @@ class ProcessPhotosFn(beam.DoFn):
   their `MemberRef`s come back, so neither the Beam thread nor the shuffle to the shard writers moves ~70 KB per
   record, only a few dozen bytes. Every file is closed before the task returns, hence before the bundle commits.
   """
-
-  BATCH = 16  # photos per pool task
 
   def __init__(self, data: definitions.DataConfig, model: definitions.ModelConfig | None = None,
                spill_dir: str | None = None):
@@ -429,9 +432,12 @@ class ProcessPhotosFn(beam.DoFn):
           self._pool.submit(process_photo_batch, self._batch, self._data, self._embed, self._spill_dir))
       self._batch = []
 
-  def process(self, element: str | SourceFile) -> Iterator[Any]:
-    self._batch.append(element)
-    if len(self._batch) >= self.BATCH:
+  def process(self, element: str | SourceFile | list[str | SourceFile]) -> Iterator[Any]:
+    if isinstance(element, list):
+      self._batch.extend(element)
+    else:
+      self._batch.append(element)
+    if len(self._batch) >= PHOTOS_PER_TASK:
       self._submit_batch()
     while len(self._in_flight) > self._max_in_flight or (self._in_flight and self._in_flight[0].done()):
       yield from self._emit(self._in_flight.popleft().result())
