@@ -73,7 +73,7 @@ def _manifest(shards, dead_letters_by_reason, sources_summary, *, data: configs.
 
 def _finish_version(grouped: dict[str, Any], *, data, version_dir, embedding=None) -> str:
   """Last step of a build: dead-letter file, spill cleanup, then the manifest that marks the version complete."""
-  shards = list(grouped['shards'])
+  shards = transforms.write_empty_shards(version_dir, data.shards, grouped['shards'])
   sources_summary = transforms.summarize_sources(grouped['sources'])
   encoded = sources_summary['records_encoded']
   arrived = sum(s['examples'] + s['duplicate_records'] for s in shards)
@@ -120,9 +120,10 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
       version_dir, data.shards, data.drop_duplicates)
   dead = ((match_dead, written[transforms.DEAD_LETTER_TAG], processed[transforms.DEAD_LETTER_TAG])
           | 'AllDeadLetters' >> beam.Flatten())
-  # Everything the manifest needs meets in one single-key CoGroupByKey (never empty: every configured shard
-  # reports, even an empty one): fewer stages at the end of the job than a combine, a ToList and side inputs.
-  manifest_inputs = {'shards': written.shards, 'dead_letters': dead, 'sources': processed[transforms.SOURCES_TAG]}
+  # Everything the manifest needs meets in one single-key CoGroupByKey (fewer stages at the end of the job than a
+  # combine, a ToList and side inputs); the trigger makes it fire even when there is no input at all.
+  manifest_inputs = {'shards': written.shards, 'dead_letters': dead, 'sources': processed[transforms.SOURCES_TAG],
+                     'trigger': root | 'ManifestTrigger' >> beam.Create([None])}
   return ({name: pcoll | f'Key{name.title().replace("_", "")}' >> beam.Map(lambda value: (None, value))
            for name, pcoll in manifest_inputs.items()}
           | 'GatherForManifest' >> beam.CoGroupByKey()

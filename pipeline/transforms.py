@@ -516,8 +516,8 @@ class _WriteShardFn(beam.DoFn):
 
 
 class WriteShards(beam.PTransform):
-  """((split, shard), [ShardedRecord]) batches -> gzip TFRecord shards (every configured shard exists, even when
-  empty).
+  """((split, shard), [ShardedRecord]) batches -> gzip TFRecord shards, one per shard that received records
+  (`write_empty_shards` completes the set once every writer is done).
 
   Outputs one summary dict per shard, and `duplicate` dead letters under DEAD_LETTER_TAG.
   """
@@ -527,14 +527,27 @@ class WriteShards(beam.PTransform):
     self._version_dir, self._shards, self._drop_duplicates = version_dir, shards, drop_duplicates
 
   def expand(self, shard_batches):
-    every_shard = [((split, i), []) for split, count in self._shards.items() for i in range(count)]
-    placeholders = shard_batches.pipeline | 'AllShards' >> beam.Create(every_shard, reshuffle=False)
-    return ((shard_batches, placeholders)
-            | 'WithEmptyShards' >> beam.Flatten()
+    return (shard_batches
             | 'GroupByShard' >> beam.GroupByKey()
             | 'WriteShard' >> beam.ParDo(
                 _WriteShardFn(self._version_dir, self._shards, self._drop_duplicates)).with_outputs(
                     DEAD_LETTER_TAG, main='shards'))
+
+
+def write_empty_shards(version_dir: str, shards: dict[str, int], written: Iterable[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+  """Summaries of every configured shard: `written` (WriteShards' output) plus an empty file for each shard that
+  received no record, so readers and the manifest always see `shards[split]` files per split. Done after the
+  writers rather than by feeding them a placeholder per shard, which cost the local runner a stage."""
+  summaries = list(written)
+  done = {summary['path'] for summary in summaries}
+  for split, count in shards.items():
+    for index in range(count):
+      relative = schema.SHARD_PATTERN.format(split=split, index=index, count=count)
+      if relative not in done:
+        tfrecord_files.write_members(FileSystems.join(version_dir, relative), [])
+        summaries.append({'split': split, 'path': relative, 'photos': 0, 'duplicate_records': 0, 'examples': 0})
+  return summaries
 
 
 def write_dead_letters(letters: Iterable[DeadLetter], path: str) -> dict[str, int]:

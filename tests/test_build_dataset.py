@@ -294,3 +294,21 @@ def test_short_state_sampling_applies_only_inside_the_block():
   with beam_options.short_state_sampling(period_ms=7):
     assert period() == 7
   assert period() == default == statesampler.DEFAULT_SAMPLING_PERIOD_MS
+
+
+def test_no_usable_photo_still_gives_every_shard_and_a_manifest(tmp_path):
+  """Shards that receive no record exist as valid empty files (written after the shard writers, which receive
+  nothing here), and a build of nothing completes with zero counts."""
+  photos = tmp_path / 'photos'
+  photos.mkdir()
+  (photos / 'notes.txt').write_bytes(b'not a picture\n')
+  for input_uri, reasons in ((str(photos), {decode.NOT_AN_IMAGE: 1}),
+                             (str(tmp_path / 'missing' / '*.jpg'), {decode.UNREADABLE: 1})):
+    result = build_dataset.run_build(_config(input_uri, str(tmp_path / 'out')))
+    m = result.manifest
+    assert m['dead_letters']['by_reason'] == reasons
+    for split, count in {'train': 3, 'eval': 1, 'test': 1}.items():
+      assert m['splits'][split]['examples'] == 0
+      shards = [os.path.join(result.version_dir, p) for p in m['splits'][split]['shards']]
+      assert len(shards) == count and all(os.path.exists(p) for p in shards)
+      assert not list(tf.data.TFRecordDataset(shards, compression_type='GZIP'))
