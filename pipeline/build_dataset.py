@@ -92,11 +92,12 @@ def _finish_version(grouped: dict[str, Any], *, data, version_dir, embedding=Non
 
 
 def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: str,
-                   model: configs.ModelConfig | None = None) -> beam.PCollection:
+                   model: configs.ModelConfig | None = None, *, distributed: bool = True) -> beam.PCollection:
   """Adds the whole build to `root`; returns a PCollection holding the manifest path once everything is written.
 
   With `data.precompute_embeddings`, `model` names the frozen embedder whose output each record stores (Deep
-  Koalarization's approach: computed once here instead of twice per training batch).
+  Koalarization's approach: computed once here instead of twice per training batch). `distributed=False` (the
+  workers run in the launching process) drops the shuffle that spreads the file list over workers.
   """
   embedding = None
   embed_model = None
@@ -111,7 +112,7 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
     photos = root | 'ReadTfds' >> transforms.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
     match_dead = root | 'NoMatchDeadLetters' >> beam.Create([])
   else:
-    photos, match_dead = root | 'MatchFiles' >> transforms.MatchFiles(source.patterns)
+    photos, match_dead = root | 'MatchFiles' >> transforms.MatchFiles(source.patterns, spread=distributed)
   spill_dir = beam.io.filesystems.FileSystems.join(version_dir, SPILL_DIR) if data.spill_records else None
   processed = photos | 'ProcessPhotos' >> beam.ParDo(
       transforms.ProcessPhotosFn(data, embed_model, spill_dir)).with_outputs(
@@ -162,7 +163,7 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
   if in_process and data.photo_pool == 'process' and not data.precompute_embeddings:
     transforms.start_process_pool_server()  # the workers run in this process: overlap its start with Beam's
   root = beam.Pipeline(options=PipelineOptions(args))
-  build_examples(root, data, version_dir, config.model)
+  build_examples(root, data, version_dir, config.model, distributed=not in_process)
   with beam_options.short_state_sampling() if in_process else contextlib.nullcontext():
     result = root.run()
     result.wait_until_finish()

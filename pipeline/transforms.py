@@ -146,9 +146,11 @@ class MatchFiles(beam.PTransform):
   instead of one per file.
   """
 
-  def __init__(self, patterns: Iterable[str]):
+  def __init__(self, patterns: Iterable[str], spread: bool = True):
+    """`spread=False` skips the Reshuffle where there is nothing to spread over (workers in one process)."""
     super().__init__()
     self._patterns = list(patterns)
+    self._spread = spread
 
   def expand(self, pbegin):
     matched = (pbegin
@@ -156,8 +158,9 @@ class MatchFiles(beam.PTransform):
                | 'Match' >> beam.ParDo(_MatchOrDeadLetterFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
     batches = (matched.files
                | 'Paths' >> beam.Map(lambda metadata: metadata.path)
-               | 'Batch' >> beam.BatchElements(min_batch_size=PHOTOS_PER_TASK, max_batch_size=PHOTOS_PER_TASK)
-               | 'SpreadFiles' >> beam.Reshuffle())  # a file list does not split by itself
+               | 'Batch' >> beam.BatchElements(min_batch_size=PHOTOS_PER_TASK, max_batch_size=PHOTOS_PER_TASK))
+    if self._spread:
+      batches = batches | 'SpreadFiles' >> beam.Reshuffle()  # a file list does not split by itself
     return batches, matched[DEAD_LETTER_TAG]
 
 
