@@ -77,12 +77,11 @@ def table() -> np.ndarray:
 
 
 def _colour_index(rgb8: np.ndarray | Image.Image) -> tuple[np.ndarray, tuple[int, int]]:
-  """Table index (intp, flat) of every pixel, and the image's (height, width)."""
+  """Table index (flat) of every pixel, and the image's (height, width)."""
   if isinstance(rgb8, Image.Image):
     if rgb8.mode != 'RGB':
       raise ValueError(f'expected an RGB image, got mode {rgb8.mode}')
-    index = np.frombuffer(rgb8.tobytes('raw', 'RGBX'), '<u4').astype(np.intp)
-    index &= 0xFFFFFF
+    index = np.frombuffer(rgb8.tobytes('raw', 'RGBX'), '<u4') & np.uint32(0xFFFFFF)
     return index, (rgb8.height, rgb8.width)
   rgb8 = np.asarray(rgb8)
   if rgb8.dtype != np.uint8 or rgb8.ndim != 3 or rgb8.shape[-1] != 3:
