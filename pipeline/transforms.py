@@ -27,7 +27,7 @@ from pipeline import sources
 from pipeline import tfrecord_files
 
 COUNTER_NAMESPACE = 'dataset_build'
-PHOTOS_PER_TASK = 16  # photos per task of ProcessPhotosFn's pool: few large tasks, little IPC
+PHOTOS_PER_TASK = 32  # photos per task of ProcessPhotosFn's pool: few large tasks, little IPC (32 vs 16: ~+4%)
 DEAD_LETTER_TAG = 'dead_letters'
 SOURCES_TAG = 'sources'
 
