@@ -51,11 +51,13 @@ def list_photos(folder: str) -> list[str]:
 
 
 def _decode_and_resize(path: str, size: int) -> int:
+  """The job's own decode and resize calls, ending with the pixels as a uint8 array: one copy out of PIL, as the
+  job makes one (the RGBX bytes its colour table reads). No other conversion: no array -> PIL -> array trip."""
   from pipeline import decode, geometry  # pylint: disable=g-import-not-at-top
   with open(path, 'rb') as f:
     image = decode.decode_pil(f.read(), min_side=1, max_pixels=10 ** 9, draft_side=size)
-  resized, _ = geometry.fit_image(image, size, 'crop')  # the job's calls, without their array copies
-  return resized.size[0]
+  resized, _ = geometry.fit(image, size, 'crop')
+  return resized.shape[0]
 
 
 def decode_floor(paths: Sequence[str], size: int) -> dict[str, Any]:
