@@ -138,30 +138,31 @@ class _MatchOrDeadLetterFn(beam.DoFn):
 
 
 class MatchFiles(beam.PTransform):
-  """Patterns -> lists of `PHOTOS_PER_TASK` file URIs spread over workers, with dead letters for patterns that
-  match nothing.
+  """Patterns -> file URIs spread over workers, in lists of `batch_size` (None: one URI per element), with dead
+  letters for patterns that match nothing.
 
-  Files are read later, inside ProcessPhotosFn's pool, so their bytes never cross a Beam stage boundary. URIs
-  travel in batches of one pool task's size: the shuffle and the worker thread handle a few hundred elements
-  instead of one per file.
+  Files are read later, inside ProcessPhotosFn's pool, so their bytes never cross a Beam stage boundary. The
+  dataset build takes URIs in batches of one pool task: the shuffle and the worker thread then handle a few
+  hundred elements instead of one per file.
   """
 
-  def __init__(self, patterns: Iterable[str], spread: bool = True):
+  def __init__(self, patterns: Iterable[str], spread: bool = True, batch_size: int | None = PHOTOS_PER_TASK):
     """`spread=False` skips the Reshuffle where there is nothing to spread over (workers in one process)."""
     super().__init__()
     self._patterns = list(patterns)
     self._spread = spread
+    self._batch_size = batch_size
 
   def expand(self, pbegin):
     matched = (pbegin
                | 'Patterns' >> beam.Create(self._patterns, reshuffle=False)  # SpreadFiles follows
                | 'Match' >> beam.ParDo(_MatchOrDeadLetterFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
-    batches = (matched.files
-               | 'Paths' >> beam.Map(lambda metadata: metadata.path)
-               | 'Batch' >> beam.BatchElements(min_batch_size=PHOTOS_PER_TASK, max_batch_size=PHOTOS_PER_TASK))
+    uris = matched.files | 'Paths' >> beam.Map(lambda metadata: metadata.path)
+    if self._batch_size:
+      uris = uris | 'Batch' >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
     if self._spread:
-      batches = batches | 'SpreadFiles' >> beam.Reshuffle()  # a file list does not split by itself
-    return batches, matched[DEAD_LETTER_TAG]
+      uris = uris | 'SpreadFiles' >> beam.Reshuffle()  # a file list does not split by itself
+    return uris, matched[DEAD_LETTER_TAG]
 
 
 def _tfds_example_to_file(example: dict[str, Any], name: str, split: str) -> SourceFile:

@@ -127,7 +127,7 @@ def build(root: beam.Pipeline, input_uri: str, output: str, model: str) -> None:
   base = input_uri.rstrip('/') if '*' not in input_uri else ''
   if base and '://' not in base:
     base = os.path.abspath(base)
-  uris, match_dead = root | 'Match' >> transforms.MatchFiles(source.patterns)
+  uris, match_dead = root | 'Match' >> transforms.MatchFiles(source.patterns, batch_size=None)
   prepared = uris | 'Prepare' >> beam.ParDo(_PrepareFn(base)).with_outputs('dead', main='ok')
   colorized, dlq = prepared.ok | 'Colorize' >> inference_base.RunInference(
       inference_base.KeyedModelHandler(ColorizerModelHandler(model))).with_exception_handling()
