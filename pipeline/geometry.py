@@ -90,13 +90,6 @@ def fit(rgb: np.ndarray | Image.Image, size: int, mode: str) -> tuple[np.ndarray
   return np.asarray(image), mask
 
 
-def augment(rgb: np.ndarray | Image.Image, size: int, mode: str,
-            params: AugmentParams) -> tuple[np.ndarray, np.ndarray | None]:
-  """`augment_image` as a uint8 array [size, size, 3]."""
-  image, mask = augment_image(rgb, size, mode, params)
-  return np.asarray(image), mask
-
-
 def augment_image(rgb: np.ndarray | Image.Image, size: int, mode: str,
                   params: AugmentParams) -> tuple[Image.Image, np.ndarray | None]:
   """One augmented square copy (RGB PIL image); pixels that fall outside the photo are marked as padding in the

@@ -36,24 +36,25 @@ def _masked_crc(data: bytes) -> int:
   return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def frame_record(data: bytes) -> bytes:
-  """One record in TFRecord framing."""
+def _frame_head(data: bytes) -> bytes:
+  """TFRecord framing before a record: its length and the masked CRC32C of the length."""
   length = struct.pack('<Q', len(data))
-  return length + struct.pack('<I', _masked_crc(length)) + data + struct.pack('<I', _masked_crc(data))
+  return length + struct.pack('<I', _masked_crc(length))
 
 
 def compress_record(data: bytes, compression_level: int) -> bytes:
-  """One framed record as a self-contained gzip member (header mtime 0, so the bytes are reproducible).
+  """One record in TFRecord framing (length, masked CRC32C of the length, data, masked CRC32C of the data) as a
+  self-contained gzip member (header mtime 0, so the bytes are reproducible). The framing is fed to the
+  compressor in pieces, so the record is never copied into one framed buffer first.
 
   ISA-L's deflate (levels 0-3), standard gzip output: measured on Caltech records at 256 px, level 1 takes
   0.46 ms and 74 KiB per example where zlib level 1 takes 1.45 ms (62 KiB with Z_RLE). Every worker must use the
   same compressor for rebuilds to be byte-identical, hence the pinned `isal`.
   """
   compressor = isal_zlib.compressobj(compression_level, isal_zlib.DEFLATED, 16 + isal_zlib.MAX_WBITS)
-  length = struct.pack('<Q', len(data))
-  head = compressor.compress(length + struct.pack('<I', _masked_crc(length)))  # the framing of frame_record,
-  body = compressor.compress(data)  # without copying the record into one buffer first
-  return head + body + compressor.compress(struct.pack('<I', _masked_crc(data))) + compressor.flush()
+  parts = [compressor.compress(_frame_head(data)), compressor.compress(data),
+           compressor.compress(struct.pack('<I', _masked_crc(data))), compressor.flush()]
+  return b''.join(parts)
 
 
 def write_members(path: str, members: Iterable[bytes]) -> int:
