@@ -1,30 +1,72 @@
 """A small local web page to colorize a photo (after the original "Color 'em" page): upload one or pick a bundled
 sample, see input and result side by side, download the result.
 
-    .venv/bin/python -m serving.web --model=outputs/serving_model          # http://127.0.0.1:8000
+    .venv/bin/colorize-web --model=outputs/serving_model          # http://127.0.0.1:8000
+    .venv/bin/python -m serving.web --model=outputs/serving_model
 
-Standard library only (ThreadingHTTPServer). Bound to 127.0.0.1 by default; uploads are limited in size
-(`--max_upload_mb`) and type (what PIL can decode, within the pixel limit), with clear messages.
+The HTTP side is waitress (a production WSGI server, pure Python, no dependencies of its own, maintained by the
+Pylons project), not the standard library's http.server. Why waitress rather than uvicorn/hypercorn or gunicorn:
+
+* its asyncore I/O thread reads every request completely (headers and body, spooled to a temporary file above
+  512 KB) before a worker thread sees it, so clients that stall or trickle (slowloris) cost a socket, not a thread:
+  the page and other uploads keep being served by the bounded worker pool (`threads`);
+* it parses strictly (malformed or negative `Content-Length`, bad header characters, smuggling-prone header
+  combinations -> 400), refuses a body larger than `max_request_body_size` from its `Content-Length` alone
+  (413, before reading it), closes connections idle for `channel_timeout` seconds, caps open connections
+  (`connection_limit`; the rest wait in the listen backlog instead of being reset) and header size;
+* one process with threads shares one loaded TensorFlow model (gunicorn's pre-fork workers would each load it,
+  and its sync workers are exactly the slowloris-prone design we are replacing); uvicorn and hypercorn are
+  asyncio servers with more dependencies, and uvicorn has no request-body timeout at all.
+
+On top of it this module bounds the memory of the expensive part: at most `--max_concurrent_inference` uploads are
+decoded and colorized at once, at most `--max_queued_uploads` more wait for a slot, and any further upload is
+answered at once with 503 and `Retry-After`. Every response (waitress's own 400/413/431/500 included) is JSON or
+the page, carries the security headers, and names failures with the project's short reasons (`empty`,
+`not_an_image`, `unsupported_format`, `too_large`, `truncated`, `corrupt`, ...) plus a sentence, never internal
+error text. Bound to 127.0.0.1 by default.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import glob
+import hashlib
 import html
-import http.server
+import io
 import json
+import logging
+import math
 import os
 import threading
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 import urllib.parse
 
 from absl import app
 from absl import flags
+from PIL import Image
+from PIL import ImageFile
+import waitress
+import waitress.channel
+import waitress.task
+import waitress.wasyncore
 
 from configs import flags as config_flags
+from pipeline import decode
 from serving import colorizer as colorizer_lib
 
 FLAGS = flags.FLAGS
+
+# The pixel limit is the colorizer's (checked here from the header, before any decoding); PIL's own bomb check is
+# off so that an oversized photo gets our `too_large` answer naming that limit, as in pipeline/decode.py.
+MAX_PIXELS = colorizer_lib.MAX_PIXELS
+Image.MAX_IMAGE_PIXELS = None
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+DEFAULTS = dict(max_upload_mb=15.0, request_timeout_s=10, max_concurrent_inference=2, max_queued_uploads=8,
+                max_connections=100)
+RETRY_AFTER_S = 2
+_FORMATS = 'Upload a JPEG, PNG, WebP, BMP or GIF photo.'
 
 
 def define_flags() -> None:
@@ -32,18 +74,75 @@ def define_flags() -> None:
   flags.DEFINE_string('model', None, "SavedModel or pushed-model folder (default: the config's push.destination).")
   flags.DEFINE_string('host', '127.0.0.1', 'Address to bind (127.0.0.1: this machine only).')
   flags.DEFINE_integer('port', 8000, 'Port.')
-  flags.DEFINE_float('max_upload_mb', 15.0, 'Largest accepted upload.')
+  flags.DEFINE_float('max_upload_mb', DEFAULTS['max_upload_mb'],
+                     'Largest accepted upload; larger ones get 413 from their Content-Length, unread.')
   flags.DEFINE_string('samples_dir', 'sample_photos', 'Folder of sample photos offered on the page.')
+  flags.DEFINE_integer('request_timeout_s', DEFAULTS['request_timeout_s'],
+                       'A connection that sends nothing for this long (a stalled header or body, an idle '
+                       'keep-alive) is closed.', lower_bound=1)
+  flags.DEFINE_integer('max_concurrent_inference', DEFAULTS['max_concurrent_inference'],
+                       'Uploads decoded and colorized at once (bounds memory).', lower_bound=1)
+  flags.DEFINE_integer('max_queued_uploads', DEFAULTS['max_queued_uploads'],
+                       'Uploads allowed to wait for an inference slot; more get 503 with Retry-After.',
+                       lower_bound=0)
+  flags.DEFINE_integer('max_connections', DEFAULTS['max_connections'],
+                       'Open connections; more wait in the listen backlog until one closes.', lower_bound=8)
 
+
+_STYLE = """
+ body { font-family: sans-serif; margin: 2em; max-width: 70em; }
+ .pair { display: flex; gap: 1em; align-items: flex-start; }
+ .pair figure { margin: 0; flex: 1; } .pair img { max-width: 100%; }
+ #error { color: #b00020; font-weight: bold; }
+"""
+
+_SCRIPT = """
+const maxBytes = %(max_bytes)d;
+async function colorize(blob, name) {
+  document.getElementById('error').textContent = '';
+  document.getElementById('download').hidden = true;
+  document.getElementById('output').removeAttribute('src');
+  if (blob.size > maxBytes) {
+    document.getElementById('error').textContent = `${name} is ${(blob.size / 1e6).toFixed(1)} MB: the limit is ${maxBytes / 1e6} MB.`;
+    return;
+  }
+  document.getElementById('input').src = URL.createObjectURL(blob);
+  document.getElementById('status').textContent = 'Colorizing ' + name + ' ...';
+  let response;
+  try {
+    response = await fetch('/api/colorize', {method: 'POST', body: blob,
+      headers: {'Content-Type': 'application/octet-stream', 'X-Filename': encodeURIComponent(name)}});
+  } catch (e) {
+    document.getElementById('status').textContent = '';
+    document.getElementById('error').textContent = 'The server did not answer; try again.';
+    return;
+  }
+  document.getElementById('status').textContent = '';
+  if (!response.ok) {
+    document.getElementById('error').textContent = (await response.json()).error;
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  document.getElementById('output').src = url;
+  const link = document.getElementById('download');
+  link.href = url; link.download = name.replace(/\\.[^.]*$/, '') + '_colorized.png'; link.hidden = false;
+  document.getElementById('status').textContent = 'Done: ' + name;
+}
+document.getElementById('upload').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const file = document.getElementById('file').files[0];
+  if (file) colorize(file, file.name);
+});
+document.getElementById('sample').addEventListener('change', async (e) => {
+  if (!e.target.value) return;
+  const response = await fetch('/samples/' + e.target.value);
+  colorize(await response.blob(), e.target.value.split('/').pop());
+});
+"""
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Colorize a photo</title>
-<style>
- body {{ font-family: sans-serif; margin: 2em; max-width: 70em; }}
- .pair {{ display: flex; gap: 1em; align-items: flex-start; }}
- .pair figure {{ margin: 0; flex: 1; }} .pair img {{ max-width: 100%; }}
- #error {{ color: #b00020; font-weight: bold; }}
-</style></head>
+<style>{style}</style></head>
 <body>
 <h1>Colorize a black-and-white photo</h1>
 <form id="upload"><input type="file" id="file" accept="image/*"> <button type="submit">Colorize</button></form>
@@ -54,134 +153,282 @@ _PAGE = """<!doctype html>
  <figure><figcaption>Colorized</figcaption><img id="output" alt=""></figure>
 </div>
 <p><a id="download" download="colorized.png" hidden>Download the colorized photo</a></p>
-<script>
-const maxBytes = {max_bytes};
-async function colorize(blob, name) {{
-  document.getElementById('error').textContent = '';
-  document.getElementById('download').hidden = true;
-  document.getElementById('output').removeAttribute('src');
-  if (blob.size > maxBytes) {{
-    document.getElementById('error').textContent = `${{name}} is ${{(blob.size / 1e6).toFixed(1)}} MB: the limit is ${{maxBytes / 1e6}} MB.`;
-    return;
-  }}
-  document.getElementById('input').src = URL.createObjectURL(blob);
-  document.getElementById('status').textContent = 'Colorizing ' + name + ' ...';
-  const response = await fetch('/api/colorize', {{method: 'POST', body: blob,
-    headers: {{'Content-Type': 'application/octet-stream', 'X-Filename': encodeURIComponent(name)}}}});
-  document.getElementById('status').textContent = '';
-  if (!response.ok) {{
-    document.getElementById('error').textContent = (await response.json()).error;
-    return;
-  }}
-  const url = URL.createObjectURL(await response.blob());
-  document.getElementById('output').src = url;
-  const link = document.getElementById('download');
-  link.href = url; link.download = name.replace(/\\.[^.]*$/, '') + '_colorized.png'; link.hidden = false;
-  document.getElementById('status').textContent = 'Done: ' + name;
-}}
-document.getElementById('upload').addEventListener('submit', (e) => {{
-  e.preventDefault();
-  const file = document.getElementById('file').files[0];
-  if (file) colorize(file, file.name);
-}});
-document.getElementById('sample').addEventListener('change', async (e) => {{
-  if (!e.target.value) return;
-  const response = await fetch('/samples/' + e.target.value);
-  colorize(await response.blob(), e.target.value.split('/').pop());
-}});
-</script>
+<script>{script}</script>
 </body></html>
 """
 
 
-class ColorizeServer(http.server.ThreadingHTTPServer):
-  """The page, the samples and /api/colorize; one model shared by the request threads (inference serialized)."""
+def _csp_hash(text: str) -> str:
+  return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode('utf-8')).digest()).decode('ascii') + "'"
 
-  daemon_threads = True
 
-  def __init__(self, address, model_path: str, samples_dir: str, max_upload_bytes: int):
-    self.colorizer = colorizer_lib.Colorizer(model_path)
+# Sent with every response; the page gets its own Content-Security-Policy (its inline style and script allowed by
+# hash, images from blob: URLs, fetches to this origin only).
+SECURITY_HEADERS = (
+    ('X-Content-Type-Options', 'nosniff'),
+    ('X-Frame-Options', 'DENY'),
+    ('Referrer-Policy', 'no-referrer'),
+    ('Cross-Origin-Resource-Policy', 'same-origin'),
+)
+_DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+class Rejected(Exception):
+  """An answer other than 200: HTTP status, a short reason word, a sentence for people."""
+
+  def __init__(self, status: int, reason: str, message: str, headers: Sequence[tuple[str, str]] = ()):
+    super().__init__(message)
+    self.status = status
+    self.reason = reason
+    self.message = message
+    self.headers = tuple(headers)
+
+
+def _mb(n: float) -> str:
+  return f'{n / 1e6:.1f} MB'
+
+
+def _limit_mb(max_upload_bytes: int) -> str:
+  return f'{max_upload_bytes / 1e6:g} MB'
+
+
+def validate(data: bytes, name: str) -> bytes:
+  """Checks an upload from its header (type, pixel limit) before decoding it fully; returns the model's input.
+
+  Raises:
+    Rejected: with one of pipeline.decode's reasons (empty, not_an_image, unsupported_format, too_large,
+      truncated, corrupt) and a sentence; never an exception's own text.
+  """
+  if not data:
+    raise Rejected(400, decode.EMPTY, f'{name}: the file is empty. {_FORMATS}')
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      image_format, (width, height) = image.format, image.size
+  except Image.UnidentifiedImageError:
+    raise Rejected(415, decode.NOT_AN_IMAGE, f'{name}: not a readable image. {_FORMATS}') from None
+  except Exception:  # pylint: disable=broad-except
+    raise Rejected(415, decode.CORRUPT, f'{name}: the image header is corrupt. {_FORMATS}') from None
+  if image_format not in decode.ACCEPTED_FORMATS:
+    raise Rejected(415, decode.UNSUPPORTED_FORMAT, f'{name}: {image_format} images are not accepted. {_FORMATS}')
+  if width * height > MAX_PIXELS:
+    raise Rejected(413, decode.TOO_LARGE,
+                   f'{name} is {width}x{height} = {width * height} pixels: the limit is {MAX_PIXELS} pixels '
+                   f'({MAX_PIXELS / 1e6:g} megapixels).')
+  try:
+    return colorizer_lib.prepare(data)
+  except colorizer_lib.ColorizeError as e:
+    if 'truncated' in str(e) or 'premature end' in str(e).lower():
+      raise Rejected(415, decode.TRUNCATED, f'{name}: the file is truncated (an incomplete copy?).') from None
+    raise Rejected(415, decode.CORRUPT, f'{name}: the image data is corrupt.') from None
+  except Exception:  # pylint: disable=broad-except
+    raise Rejected(415, decode.CORRUPT, f'{name}: the image data is corrupt.') from None
+
+
+class InferenceSlots:
+  """At most `slots` holders at once and at most `queue` more waiting; past that, `Rejected` 503 at once."""
+
+  def __init__(self, slots: int, queue: int):
+    self.slots, self.queue = slots, queue
+    self._semaphore = threading.BoundedSemaphore(slots)
+    self._lock = threading.Lock()
+    self.admitted = 0  # running + waiting
+    self.peak_admitted = 0
+    self.refused = 0
+
+  @contextlib.contextmanager
+  def hold(self):
+    with self._lock:
+      if self.admitted >= self.slots + self.queue:
+        self.refused += 1
+        raise Rejected(503, 'busy', 'The server is busy colorizing other photos; try again in a few seconds.',
+                       [('Retry-After', str(RETRY_AFTER_S))])
+      self.admitted += 1
+      self.peak_admitted = max(self.peak_admitted, self.admitted)
+    try:
+      with self._semaphore:
+        yield
+    finally:
+      with self._lock:
+        self.admitted -= 1
+
+
+class ColorizeApp:
+  """The WSGI application: the page, the samples and /api/colorize; one model shared by the worker threads."""
+
+  def __init__(self, colorizer: colorizer_lib.Colorizer, samples_dir: str, max_upload_bytes: int,
+               max_concurrent_inference: int, max_queued_uploads: int):
+    self.colorizer = colorizer
     self.samples_dir = os.path.abspath(samples_dir)
     self.samples = sorted(os.path.relpath(p, self.samples_dir)
                           for p in glob.glob(os.path.join(self.samples_dir, '**', '*.jpg'), recursive=True))
     self.max_upload_bytes = max_upload_bytes
-    self.lock = threading.Lock()
-    super().__init__(address, _Handler)
+    self.slots = InferenceSlots(max_concurrent_inference, max_queued_uploads)
+    options = ''.join(f'<option value="{html.escape(s)}">{html.escape(s)}</option>' for s in self.samples)
+    script = _SCRIPT % {'max_bytes': max_upload_bytes}
+    self.page = _PAGE.format(style=_STYLE, script=script, options=options).encode('utf-8')
+    self.page_csp = (f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(_STYLE)}; "
+                     "img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                     "frame-ancestors 'none'")
 
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-  server: ColorizeServer
-
-  def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-    pass
-
-  def _send(self, status: int, body: bytes, content_type: str) -> None:
-    self.send_response(status)
-    self.send_header('Content-Type', content_type)
-    self.send_header('Content-Length', str(len(body)))
-    self.end_headers()
-    self.wfile.write(body)
-
-  def _error(self, status: int, message: str) -> None:
-    self._send(status, json.dumps({'error': message}).encode('utf-8'), 'application/json')
-
-  def do_GET(self):  # pylint: disable=invalid-name
-    path = urllib.parse.unquote(urllib.parse.urlparse(self.path).path)
-    if path == '/':
-      options = ''.join(f'<option value="{html.escape(s)}">{html.escape(s)}</option>' for s in self.server.samples)
-      page = _PAGE.format(options=options, max_bytes=self.server.max_upload_bytes)
-      self._send(200, page.encode('utf-8'), 'text/html; charset=utf-8')
-    elif path.startswith('/samples/') and path[len('/samples/'):] in self.server.samples:
-      with open(os.path.join(self.server.samples_dir, path[len('/samples/'):]), 'rb') as f:
-        self._send(200, f.read(), 'image/jpeg')
-    else:
-      self._error(404, 'not found')
-
-  def do_POST(self):  # pylint: disable=invalid-name
-    if urllib.parse.urlparse(self.path).path != '/api/colorize':
-      self._error(404, 'not found')
-      return
-    length = int(self.headers.get('Content-Length') or 0)
-    name = urllib.parse.unquote(self.headers.get('X-Filename') or 'upload')
-    limit_mb = self.server.max_upload_bytes / 1e6
-    if length > self.server.max_upload_bytes:
-      # Drain a bounded amount so the client, still sending, can read the answer instead of a broken pipe.
-      remaining = min(length, 4 * self.server.max_upload_bytes)
-      while remaining > 0:
-        chunk = self.rfile.read(min(remaining, 1 << 16))
-        if not chunk:
-          break
-        remaining -= len(chunk)
-      self.close_connection = True
-      self._error(413, f'{name} is {length / 1e6:.1f} MB: the limit is {limit_mb:g} MB.')
-      return
-    data = self.rfile.read(length)
+  def __call__(self, environ, start_response) -> Iterable[bytes]:
     try:
-      prepared = colorizer_lib.prepare(data)
-      with self.server.lock:
-        png = self.server.colorizer.colorize(prepared)
-    except colorizer_lib.ColorizeError as e:
-      self._error(415, f'{name}: {e}. Upload a JPEG, PNG, WebP, BMP or GIF photo.')
-      return
-    self._send(200, png, 'image/png')
+      status, content_type, body, headers = self._route(environ)
+    except Rejected as e:
+      status, content_type, body, headers = e.status, 'application/json', error_body(e.reason, e.message), e.headers
+    except Exception:  # pylint: disable=broad-except
+      logging.exception('colorize-web: unexpected error')
+      status, content_type, body, headers = (500, 'application/json',
+                                             error_body('internal', 'Something went wrong on the server.'), ())
+    csp = self.page_csp if content_type.startswith('text/html') else _DEFAULT_CSP
+    start_response(_status_line(status), response_headers(content_type, len(body), csp) + list(headers))
+    return [body]
+
+  def _route(self, environ):
+    path = environ.get('PATH_INFO', '')
+    method = environ['REQUEST_METHOD']
+    if path == '/api/colorize':
+      if method != 'POST':
+        raise Rejected(405, 'method_not_allowed', 'Use POST to upload a photo.', [('Allow', 'POST')])
+      return self._colorize(environ)
+    if method not in ('GET', 'HEAD'):
+      raise Rejected(405, 'method_not_allowed', 'This page is read with GET.', [('Allow', 'GET, HEAD')])
+    if path == '/':
+      return 200, 'text/html; charset=utf-8', self.page, ()
+    if path.startswith('/samples/') and path[len('/samples/'):] in self.samples:
+      with open(os.path.join(self.samples_dir, path[len('/samples/'):]), 'rb') as f:
+        return 200, 'image/jpeg', f.read(), ()
+    raise Rejected(404, 'not_found', 'Not found.')
+
+  def _colorize(self, environ):
+    name = urllib.parse.unquote(environ.get('HTTP_X_FILENAME') or 'upload')[:200]
+    length = int(environ.get('CONTENT_LENGTH') or 0)  # waitress has validated it (digits, within the limit)
+    if length > self.max_upload_bytes:  # chunked uploads are counted by waitress as they arrive
+      raise Rejected(413, decode.TOO_LARGE,
+                     f'{name} is {_mb(length)}: the limit is {_limit_mb(self.max_upload_bytes)}.')
+    with self.slots.hold():
+      data = environ['wsgi.input'].read(length)
+      prepared = validate(data, name)
+      png = self.colorizer.colorize(prepared)
+    return 200, 'image/png', png, (('Cache-Control', 'no-store'),)
 
 
-def serve(model_path: str, host: str = '127.0.0.1', port: int = 8000, samples_dir: str = 'sample_photos',
-          max_upload_mb: float = 15.0) -> ColorizeServer:
-  """A started server (in a background thread); `server.shutdown()` stops it."""
-  server = ColorizeServer((host, port), model_path, samples_dir, int(max_upload_mb * 1e6))
-  threading.Thread(target=server.serve_forever, name='colorize-web', daemon=True).start()
-  return server
+def _status_line(status: int) -> str:
+  import http  # pylint: disable=g-import-not-at-top
+  return f'{status} {http.HTTPStatus(status).phrase}'
+
+
+def error_body(reason: str, message: str) -> bytes:
+  return json.dumps({'error': message, 'reason': reason}).encode('utf-8')
+
+
+def response_headers(content_type: str, length: int, csp: str = _DEFAULT_CSP) -> list[tuple[str, str]]:
+  return [('Content-Type', content_type), ('Content-Length', str(length)), ('Content-Security-Policy', csp),
+          *SECURITY_HEADERS]
+
+
+class _ErrorTask(waitress.task.ErrorTask):
+  """waitress's own refusals (bad request line or headers, body over the limit, header too large, a crash) in this
+  server's JSON form with the security headers, instead of its plain-text body naming the server."""
+
+  def execute(self):
+    error = self.request.error
+    code = error.code
+    max_upload_bytes = self.channel.server.adj.max_request_body_size - 1
+    if code == 413:
+      name = urllib.parse.unquote(self.request.headers.get('X_FILENAME', 'upload'))[:200]
+      length = self.request.content_length
+      size = f'{name} is {_mb(length)}' if length > max_upload_bytes else f'{name} is too large'
+      reason, message = decode.TOO_LARGE, f'{size}: the limit is {_limit_mb(max_upload_bytes)}.'
+    elif code == 431:
+      reason, message = 'headers_too_large', 'The request headers are too large.'
+    elif 400 <= code < 500:
+      reason, message = 'bad_request', 'Malformed HTTP request (request line or headers).'
+    else:
+      reason, message = 'internal', 'Something went wrong on the server.'
+    body = error_body(reason, message)
+    self.status = _status_line(code)
+    self.response_headers.extend(response_headers('application/json', len(body)))
+    self.set_close_on_finish()
+    self.content_length = len(body)
+    self.write(body)
+
+
+class _Channel(waitress.channel.HTTPChannel):
+  error_task_class = _ErrorTask
+
+
+class WebServer:
+  """A waitress server around `ColorizeApp`; `run()` serves in this thread, `shutdown()` stops it."""
+
+  def __init__(self, model_path: str | None = None, host: str = '127.0.0.1', port: int = 8000,
+               samples_dir: str = 'sample_photos', max_upload_mb: float = DEFAULTS['max_upload_mb'],
+               request_timeout_s: float = DEFAULTS['request_timeout_s'],
+               max_concurrent_inference: int = DEFAULTS['max_concurrent_inference'],
+               max_queued_uploads: int = DEFAULTS['max_queued_uploads'],
+               max_connections: int = DEFAULTS['max_connections'],
+               colorizer: colorizer_lib.Colorizer | None = None):
+    self.colorizer = colorizer or colorizer_lib.Colorizer(model_path)
+    max_upload_bytes = int(max_upload_mb * 1e6)
+    self.app = ColorizeApp(self.colorizer, samples_dir, max_upload_bytes, max_concurrent_inference,
+                           max_queued_uploads)
+    # Worker threads: every admitted upload (running or queued) can hold one, plus a few for the page, samples and
+    # immediate refusals, so those are never stuck behind the uploads.
+    threads = max_concurrent_inference + max_queued_uploads + 4
+    self.server = waitress.create_server(
+        self.app, host=host, port=port, threads=threads, connection_limit=max_connections,
+        channel_timeout=max(1, math.ceil(request_timeout_s)), cleanup_interval=1,
+        max_request_body_size=max_upload_bytes + 1, max_request_header_size=64 * 1024,
+        ident='', expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+    self.server.channel_class = _Channel
+    self.host, self.port = self.server.effective_host, self.server.effective_port
+    self._thread: threading.Thread | None = None
+
+  @property
+  def url(self) -> str:
+    return f'http://{self.host}:{self.port}'
+
+  def run(self) -> None:
+    self.server.run()
+
+  def start(self) -> 'WebServer':
+    self._thread = threading.Thread(target=self.run, name='colorize-web', daemon=True)
+    self._thread.start()
+    return self
+
+  def shutdown(self) -> None:
+    """Closes the listening socket and every connection (from the I/O thread), then stops the workers."""
+    done = threading.Event()
+
+    def close_all():
+      waitress.wasyncore.close_all(self.server._map)  # pylint: disable=protected-access
+      done.set()
+
+    self.server.trigger.pull_trigger(close_all)
+    done.wait(10)
+    self.server.task_dispatcher.shutdown()
+    if self._thread:
+      self._thread.join(10)
+
+
+def serve(model_path: str | None = None, host: str = '127.0.0.1', port: int = 8000,
+          samples_dir: str = 'sample_photos', max_upload_mb: float = DEFAULTS['max_upload_mb'],
+          **limits) -> WebServer:
+  """A started server (in a background thread); `server.shutdown()` stops it. `limits`: request_timeout_s,
+  max_concurrent_inference, max_queued_uploads, max_connections, colorizer (an already loaded model)."""
+  return WebServer(model_path, host, port, samples_dir, max_upload_mb, **limits).start()
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
+  logging.getLogger('waitress.queue').setLevel(logging.ERROR)  # "Task queue depth is N": expected under load
   model = FLAGS.model or config_flags.config_from_flags().push.destination
-  server = ColorizeServer((FLAGS.host, FLAGS.port), model, FLAGS.samples_dir, int(FLAGS.max_upload_mb * 1e6))
-  print(f'Colorize page on http://{FLAGS.host}:{server.server_address[1]}/ (model {server.colorizer.model_dir}); '
-        'Ctrl-C to stop', flush=True)
+  server = WebServer(model, FLAGS.host, FLAGS.port, FLAGS.samples_dir, FLAGS.max_upload_mb,
+                     request_timeout_s=FLAGS.request_timeout_s,
+                     max_concurrent_inference=FLAGS.max_concurrent_inference,
+                     max_queued_uploads=FLAGS.max_queued_uploads, max_connections=FLAGS.max_connections)
+  print(f'Colorize page on {server.url}/ (model {server.colorizer.model_dir}); Ctrl-C to stop', flush=True)
   try:
-    server.serve_forever()
+    server.run()
   except KeyboardInterrupt:
     pass
 
