@@ -39,7 +39,7 @@ import logging
 import math
 import os
 import threading
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 import urllib.parse
 
 from absl import app
