@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+# How many times each model variant's encoder downsamples: image sides must be multiples of it.
+VARIANT_DOWNSAMPLING = {'unet': 32, 'fusion': 8, 'beta': 8}
+
 
 @dataclasses.dataclass
 class AugmentationConfig:
@@ -84,29 +87,47 @@ class DataConfig:
 
 @dataclasses.dataclass
 class ModelConfig:
-  """The fusion colorizer (encoder, fused global embedding, decoder predicting ab from L).
+  """The colorizer: L in, ab out.
 
   Attributes:
-    variant: `beta` (encoder-decoder only) or `fusion` (with a frozen ImageNet embedder in the bottleneck).
-    embedder: The frozen classifier whose output is fused into the bottleneck.
+    variant: `unet` (an ImageNet-pretrained EfficientNet-Lite0 as the encoder of a U-Net, with the pooled embedding
+      fused at the bottleneck; `trainer/unet.py`), `fusion` (an encoder trained from scratch with a frozen ImageNet
+      embedder's output fused in; Deep Koalarization) or `beta` (encoder-decoder only). Image sides must be
+      multiples of the variant's downsampling: 32 for `unet`, 8 for the others.
+    embedder: The ImageNet classifier: the encoder of `unet` (efficientnet_lite0 only), the frozen embedder of
+      `fusion`.
     embedder_weights: Local or `gs://` path of the embedder's weights; empty means the default location
       (the converted EfficientNet-Lite0 cache, or Keras' download cache for Inception-ResNet-v2).
-    loss: `mse` or `huber` regression of ab, or `classification` over the in-gamut ab bins of
-      grid 10 (Zhang et al.'s 313; 264 derived from 8-bit sRGB here, see trainer/color_bins.py).
-    encoder_filters: Filters of the stride-2 encoder stages.
+    loss: `classification` over the in-gamut ab bins of grid 10 (Zhang et al.'s 313; 264 derived from 8-bit sRGB
+      here, see trainer/color_bins.py), `mse` or `huber` regression of ab, or `l1_chroma`: L1 on ab plus a
+      penalty on predicted chroma below `chroma_boost` x the true chroma (regression that does not average
+      towards brown; DDColor/BigColor-style saturation target).
+    encoder_filters: Filters of the stride-2 encoder stages (`beta`, `fusion`).
+    decoder_filters: Filters of the U-Net decoder stages at strides 16, 8, 4 and 2 (`unet`).
     fusion_channels: Channels of the 1x1 convolution that mixes the tiled embedding into the bottleneck.
     rebalance_lambda: Class-rebalancing mix between the empirical bin distribution and uniform.
-    annealed_mean_temperature: Temperature of the annealed-mean decoding of the bin distribution.
+    annealed_mean_temperature: Temperature of the annealed-mean decoding of the bin distribution, used when
+      `temperature_candidates` is empty or there is no eval split.
+    temperature_candidates: After training, the temperature is chosen among these on the eval split: the one with
+      the highest hue-balanced recall among those whose ΔPSNR vs gray is >= 0 (else the one with the best
+      ΔPSNR). It is stored next to the model (`color_bins.json`) and baked into the serving graph.
+    chroma_boost: `l1_chroma`: the chroma the prediction is pushed towards, as a multiple of the true chroma.
+    chroma_weight: `l1_chroma`: weight of the chroma term against the L1 term.
   """
 
-  variant: Literal['beta', 'fusion'] = 'fusion'
+  variant: Literal['unet', 'fusion', 'beta'] = 'unet'
   embedder: Literal['efficientnet_lite0', 'inception_resnet_v2'] = 'efficientnet_lite0'
   embedder_weights: str = ''
-  loss: Literal['mse', 'huber', 'classification'] = 'mse'
+  loss: Literal['classification', 'mse', 'huber', 'l1_chroma'] = 'classification'
   encoder_filters: list[int] = dataclasses.field(default_factory=lambda: [64, 128, 256])
+  decoder_filters: list[int] = dataclasses.field(default_factory=lambda: [128, 64, 48, 32])
   fusion_channels: int = 256
   rebalance_lambda: float = 0.5
   annealed_mean_temperature: float = 0.38
+  temperature_candidates: list[float] = dataclasses.field(
+      default_factory=lambda: [0.2, 0.25, 0.3, 0.38, 0.46, 0.56, 0.7, 0.85, 1.0])
+  chroma_boost: float = 1.2
+  chroma_weight: float = 0.5
 
 
 @dataclasses.dataclass
@@ -124,7 +145,17 @@ class TrainingConfig:
     online_augmentation: Random horizontal flips in the input pipeline (on top of the build's offline copies).
     checkpoint_every_steps: Steps between checkpoints used to resume after a crash.
     worker_start_timeout_seconds: How long a worker waits for its peers before giving up with an error.
-    mixed_precision: Use mixed float16 on GPUs (ignored on CPU).
+    precision: `float32`, `mixed_bfloat16` (bf16 compute, float32 weights; no loss scaling needed),
+      `mixed_float16` (the optimizer scales the loss dynamically) or `auto`: mixed_bfloat16 on GPUs of compute
+      capability >= 8.0, mixed_float16 on 7.x, float32 on CPUs (bf16 measured 17x slower there, even with
+      AVX512_BF16: `trainer/schedule.py`).
+    lr_schedule: `cosine` (linear warm-up, then cosine decay to 0 over the run) or `constant` (after warm-up).
+    warmup_fraction: Share of the run spent warming the learning rate up linearly from 0.
+    frozen_encoder_fraction: `unet`: share of the run during which the pretrained encoder is frozen (only the
+      decoder learns); then everything trains, the encoder at `encoder_learning_rate_multiplier` x the rate
+      (DeOldify's NoGAN schedule). The run's progress is steps / total steps, or elapsed / budget under a time
+      budget, whichever is further.
+    encoder_learning_rate_multiplier: `unet`: the encoder's learning rate relative to the decoder's once unfrozen.
     xla: Compile the training step with XLA on GPUs (ignored on CPU).
     synthetic_input: Feed random tensors instead of records (input-pipeline benchmarks).
   """
@@ -138,7 +169,11 @@ class TrainingConfig:
   online_augmentation: bool = False
   checkpoint_every_steps: int = 100
   worker_start_timeout_seconds: float = 300.0
-  mixed_precision: bool = False
+  precision: Literal['auto', 'float32', 'mixed_bfloat16', 'mixed_float16'] = 'auto'
+  lr_schedule: Literal['cosine', 'constant'] = 'cosine'
+  warmup_fraction: float = 0.05
+  frozen_encoder_fraction: float = 0.3
+  encoder_learning_rate_multiplier: float = 0.1
   xla: bool = False
   synthetic_input: bool = False
 
@@ -259,5 +294,15 @@ class PipelineConfig:
       raise ConfigError('data.augmentation.copies: must be >= 0')
     if not 0 <= self.data.compression_level <= 3:
       raise ConfigError(f'data.compression_level: must be 0..3 (ISA-L levels), got {self.data.compression_level}')
+    downsampling = VARIANT_DOWNSAMPLING[self.model.variant]
+    if self.data.image_size % downsampling:
+      raise ConfigError(f'data.image_size: must be a multiple of {downsampling} for model.variant='
+                        f'{self.model.variant} (its encoder downsamples {downsampling}x), got {self.data.image_size}')
+    if self.model.variant == 'unet' and len(self.model.decoder_filters) != 4:
+      raise ConfigError('model.decoder_filters: needs 4 values (decoder stages at strides 16, 8, 4, 2), got '
+                        f'{self.model.decoder_filters}')
+    for key in ('warmup_fraction', 'frozen_encoder_fraction'):
+      if not 0.0 <= getattr(self.training, key) < 1.0:
+        raise ConfigError(f'training.{key}: must be in [0, 1), got {getattr(self.training, key)}')
     if self.training.batch_size_per_replica < 1:
       raise ConfigError('training.batch_size_per_replica: must be >= 1')

@@ -50,17 +50,23 @@ class Report:
   delta_colourfulness: float   # |mean CF(pred) - mean CF(truth)|
   colourfulness_ratio: float   # mean CF(pred) / mean CF(truth)
   desaturation_rate: float     # share of images with CF(pred) < 0.25 CF(truth)
+  hue_recall: float            # hue-balanced recall (`HueRecall`): the colour is the right one
+  hue_recall_sectors: list[float]  # per 60-degree sector of the true hue
 
   def as_dict(self) -> dict[str, float]:
     return dataclasses.asdict(self)
 
 
+
+
 def evaluate(lab_true: list[np.ndarray], ab_pred: list[np.ndarray]) -> Report:
   """lab_true: [H, W, 3] float Lab per image; ab_pred: [H, W, 2] per image (same size)."""
   psnrs, psnrs_gray, cf_pred, cf_true = [], [], [], []
+  recall = HueRecall()
   for lab, ab in zip(lab_true, ab_pred):
     if not is_coloured(lab):
       continue
+    recall.add(lab[..., 1:], ab)
     truth = colorspace.lab_to_rgb8(lab)
     prediction = colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], ab], axis=-1))
     gray = colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], np.zeros_like(ab)], axis=-1))
@@ -78,7 +84,62 @@ def evaluate(lab_true: list[np.ndarray], ab_pred: list[np.ndarray]) -> Report:
       colourfulness=float(cf_pred_arr.mean()), colourfulness_true=float(cf_true_arr.mean()),
       delta_colourfulness=float(abs(cf_pred_arr.mean() - cf_true_arr.mean())),
       colourfulness_ratio=float(cf_pred_arr.mean() / max(cf_true_arr.mean(), 1e-9)),
-      desaturation_rate=float(np.mean(cf_pred_arr < DESATURATION_RATIO * cf_true_arr)))
+      desaturation_rate=float(np.mean(cf_pred_arr < DESATURATION_RATIO * cf_true_arr)),
+      hue_recall=recall.mean(), hue_recall_sectors=recall.sectors())
+
+
+HUE_SECTORS = 6                # 60-degree sectors of the true hue
+HUE_TRUE_CHROMA = 20.0         # a truly coloured pixel: chroma sqrt(a^2 + b^2) >= this
+HUE_PREDICTED_CHROMA = 10.0    # the prediction colours a pixel: its chroma >= this
+HUE_TOLERANCE_DEGREES = 30.0   # ... with a hue within this many degrees of the truth
+
+
+class HueRecall:
+  """Hue-balanced recall: is the colour *right*, not just present.
+
+  Colourfulness, the desaturation rate and even rebalanced ab accuracy are fooled by a global tint (a constant
+  sepia scores a colourfulness ratio near 0.5). Here the truly coloured pixels (chroma >= 20) are split by their
+  true hue into six 60-degree sectors (0-60, 60-120, ... degrees of atan2(b, a)); in each sector, pooled over all
+  images, recall is the share of those pixels whose prediction has chroma >= 10 and a hue within 30 degrees of the
+  truth. The score is the mean over the sectors that have pixels. Gray scores 0, the truth 1, a constant tint
+  can only score in the (at most two) sectors its hue is near.
+
+  Accumulate images with `add`, then read `sectors()` and `mean()`.
+  """
+
+  def __init__(self):
+    self.hits = np.zeros(HUE_SECTORS, np.int64)
+    self.totals = np.zeros(HUE_SECTORS, np.int64)
+
+  def add(self, ab_true: np.ndarray, ab_pred: np.ndarray) -> None:
+    ab_true = np.asarray(ab_true, np.float64).reshape(-1, 2)
+    ab_pred = np.asarray(ab_pred, np.float64).reshape(-1, 2)
+    coloured = np.hypot(ab_true[:, 0], ab_true[:, 1]) >= HUE_TRUE_CHROMA
+    ab_true, ab_pred = ab_true[coloured], ab_pred[coloured]
+    hue_true = np.degrees(np.arctan2(ab_true[:, 1], ab_true[:, 0])) % 360.0
+    hue_pred = np.degrees(np.arctan2(ab_pred[:, 1], ab_pred[:, 0])) % 360.0
+    difference = np.abs(hue_pred - hue_true)
+    difference = np.minimum(difference, 360.0 - difference)
+    hit = (np.hypot(ab_pred[:, 0], ab_pred[:, 1]) >= HUE_PREDICTED_CHROMA) & (difference <= HUE_TOLERANCE_DEGREES)
+    sector = np.minimum((hue_true // (360.0 / HUE_SECTORS)).astype(np.int64), HUE_SECTORS - 1)
+    self.totals += np.bincount(sector, minlength=HUE_SECTORS)
+    self.hits += np.bincount(sector, weights=hit, minlength=HUE_SECTORS).astype(np.int64)
+
+  def sectors(self) -> list[float]:
+    """Recall per sector (0-60, 60-120, ... degrees); NaN for a sector without truly coloured pixels."""
+    return [float(h / t) if t else float('nan') for h, t in zip(self.hits, self.totals)]
+
+  def mean(self) -> float:
+    present = self.totals > 0
+    return float(np.mean(self.hits[present] / self.totals[present])) if present.any() else float('nan')
+
+
+def hue_balanced_recall(ab_true: list[np.ndarray], ab_pred: list[np.ndarray]) -> tuple[float, list[float]]:
+  """(mean, six sector recalls) of `HueRecall` over paired ab arrays [H, W, 2]."""
+  recall = HueRecall()
+  for truth, prediction in zip(ab_true, ab_pred):
+    recall.add(truth, prediction)
+  return recall.mean(), recall.sectors()
 
 
 def rebalanced_ab_accuracy(ab_true: np.ndarray, ab_pred: np.ndarray, bin_frequency: np.ndarray,

@@ -22,12 +22,17 @@ from configs import definitions
 # Network scaling (Deep Koalarization): L in [0, 100] -> [-1, 1]; ab / AB_SCALE in [-1, 1] (tanh output).
 L_CENTER = 50.0
 AB_SCALE = 128.0
-DOWNSAMPLING = 8  # three stride-2 stages: image sides must be multiples of this
+DOWNSAMPLING = definitions.VARIANT_DOWNSAMPLING['fusion']  # three stride-2 stages
 
 
 def scale_l(l):
   """L in [0, 100] -> network input in [-1, 1]."""
   return l / L_CENTER - 1.0
+
+
+def unscale_l(l_scaled):
+  """Network input in [-1, 1] -> L in [0, 100] (the inverse of `scale_l`)."""
+  return (l_scaled + 1.0) * L_CENTER
 
 
 def unscale_ab(ab_scaled):
@@ -108,14 +113,14 @@ def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, nu
   return keras.Model(inputs, outputs, name=f'colorizer_{config.variant}')
 
 
-def gray_to_rgb_0_255(l_scaled, size: int):
-  """Scaled L [B, H, W, 1] -> the gray image as sRGB 0..255 [B, size, size, 3], for the frozen embedder.
+def gray_to_rgb_0_255(l_scaled, size: int | None = None):
+  """Scaled L [B, H, W, 1] -> the gray image as sRGB 0..255 [B, size, size, 3] (size None: H x W), for ImageNet nets.
 
   Uses the project's one Lab implementation (a = b = 0), so the embedder sees the same gray as a user's photo.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from pipeline import colorspace  # pylint: disable=g-import-not-at-top
-  l = (tf.cast(l_scaled, tf.float32) + 1.0) * L_CENTER
+  l = unscale_l(tf.cast(l_scaled, tf.float32))
   lab = tf.concat([l, tf.zeros_like(l), tf.zeros_like(l)], axis=-1)
   rgb = colorspace.lab_to_rgb(lab, colorspace.tensorflow_backend()) * 255.0
-  return tf.image.resize(rgb, (size, size), method='bilinear')
+  return rgb if size is None else tf.image.resize(rgb, (size, size), method='bilinear')

@@ -42,33 +42,114 @@ def _task_dir(path: str, tf_config: dict[str, Any] | None, chief: bool) -> str:
 REBALANCING_SAMPLE = 2000  # training examples whose ab histogram sets the class-rebalancing weights
 
 
-def _classification_setup(model_config, info, output_dir: str, chief: bool):
-  """Zhang et al.'s loss: bins, rebalancing weights from the training split's histogram, annealed-mean decoding.
+def _write_json(path: str, value) -> None:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.gfile.GFile(path, 'w') as f:
+    json.dump(value, f)
 
-  The histogram is computed once, over up to REBALANCING_SAMPLE training examples (padding excluded), and stored
-  next to the model (`color_bins.json`); the exported graph carries the centres as constants.
+
+@dataclasses.dataclass
+class _Objective:
+  """How the network's output is trained and read."""
+  loss_fn: Any           # (ab_true_scaled, output, mask) -> [B]
+  output_to_ab: Any      # output -> ab in ab units, at the model's size
+  num_bins: int = 0      # > 0: classification over this many ab bins
+  color_bins: dict | None = None  # classification: what goes to color_bins.json
+
+
+def _at_model_size(ab, image_size: int):
+  """ab predicted at a lower resolution (the unet's half size) -> bilinear at the model's size."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if ab.shape[1] == image_size:
+    return ab
+  return tf.image.resize(ab, (image_size, image_size), method='bilinear')
+
+
+def _bins_decoder(temperature: float, image_size: int):
+  """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature`."""
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  centers = color_bins.ab_bin_centers()
+  return lambda logits: _at_model_size(
+      color_bins.annealed_mean(logits, centers=centers, temperature=temperature), image_size)
+
+
+def _objective(model_config, info, image_size: int) -> _Objective:
+  """The loss and the output decoding: regression, or Zhang et al.'s rebalanced classification.
+
+  Classification: the histogram is computed once, over up to REBALANCING_SAMPLE training examples (padding
+  excluded), and stored next to the model (`color_bins.json`); the exported graph carries the centres and the
+  annealed-mean temperature (chosen after training, `trainer/temperature.py`) as constants.
   """
   import functools  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer import color_bins  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer import losses  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+
+  if model_config.loss != 'classification':
+    return _Objective(losses.regression_loss(model_config),
+                      lambda out: _at_model_size(model_lib.unscale_ab(out), image_size))
   centers = color_bins.ab_bin_centers()
   sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
                                  embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
   histogram = color_bins.bin_histogram(
       (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
   weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
-  if chief:
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, 'color_bins.json'), 'w') as f:
-      json.dump({'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
-                 'lambda': model_config.rebalance_lambda,
-                 'temperature': model_config.annealed_mean_temperature}, f)
   loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
-  output_to_ab = functools.partial(color_bins.annealed_mean, centers=centers,
-                                   temperature=model_config.annealed_mean_temperature)
-  return loss_fn, output_to_ab, len(centers)
+  output_to_ab = _bins_decoder(model_config.annealed_mean_temperature, image_size)
+  return _Objective(loss_fn, output_to_ab, len(centers), {
+      'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
+      'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature})
+
+
+def _choose_temperature(config, objective: _Objective, colorizer, embed, eval_batches, image_size: int) -> None:
+  """Classification: picks the annealed-mean temperature on the eval split; updates the decoding in place."""
+  from trainer import temperature as temperature_lib  # pylint: disable=g-import-not-at-top
+  choice = temperature_lib.choose(
+      config.model.temperature_candidates, eval_batches,
+      lambda features: colorizer(embed(features), training=False),
+      lambda logits, temperature: _bins_decoder(temperature, image_size)(logits).numpy())
+  print('annealed-mean temperature on the eval split: ' + ', '.join(
+      f'T={row["temperature"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} hue recall {row["hue_recall"]:.3f}'
+      for row in choice.table) + f'  -> T={choice.temperature}', flush=True)
+  objective.color_bins.update(temperature=choice.temperature, temperature_search=choice.table)
+  objective.output_to_ab = _bins_decoder(choice.temperature, image_size)
+
+
+@dataclasses.dataclass
+class _Model:
+  """The trainable network and what it needs around it."""
+  colorizer: Any
+  embedder: Any            # frozen ImageNet embedder of `fusion` (computed in the graph), else None
+  decoder_variables: list  # trained in every phase
+  encoder_variables: list  # `unet`: the pretrained encoder, trained after the frozen phase
+
+
+def _build_model(model_config, num_bins: int) -> _Model:
+  """Builds the configured variant (inside the strategy's scope)."""
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  if model_config.variant == 'unet':
+    from trainer import unet  # pylint: disable=g-import-not-at-top
+    colorizer = unet.build_unet(model_config, num_bins=num_bins, encoder_weights=model_config.embedder_weights or
+                                'imagenet')
+    return _Model(colorizer, None, unet.decoder_variables(colorizer), unet.encoder_variables(colorizer))
+  embedder, embedding_size = None, 0
+  if model_config.variant == 'fusion':
+    from trainer import embedders  # pylint: disable=g-import-not-at-top
+    embedder = embedders.load_embedder(model_config)
+    embedding_size = embedder.size
+  colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins)
+  return _Model(colorizer, embedder, list(colorizer.trainable_variables), [])
+
+
+def _optimizer(training, policy: str, learning_rate: float):
+  import keras  # pylint: disable=g-import-not-at-top
+  optimizer = keras.optimizers.Adam(learning_rate)
+  if policy == 'mixed_float16':  # float16 gradients underflow without dynamic loss scaling; bfloat16's do not
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
 
 
 def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = None,
@@ -89,19 +170,33 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   """
   from trainer import distribute  # pylint: disable=g-import-not-at-top
   strategy = distribute.choose_strategy(config.training)  # before any other TF op
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
+  from trainer import schedule  # pylint: disable=g-import-not-at-top
+  previous_policy = keras.mixed_precision.global_policy()
+  policy = schedule.resolve_precision(config.training)
+  keras.mixed_precision.set_global_policy(policy)
+  try:
+    return _train(config, strategy, policy, dataset_path, output_dir, log_dir=log_dir, max_steps=max_steps,
+                  export=export, time_budget_seconds=time_budget_seconds, export_dir=export_dir)
+  finally:
+    keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_steps, export, time_budget_seconds,
+           export_dir) -> TrainResult:
+  """The loop of `train` under the chosen strategy and precision policy."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer import distribute  # pylint: disable=g-import-not-at-top
   from trainer import export as export_lib  # pylint: disable=g-import-not-at-top
   from trainer import losses  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer import schedule  # pylint: disable=g-import-not-at-top
   from trainer import summaries  # pylint: disable=g-import-not-at-top
 
   tf_config = distribute.cluster_from_environment()
   chief = distribute.is_chief(tf_config)
   training, model_config = config.training, config.model
-  if training.mixed_precision and tf.config.list_physical_devices('GPU'):
-    keras.mixed_precision.set_global_policy('mixed_float16')
 
   info = data_lib.dataset_info(dataset_path)
   if info.embedding_size and (model_config.variant != 'fusion' or info.embedding_name != model_config.embedder):
@@ -113,26 +208,23 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   steps_per_epoch = max(1, info.examples.get('train', 0) // global_batch)
   total_steps = max_steps or training.epochs * steps_per_epoch
   print(f'strategy={type(strategy).__name__} replicas={replicas} global_batch={global_batch} '
-        f'steps={total_steps} image_size={info.image_size} chief={chief}', flush=True)
+        f'steps={total_steps} image_size={info.image_size} variant={model_config.variant} '
+        f'loss={model_config.loss} precision={policy} chief={chief}', flush=True)
 
-  output_to_ab, num_bins = model_lib.unscale_ab, 0
-  if model_config.loss == 'classification':
-    loss_fn, output_to_ab, num_bins = _classification_setup(model_config, info, output_dir, chief)
-  else:
-    loss_fn = losses.REGRESSION_LOSSES[model_config.loss]
-
+  objective = _objective(model_config, info, info.image_size)
   with strategy.scope():
-    embedder = None
-    embedding_size = 0
-    if model_config.variant == 'fusion':
-      from trainer import embedders  # pylint: disable=g-import-not-at-top
-      embedder = embedders.load_embedder(model_config)
-      embedding_size = embedder.size
-    colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins)
-    optimizer = keras.optimizers.Adam(training.learning_rate)
-    optimizer.build(colorizer.trainable_variables)
+    net = _build_model(model_config, objective.num_bins)
+    optimizer = _optimizer(training, policy, training.learning_rate)
+    optimizer.build(net.decoder_variables)
+    encoder_optimizer = None
+    if net.encoder_variables:
+      encoder_optimizer = _optimizer(training, policy,
+                                     training.learning_rate * training.encoder_learning_rate_multiplier)
+      encoder_optimizer.build(net.encoder_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-    checkpoint = tf.train.Checkpoint(model=colorizer, optimizer=optimizer, step=step)
+    checkpoint = tf.train.Checkpoint(model=net.colorizer, optimizer=optimizer, step=step,
+                                     **({'encoder_optimizer': encoder_optimizer} if encoder_optimizer else {}))
+  colorizer, embedder = net.colorizer, net.embedder
 
   checkpoint_dir = _task_dir(os.path.join(output_dir, 'checkpoints'), tf_config, chief)
   manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
@@ -149,54 +241,75 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
 
   def embed(features):
-    if embedder is None:
-      return features
-    if 'embedding' in features:  # precomputed by the dataset build
+    if embedder is None or 'embedding' in features:  # no embedder, or precomputed by the dataset build
       return features
     rgb = model_lib.gray_to_rgb_0_255(features['l'], embedder.input_size)
     return {**features, 'embedding': tf.stop_gradient(embedder(rgb))}
 
-  def step_fn(batch):
-    features, targets = batch
-    features = embed(features)
-    with tf.GradientTape() as tape:
-      prediction = colorizer(features, training=True)
-      per_example = loss_fn(targets['ab'], prediction, targets['mask'])
-      loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-    gradients = tape.gradient(loss, colorizer.trainable_variables)
-    optimizer.apply_gradients(zip(gradients, colorizer.trainable_variables))
-    return loss
+  def loss_of(features, targets, training_mode):
+    prediction = colorizer(embed(features), training=training_mode)
+    targets = losses.match_resolution(targets, prediction)
+    return objective.loss_fn(targets['ab'], prediction, targets['mask'])
+
+  def make_step_fn(train_encoder: bool):
+    def step_fn(batch):
+      features, targets = batch
+      variables = net.decoder_variables + (net.encoder_variables if train_encoder else [])
+      with tf.GradientTape() as tape:
+        loss = tf.nn.compute_average_loss(loss_of(features, targets, True), global_batch_size=global_batch)
+        scaled = optimizer.scale_loss(loss) if hasattr(optimizer, 'scale_loss') else loss
+      gradients = tape.gradient(scaled, variables)
+      split = len(net.decoder_variables)
+      optimizer.apply_gradients(zip(gradients[:split], net.decoder_variables))
+      if train_encoder:
+        encoder_optimizer.apply_gradients(zip(gradients[split:], net.encoder_variables))
+      return loss
+    return step_fn
 
   jit = bool(training.xla and tf.config.list_physical_devices('GPU'))
 
-  @tf.function(jit_compile=jit)
-  def train_step():
-    per_replica = strategy.run(step_fn, args=(next(iterator),))
-    step.assign_add(1)
-    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+  def make_train_step(train_encoder: bool):
+    step_fn = make_step_fn(train_encoder)
+
+    @tf.function(jit_compile=jit)
+    def train_step():
+      per_replica = strategy.run(step_fn, args=(next(iterator),))
+      step.assign_add(1)
+      return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    return train_step
+
+  train_steps = {False: make_train_step(False), True: make_train_step(True)}
 
   @tf.function
   def eval_loss(features, targets):
-    prediction = colorizer(embed(features), training=False)
-    return tf.reduce_sum(loss_fn(targets['ab'], prediction, targets['mask'])), tf.cast(tf.shape(prediction)[0],
-                                                                                     tf.float32)
+    per_example = loss_of(features, targets, False)
+    return tf.reduce_sum(per_example), tf.cast(tf.shape(per_example)[0], tf.float32)
+
+  def eval_batches(batch_size=global_batch):
+    return data_lib.make_dataset(eval_files, info.image_size, batch_size, training=False,
+                                 embedding_size=info.embedding_size)
 
   writer = summaries.Writer(log_dir or os.path.join(output_dir, 'logs'), enabled=chief)
   history: dict[str, list[float]] = {'step': [], 'loss': [], 'val_loss': []}
   eval_files = info.files.get('eval') or []
-  sample_batch = None
-  if eval_files and info.examples.get('eval'):
-    sample_batch = next(iter(data_lib.make_dataset(eval_files, info.image_size, 4, training=False,
-                                                   embedding_size=info.embedding_size)))
+  has_eval = bool(eval_files and info.examples.get('eval'))
+  sample_batch = next(iter(eval_batches(4))) if has_eval else None
 
   running, count = 0.0, 0
   step_seconds = []
   budget_start = time.perf_counter()
   while int(step.numpy()) < total_steps:
-    if time_budget_seconds and time.perf_counter() - budget_start > time_budget_seconds:
+    elapsed = time.perf_counter() - budget_start
+    if time_budget_seconds and elapsed > time_budget_seconds:
       total_steps = int(step.numpy()) + 1  # one more step, then the end-of-training evaluation and export
+    progress = max(int(step.numpy()) / total_steps, elapsed / time_budget_seconds if time_budget_seconds else 0.0)
+    rate = schedule.learning_rate(training, progress)
+    optimizer.learning_rate = rate
+    train_encoder = bool(net.encoder_variables) and not schedule.encoder_frozen(training, progress)
+    if encoder_optimizer is not None:
+      encoder_optimizer.learning_rate = rate * training.encoder_learning_rate_multiplier
     started = time.perf_counter()
-    loss = float(train_step())
+    loss = float(train_steps[train_encoder]())
     step_seconds.append(time.perf_counter() - started)
     running, count = running + loss, count + 1
     current = int(step.numpy())
@@ -204,37 +317,41 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
       manager.save(checkpoint_number=current)
     if current % steps_per_epoch == 0 or current == total_steps:
       val = None
-      if eval_files and info.examples.get('eval'):
+      if has_eval:
         total, n = 0.0, 0.0
-        for features, targets in data_lib.make_dataset(eval_files, info.image_size, global_batch, training=False,
-                                                       embedding_size=info.embedding_size):
+        for features, targets in eval_batches():
           s, c = eval_loss(features, targets)
           total, n = total + float(s), n + float(c)
         val = total / max(n, 1.0)
       history['step'].append(current)
       history['loss'].append(running / count)
       history['val_loss'].append(val if val is not None else float('nan'))
-      writer.scalars(current, loss=running / count, val_loss=val, learning_rate=training.learning_rate)
+      writer.scalars(current, loss=running / count, val_loss=val, learning_rate=rate)
       if sample_batch is not None:
-        predicted = output_to_ab(colorizer(embed(sample_batch[0]), training=False))
+        predicted = objective.output_to_ab(colorizer(embed(sample_batch[0]), training=False))
         writer.colorizations(current, sample_batch[0]['l'], model_lib.scale_ab(predicted), sample_batch[1]['ab'])
-      _LOG.info('step %d/%d  loss %.5f  val_loss %s', current, total_steps, running / count,
-                'n/a' if val is None else f'{val:.5f}')
-      print(f'step {current}/{total_steps}  loss {running / count:.5f}  val_loss '
-            f'{"n/a" if val is None else f"{val:.5f}"}', flush=True)
+      message = (f'step {current}/{total_steps}  loss {running / count:.5f}  val_loss '
+                 f'{"n/a" if val is None else f"{val:.5f}"}  lr {rate:.2e}'
+                 f'{"  (encoder frozen)" if net.encoder_variables and not train_encoder else ""}')
+      _LOG.info(message)
+      print(message, flush=True)
       manager.save(checkpoint_number=current)
       running, count = 0.0, 0
   steady = step_seconds[2:] or step_seconds  # the first steps trace and compile the step function
   examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
 
+  if objective.num_bins and chief and has_eval and model_config.temperature_candidates:
+    _choose_temperature(config, objective, colorizer, embed, eval_batches(), info.image_size)
   writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
+  if objective.color_bins is not None and chief:
+    _write_json(os.path.join(output_dir, 'color_bins.json'), objective.color_bins)
   if not (export and chief):
     export_dir = None
   else:
     export_dir = export_dir or os.path.join(output_dir, 'export')
-    export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir, output_to_ab=output_to_ab)
-    with open(os.path.join(output_dir, 'history.json'), 'w') as f:
-      json.dump(history, f)
+    export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir,
+                                  output_to_ab=objective.output_to_ab)
+    _write_json(os.path.join(output_dir, 'history.json'), history)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
 

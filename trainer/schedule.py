@@ -1,0 +1,59 @@
+"""What changes over a training run: the learning rate, the frozen-encoder phase, and the numeric precision.
+
+Progress is a fraction of the run: steps / total steps, or elapsed / budget for time-budgeted runs (benchmarks),
+whichever is further, so the same schedule serves both.
+"""
+
+from __future__ import annotations
+
+import math
+
+from configs import definitions
+
+
+def learning_rate(training: definitions.TrainingConfig, progress: float) -> float:
+  """Linear warm-up over `warmup_fraction` of the run, then constant or cosine decay to 0 at progress 1."""
+  progress = min(max(progress, 0.0), 1.0)
+  warmup = training.warmup_fraction
+  if warmup > 0 and progress < warmup:
+    return training.learning_rate * progress / warmup
+  if training.lr_schedule == 'constant':
+    return training.learning_rate
+  return training.learning_rate * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup)))
+
+
+def encoder_frozen(training: definitions.TrainingConfig, progress: float) -> bool:
+  """True during the first phase, when only the decoder of the pretrained-encoder model learns."""
+  return progress < training.frozen_encoder_fraction
+
+
+def cpu_has_native_bf16() -> bool:
+  """AVX512_BF16 or AMX on this CPU (Linux)."""
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      flags = next((line for line in f if line.startswith('flags')), '')
+  except OSError:
+    return False
+  return any(flag in flags.split() for flag in ('avx512_bf16', 'amx_bf16'))
+
+
+def resolve_precision(training: definitions.TrainingConfig) -> str:
+  """The Keras mixed-precision policy name for `training.precision`; `auto` follows the measurements.
+
+  `auto`: on GPUs, mixed_bfloat16 from compute capability 8.0 (Ampere: bf16 tensor cores, no loss scaling),
+  mixed_float16 on 7.x (Volta/Turing tensor cores, with loss scaling), float32 before. On CPUs float32, even
+  with AVX512_BF16: TensorFlow's CPU kernels for this model's depthwise convolutions and resizes have no fast
+  bf16 path, and a bf16 unet step measured 17x slower than float32 on the reference EPYC (README, training
+  benchmark).
+  """
+  if training.precision != 'auto':
+    return training.precision
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  gpus = tf.config.list_physical_devices('GPU')
+  if not gpus:
+    return 'float32'
+  capability = min(tuple(tf.config.experimental.get_device_details(g).get('compute_capability', (0, 0)))
+                   for g in gpus)
+  if capability >= (8, 0):
+    return 'mixed_bfloat16'
+  return 'mixed_float16' if capability >= (7, 0) else 'float32'
