@@ -46,7 +46,7 @@ _AB_OFFSET = 128  # quantized ab planes store round(ab) + 128 in [0, 255]
 
 def _in_gamut_centers(grid: int) -> np.ndarray:
   """Centres of the grid cells that hold the quantized ab of at least one 8-bit sRGB colour."""
-  from pipeline import lab_table  # pylint: disable=g-import-not-at-top  (48 MB table, only needed once)
+  from contracts import lab_table  # pylint: disable=g-import-not-at-top  (48 MB table, only needed once)
   lut = lab_table.table()
   seen = np.bincount((lut[1].astype(np.int32) << 8) | lut[2], minlength=1 << 16)
   a_q, b_q = np.divmod(np.flatnonzero(seen), 256)

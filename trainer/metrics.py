@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from pipeline import colorspace
+from contracts import colorspace
 
 COLOURED_THRESHOLD = 5.0  # an image with no pixel where |a| or |b| > 5 is a grayscale source: not evaluated
 DESATURATION_RATIO = 0.25

@@ -9,7 +9,7 @@ from PIL import Image
 from PIL import ImageDraw
 import tensorflow as tf
 
-from pipeline import colorspace
+from contracts import colorspace
 from trainer import model as model_lib
 
 

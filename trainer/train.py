@@ -241,7 +241,7 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
 
 def _dataset_dir_of(files: list[str]) -> str:
   """The dataset version holding the given split files/patterns (the folder above them with a manifest)."""
-  from pipeline import dataset_version  # pylint: disable=g-import-not-at-top
+  from contracts import dataset_version  # pylint: disable=g-import-not-at-top
   path = files[0].rstrip('/*')
   for _ in range(4):
     path = os.path.dirname(path)

@@ -29,7 +29,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pipeline import example_proto
+from contracts import dead_letters
+from contracts import example_proto
 
 SCHEMA_VERSION = 1
 
@@ -50,7 +51,7 @@ AB_OFFSET = 128.0
 # split folders follow TFX's Examples artifact layout (`Split-<name>/`), so a dataset version is also a valid
 # Examples artifact and the pipeline's example gen writes exactly what the stand-alone build writes.
 MANIFEST_FILE = 'dataset.json'
-DEAD_LETTERS_FILE = 'dead_letters.jsonl'
+DEAD_LETTERS_FILE = dead_letters.DEAD_LETTERS_FILE
 SHARD_PATTERN = 'Split-{split}/data_tfrecord-{index:05d}-of-{count:05d}.gz'
 
 

@@ -19,17 +19,36 @@ from apache_beam.metrics import Metrics
 import numpy as np
 
 from configs import definitions
-from pipeline import decode
-from pipeline import geometry
-from pipeline import lab_table
-from pipeline import schema
-from pipeline import sources
-from pipeline import tfrecord_files
+from contracts import dead_letters
+from contracts import decode
+from contracts import geometry
+from contracts import lab_table
+from contracts import schema
+from contracts import sources
+from contracts import tfrecord_files
 
 COUNTER_NAMESPACE = 'dataset_build'
 PHOTOS_PER_TASK = 32  # photos per task of ProcessPhotosFn's pool: few large tasks, little IPC (32 vs 16: ~+4%)
-DEAD_LETTER_TAG = 'dead_letters'
+DEAD_LETTER_TAG = dead_letters.DEAD_LETTER_TAG
 SOURCES_TAG = 'sources'
+
+
+EmbedFn = Callable[[np.ndarray], np.ndarray]  # quantized L plane (uint8 [H, W], as stored) -> float32 embedding
+
+
+class Embedding(NamedTuple):
+  """A frozen embedder whose output the records store (`data.precompute_embeddings`), handed in by the caller: the
+  dataset job does not know the models (the pipeline wires `trainer.embedders` in).
+
+  Attributes:
+    name: Recorded in the manifest (`embedding.name`).
+    size: Length of the embedding vector, recorded in the manifest.
+    make_fn: Called once per worker, returns the EmbedFn; must pickle (a module-level function or a
+      `functools.partial` of one), since Beam ships it to the workers.
+  """
+  name: str
+  size: int
+  make_fn: Callable[[], EmbedFn]
 
 
 class SourceFile(NamedTuple):
@@ -63,16 +82,6 @@ class SourcesPartial(NamedTuple):
   def __add__(self, other: 'SourcesPartial') -> 'SourcesPartial':  # type: ignore[override]
     return SourcesPartial(self.files + other.files, self.records + other.records,
                           (self.fingerprint_sum + other.fingerprint_sum) % (1 << 256))
-
-
-class DeadLetter(NamedTuple):
-  uri: str
-  stage: str
-  reason: str
-  detail: str
-
-  def to_json(self) -> str:
-    return json.dumps(self._asdict(), sort_keys=True)
 
 
 class ShardedRecord(NamedTuple):
@@ -112,57 +121,7 @@ def assign_split(content_hash: str, ratios: dict[str, float], seed: int) -> str:
   return ordered[-1][0]
 
 
-def _dead(uri: str, stage: str, reason: str, detail: str) -> beam.pvalue.TaggedOutput:
-  Metrics.counter(COUNTER_NAMESPACE, f'dead_letters_{reason}').inc()
-  return beam.pvalue.TaggedOutput(DEAD_LETTER_TAG, DeadLetter(uri, stage, reason, detail))
-
-
 # ---- Reading ----------------------------------------------------------------------------------------------------
-
-
-class _MatchOrDeadLetterFn(beam.DoFn):
-  """Expands one pattern; a pattern that matches nothing (e.g. a manifest line naming a missing file) is a dead
-  letter rather than a crash of the whole job."""
-
-  def process(self, pattern: str) -> Iterator[Any]:
-    try:
-      match = FileSystems.match([pattern])[0]
-    except Exception as e:  # pylint: disable=broad-except
-      yield _dead(pattern, 'match', decode.UNREADABLE, f'{type(e).__name__}: {e}')
-      return
-    files = [m for m in match.metadata_list if not m.path.endswith('/')]
-    if not files:
-      yield _dead(pattern, 'match', decode.UNREADABLE, 'no file matches')
-    for metadata in files:
-      yield metadata
-
-
-class MatchFiles(beam.PTransform):
-  """Patterns -> file URIs spread over workers, in lists of `batch_size` (None: one URI per element), with dead
-  letters for patterns that match nothing.
-
-  Files are read later, inside ProcessPhotosFn's pool, so their bytes never cross a Beam stage boundary. The
-  dataset build takes URIs in batches of one pool task: the shuffle and the worker thread then handle a few
-  hundred elements instead of one per file.
-  """
-
-  def __init__(self, patterns: Iterable[str], spread: bool = True, batch_size: int | None = PHOTOS_PER_TASK):
-    """`spread=False` skips the Reshuffle where there is nothing to spread over (workers in one process)."""
-    super().__init__()
-    self._patterns = list(patterns)
-    self._spread = spread
-    self._batch_size = batch_size
-
-  def expand(self, pbegin):
-    matched = (pbegin
-               | 'Patterns' >> beam.Create(self._patterns, reshuffle=False)  # SpreadFiles follows
-               | 'Match' >> beam.ParDo(_MatchOrDeadLetterFn()).with_outputs(DEAD_LETTER_TAG, main='files'))
-    uris = matched.files | 'Paths' >> beam.Map(lambda metadata: metadata.path)
-    if self._batch_size:
-      uris = uris | 'Batch' >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
-    if self._spread:
-      uris = uris | 'SpreadFiles' >> beam.Reshuffle()  # a file list does not split by itself
-    return uris, matched[DEAD_LETTER_TAG]
 
 
 def _tfds_example_to_file(example: dict[str, Any], name: str, split: str) -> SourceFile:
@@ -232,7 +191,7 @@ def read_source(item: str | SourceFile) -> SourceFile:
 
 
 def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig,
-                           embed: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Any]:
+                           embed: EmbedFn | None = None) -> list[Any]:
   """Reads, hashes and processes one photo: [SourceSeen, ShardedRecord...] or [SourceSeen?, DeadLetter].
 
   A pure function of its inputs (no Beam state, thread-safe), so ProcessPhotosFn runs it in a thread pool.
@@ -240,7 +199,7 @@ def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig,
   try:
     source = read_source(item)
   except Exception as e:  # pylint: disable=broad-except
-    return [DeadLetter(str(item), 'read', decode.UNREADABLE, f'{type(e).__name__}: {e}')]
+    return [dead_letters.DeadLetter(str(item), 'read', decode.UNREADABLE, f'{type(e).__name__}: {e}')]
   content_hash = hashlib.sha256(source.data).hexdigest()
   outputs = process_photo(content_hash, source, data, embed)
   records = sum(1 for output in outputs if isinstance(output, ShardedRecord))
@@ -248,7 +207,7 @@ def load_and_process_photo(item: str | SourceFile, data: definitions.DataConfig,
 
 
 def process_photo(content_hash: str, source: SourceFile, data: definitions.DataConfig,
-                  embed: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Any]:
+                  embed: EmbedFn | None = None) -> list[Any]:
   """One photo -> its ShardedRecords (the photo and, in train, its augmented copies) or one DeadLetter.
 
   `embed`, when given, maps a record's quantized L plane to the frozen embedder's output, stored in the record.
@@ -258,7 +217,7 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
     rgb = decode.decode_pil(source.data, min_side=data.min_side, max_pixels=data.max_pixels,
                               draft_side=int(np.ceil(data.image_size / zoom_low)))
   except decode.UnusableImage as e:
-    return [DeadLetter(source.uri, 'decode', e.reason, e.detail)]
+    return [dead_letters.DeadLetter(source.uri, 'decode', e.reason, e.detail)]
 
   base_rgb, base_mask = geometry.fit_image(rgb, data.image_size, data.resize_mode)
   base_planes = lab_table.rgb8_to_quantized_lab_planes(base_rgb)
@@ -267,7 +226,7 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
   offset = int(schema.AB_OFFSET)
   peak_chroma = float(max(int(chroma.max()) - offset, offset - int(chroma.min()))) if chroma.size else 0.0
   if peak_chroma <= data.grayscale_chroma_threshold:
-    return [DeadLetter(source.uri, 'filter', decode.GRAYSCALE,
+    return [dead_letters.DeadLetter(source.uri, 'filter', decode.GRAYSCALE,
                        f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold '
                        f'{data.grayscale_chroma_threshold}')]
 
@@ -297,12 +256,12 @@ class PhotoBatchResult(NamedTuple):
   instead of two or three per photo keep the Beam thread (which shares the cores with the pool) and the shuffle's
   coder out of the way: measured on caltech-3k, ~9,000 elements through the local runner cost ~0.2 s of its CPU."""
   shard_batches: list[tuple[tuple[str, int], list[ShardedRecord]]]
-  dead_letters: list[DeadLetter]
+  dead_letters: list[dead_letters.DeadLetter]
   sources: SourcesPartial
 
 
 def process_photo_batch(items: list[str | SourceFile], data: definitions.DataConfig,
-                        embed: Callable[[np.ndarray], np.ndarray] | None = None,
+                        embed: EmbedFn | None = None,
                         spill_dir: str | None = None) -> PhotoBatchResult:
   """`load_and_process_photo` over a batch: one task of ProcessPhotosFn's pool (few large tasks, little IPC).
 
@@ -320,7 +279,7 @@ def process_photo_batch(items: list[str | SourceFile], data: definitions.DataCon
   by_shard: dict[tuple[str, int], list[ShardedRecord]] = {}
   for record in records:
     by_shard.setdefault((record.split, record.shard), []).append(record)
-  return PhotoBatchResult(sorted(by_shard.items()), [o for o in outputs if isinstance(o, DeadLetter)],
+  return PhotoBatchResult(sorted(by_shard.items()), [o for o in outputs if isinstance(o, dead_letters.DeadLetter)],
                           SourcesPartial.of(o for o in outputs if isinstance(o, SourceSeen)))
 
 
@@ -329,7 +288,7 @@ def _process_pool_context():
 
   An SDK worker talks gRPC (Dataflow, Flink, Spark, the local multi_processing mode), and a process forked from one
   can die on gRPC's inherited state: seen here as BrokenProcessPool in multi_processing mode. The forkserver is a
-  fresh interpreter that preloads `pipeline.pool_preload` (this module and the colour table) once; pool processes
+  fresh interpreter that preloads `dataset.pool_preload` (this module and the colour table) once; pool processes
   are forked from it, cheaply, and share the table. Python 3.14 makes forkserver the Linux default for the same
   reason.
   """
@@ -337,12 +296,12 @@ def _process_pool_context():
   if 'forkserver' not in multiprocessing.get_all_start_methods():
     return multiprocessing.get_context('spawn')
   context = multiprocessing.get_context('forkserver')
-  context.set_forkserver_preload(['pipeline.pool_preload'])
+  context.set_forkserver_preload(['dataset.pool_preload'])
   return context
 
 
 def start_process_pool_server() -> None:
-  """Starts the pool's forkserver now, so that it imports `pipeline.pool_preload` (~1 s) while Beam is still
+  """Starts the pool's forkserver now, so that it imports `dataset.pool_preload` (~1 s) while Beam is still
   constructing and translating the pipeline. Worth it only when the pipeline's workers run in this process."""
   import multiprocessing  # pylint: disable=g-import-not-at-top
   from multiprocessing import forkserver  # pylint: disable=g-import-not-at-top
@@ -386,10 +345,12 @@ class ProcessPhotosFn(beam.DoFn):
   record, only a few dozen bytes. Every file is closed before the task returns, hence before the bundle commits.
   """
 
-  def __init__(self, data: definitions.DataConfig, model: definitions.ModelConfig | None = None,
+  def __init__(self, data: definitions.DataConfig, make_embed_fn: Callable[[], EmbedFn] | None = None,
                spill_dir: str | None = None):
+    """`make_embed_fn`, set when the frozen embedder's output is precomputed into the records, is called once per
+    worker (in `setup`) and returns the embed function (see `Embedding`)."""
     self._data = data
-    self._model = model  # set when the frozen embedder's output is precomputed into the records
+    self._make_embed_fn = make_embed_fn
     self._spill_dir = spill_dir
 
   def setup(self):
@@ -397,9 +358,8 @@ class ProcessPhotosFn(beam.DoFn):
     import os  # pylint: disable=g-import-not-at-top
     self._embed = None
     kind = self._data.photo_pool
-    if self._model is not None:
-      from trainer import embedders  # pylint: disable=g-import-not-at-top
-      self._embed = embedders.quantized_l_embedding_fn(self._model)  # the model, loaded once per worker
+    if self._make_embed_fn is not None:
+      self._embed = self._make_embed_fn()  # the model, loaded once per worker
       kind = 'thread'
     workers = self._data.photo_workers or os.cpu_count() or 1
     if kind == 'process':  # the pool processes get the colour table from their forkserver (pool_preload)
@@ -503,7 +463,8 @@ class _WriteShardFn(beam.DoFn):
       if self._drop_duplicates and kept and kept[-1].content_hash == record.content_hash \
           and kept[-1].copy_index == record.copy_index:
         if record.copy_index == 0:  # one dead letter per duplicate file, not per copy
-          yield _dead(record.source_uri, 'dedup', decode.DUPLICATE, f'same bytes as {kept[-1].source_uri}')
+          yield dead_letters.tagged(record.source_uri, 'dedup', decode.DUPLICATE, f'same bytes as {kept[-1].source_uri}',
+                                    COUNTER_NAMESPACE)
         continue
       kept.append(record)
     relative = schema.SHARD_PATTERN.format(split=split, index=shard, count=self._shards[split])
@@ -552,18 +513,6 @@ def write_empty_shards(version_dir: str, shards: dict[str, int], written: Iterab
         tfrecord_files.write_members(FileSystems.join(version_dir, relative), [])
         summaries.append({'split': split, 'path': relative, 'photos': 0, 'duplicate_records': 0, 'examples': 0})
   return summaries
-
-
-def write_dead_letters(letters: Iterable[DeadLetter], path: str) -> dict[str, int]:
-  """Writes the dead letters, sorted, as one JSON-lines file; returns the count per reason."""
-  letters = sorted(letters)
-  with FileSystems.create(path, mime_type='application/x-ndjson') as f:
-    for letter in letters:
-      f.write((letter.to_json() + '\n').encode('utf-8'))
-  by_reason: dict[str, int] = {}
-  for letter in letters:
-    by_reason[letter.reason] = by_reason.get(letter.reason, 0) + 1
-  return dict(sorted(by_reason.items()))
 
 
 def summarize_sources(partials: Iterable[SourcesPartial]) -> dict[str, Any]:
