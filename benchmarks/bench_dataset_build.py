@@ -134,7 +134,7 @@ def beam_job(photos: str, size: int, out_dir: str, *, mode: str = 'in_memory', c
 
 
 def stage_profile(paths: Sequence[str], size: int) -> dict[str, float]:
-  """Milliseconds per photo of each step of `transforms.process_photo`, one thread."""
+  """Milliseconds per photo of each step of `photo.process_photo`, one thread."""
   import hashlib  # pylint: disable=g-import-not-at-top
   from contracts import colorspace, decode, geometry, lab_table, schema, tfrecord_files  # pylint: disable=g-import-not-at-top
   schema.encode_example(np.zeros((3, 8, 8), np.uint8), None, source_uri='', content_hash='',

@@ -50,8 +50,8 @@ class DataConfig:
     seed: Mixed into every per-photo hash, so a different seed gives a different (but reproducible) build.
     augmentation: Augmentation of the training split.
     compression_level: ISA-L deflate level (0-3) of the gzip TFRecord shards; 1 is the measured sweet spot.
-    photo_pool: How each Beam worker parallelizes the per-photo work: `process` (a pool of forked processes, the
-      fastest on a multi-core machine) or `thread` (for runners that already run one SDK process per core).
+    photo_pool: How each Beam worker parallelizes the per-photo work: `process` (a pool of processes started from a
+      forkserver, never forked from the Beam worker; the fastest on a multi-core machine) or `thread` (for runners that already run one SDK process per core).
     photo_workers: Size of that pool (0 = number of cores).
     tfds_data_dir: TFDS data_dir for `tfds:` inputs (empty = TFDS's default, ~/tensorflow_datasets).
     precompute_embeddings: Run the model's frozen embedder in the Beam job and store its output per record.

@@ -25,7 +25,10 @@ from contracts import matching
 from contracts import schema
 from contracts import sources
 from contracts import tfrecord_files
-from dataset import transforms
+from dataset import pool
+from dataset import records
+from dataset import shard_writer
+from dataset import tfds_source
 
 
 @dataclasses.dataclass
@@ -70,8 +73,8 @@ def _manifest(shards, dead_letters_by_reason, sources_summary, *, data: configs.
 
 def _finish_version(grouped: dict[str, Any], *, data, version_dir, embedding=None) -> str:
   """Last step of a build: dead-letter file, spill cleanup, then the manifest that marks the version complete."""
-  shards = transforms.write_empty_shards(version_dir, data.shards, grouped['shards'])
-  sources_summary = transforms.summarize_sources(grouped['sources'])
+  shards = shard_writer.write_empty_shards(version_dir, data.shards, grouped['shards'])
+  sources_summary = records.summarize_sources(grouped['sources'])
   encoded = sources_summary['records_encoded']
   arrived = sum(s['examples'] + s['duplicate_records'] for s in shards)
   if arrived != encoded:
@@ -90,7 +93,7 @@ def _finish_version(grouped: dict[str, Any], *, data, version_dir, embedding=Non
 
 def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: str,
                    model: configs.ModelConfig | None = None, *, distributed: bool = True,
-                   embedding: transforms.Embedding | None = None) -> beam.PCollection:
+                   embedding: records.Embedding | None = None) -> beam.PCollection:
   """Adds the whole build to `root`; returns a PCollection holding the manifest path once everything is written.
 
   With `data.precompute_embeddings`, `embedding` is the frozen embedder (of `model`, which must be the fusion
@@ -107,24 +110,24 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
     embedding = None
   source = sources.parse_input_uri(data.input_uri)
   if source.kind == 'tfds':
-    photos = root | 'ReadTfds' >> transforms.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
+    photos = root | 'ReadTfds' >> tfds_source.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
     match_dead = root | 'NoMatchDeadLetters' >> beam.Create([])
   else:
     photos, match_dead = root | 'MatchFiles' >> matching.MatchFiles(
-        source.patterns, spread=distributed, batch_size=transforms.PHOTOS_PER_TASK,
-        counter_namespace=transforms.COUNTER_NAMESPACE)
+        source.patterns, spread=distributed, batch_size=pool.PHOTOS_PER_TASK,
+        counter_namespace=records.COUNTER_NAMESPACE)
   manifest_embedding = {'name': embedding.name, 'size': embedding.size} if embedding else None
   spill_dir = beam.io.filesystems.FileSystems.join(version_dir, SPILL_DIR) if data.spill_records else None
   processed = photos | 'ProcessPhotos' >> beam.ParDo(
-      transforms.ProcessPhotosFn(data, embedding.make_fn if embedding else None, spill_dir)).with_outputs(
-          transforms.DEAD_LETTER_TAG, transforms.SOURCES_TAG, main='records')
-  written = processed.records | 'WriteShards' >> transforms.WriteShards(
+      pool.ProcessPhotosFn(data, embedding.make_fn if embedding else None, spill_dir)).with_outputs(
+          records.DEAD_LETTER_TAG, records.SOURCES_TAG, main='records')
+  written = processed.records | 'WriteShards' >> shard_writer.WriteShards(
       version_dir, data.shards, data.drop_duplicates)
-  dead = ((match_dead, written[transforms.DEAD_LETTER_TAG], processed[transforms.DEAD_LETTER_TAG])
+  dead = ((match_dead, written[records.DEAD_LETTER_TAG], processed[records.DEAD_LETTER_TAG])
           | 'AllDeadLetters' >> beam.Flatten())
   # Everything the manifest needs meets in one single-key CoGroupByKey (fewer stages at the end of the job than a
   # combine, a ToList and side inputs); the trigger makes it fire even when there is no input at all.
-  manifest_inputs = {'shards': written.shards, 'dead_letters': dead, 'sources': processed[transforms.SOURCES_TAG],
+  manifest_inputs = {'shards': written.shards, 'dead_letters': dead, 'sources': processed[records.SOURCES_TAG],
                      'trigger': root | 'ManifestTrigger' >> beam.Create([None])}
   return ({name: pcoll | f'Key{name.title().replace("_", "")}' >> beam.Map(lambda value: (None, value))
            for name, pcoll in manifest_inputs.items()}
@@ -138,7 +141,7 @@ def _counters(result) -> dict[str, int]:
   counters = {}
   try:
     for counter in result.metrics().query()['counters']:
-      if counter.key.metric.namespace == transforms.COUNTER_NAMESPACE:
+      if counter.key.metric.namespace == records.COUNTER_NAMESPACE:
         name = counter.key.metric.name
         counters[name] = counters.get(name, 0) + (counter.committed if counter.committed is not None
                                                   else counter.attempted)
@@ -148,7 +151,7 @@ def _counters(result) -> dict[str, int]:
 
 
 def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (),
-              version_dir: str | None = None, embedding: transforms.Embedding | None = None) -> BuildResult:
+              version_dir: str | None = None, embedding: records.Embedding | None = None) -> BuildResult:
   """Runs the build with the configured Beam runner; marks the new version LATEST once it is complete.
 
   Args:
@@ -164,7 +167,7 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
   start = time.perf_counter()
   in_process = beam_options.runs_in_this_process(config.runner)
   if in_process and data.photo_pool == 'process' and not data.precompute_embeddings:
-    transforms.start_process_pool_server()  # the workers run in this process: overlap its start with Beam's
+    pool.start_process_pool_server()  # the workers run in this process: overlap its start with Beam's
   root = beam.Pipeline(options=PipelineOptions(args))
   build_examples(root, data, version_dir, config.model, distributed=not in_process, embedding=embedding)
   with beam_options.short_state_sampling() if in_process else contextlib.nullcontext():

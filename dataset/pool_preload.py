@@ -5,6 +5,6 @@ server shares them (copy-on-write) instead of importing and loading them again.
 """
 
 from contracts import lab_table
-from dataset import transforms  # noqa: F401  # pylint: disable=unused-import
+from dataset import photo  # noqa: F401  # pylint: disable=unused-import
 
 lab_table.table()

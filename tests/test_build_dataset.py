@@ -22,7 +22,7 @@ from contracts import decode
 from contracts import geometry
 from contracts import schema
 from dataset import build as dataset_build
-from dataset import transforms
+from dataset import records
 from tests.conftest import sample_photo_paths
 
 IMAGE_SIZE = 32
@@ -144,7 +144,7 @@ def test_splits_are_deterministic_and_copies_never_cross(builds):
     for record in read_records(first.version_dir, split):
       content_hash = record[schema.CONTENT_HASH]
       assert split_of_photo.setdefault(content_hash, split) == split  # never in two splits
-      assert split == transforms.assign_split(content_hash, config.data.split_ratios, config.data.seed)
+      assert split == records.assign_split(content_hash, config.data.split_ratios, config.data.seed)
       if split != 'train':
         assert record[schema.AUGMENTATION_ID] == 0  # only the training split is augmented
   assert set(split_of_photo.values()) == {'train', 'eval', 'test'}
@@ -268,7 +268,7 @@ def test_split_assignment_does_not_depend_on_mapping_order():
   hashes = [f'{i:064x}' for i in range(200)]
   one = {'train': 0.8, 'eval': 0.1, 'test': 0.1}
   other = {'test': 0.1, 'eval': 0.1, 'train': 0.8}
-  assert [transforms.assign_split(h, one, 0) for h in hashes] == [transforms.assign_split(h, other, 0) for h in hashes]
+  assert [records.assign_split(h, one, 0) for h in hashes] == [records.assign_split(h, other, 0) for h in hashes]
 
 
 def test_multi_processing_runner_gives_the_same_shards(builds, tmp_path):

@@ -89,3 +89,11 @@ def test_the_checker_sees_lazy_imports(tmp_path):
   module = tmp_path / 'm.py'
   module.write_text('def f():\n  from trainer import embedders\n  import serving.colorizer\n')
   assert _imported_packages(module) == [(2, 'trainer'), (3, 'serving')]
+def test_modules_are_small_or_say_why():
+  """No module over ~300 lines unless its docstring says it reads as one story."""
+  long = []
+  for _, path in _modules():
+    text = path.read_text()
+    if text.count('\n') > 320 and 'one story' not in (ast.get_docstring(ast.parse(text)) or ''):
+      long.append(f'{path.relative_to(ROOT)}: {text.count(chr(10))} lines')
+  assert not long, '\n'.join(long)
