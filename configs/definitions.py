@@ -66,7 +66,7 @@ class DataConfig:
   image_size: int = 256
   resize_mode: Literal['crop', 'letterbox'] = 'crop'
   min_side: int = 32
-  max_pixels: int = 40_000_000
+  max_pixels: int = 64_000_000  # contracts.limits.MAX_PIXELS (configs import nothing of ours; a test checks)
   grayscale_chroma_threshold: float = 5.0
   drop_duplicates: bool = True
   split_ratios: dict[str, float] = dataclasses.field(

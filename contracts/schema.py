@@ -25,6 +25,7 @@ near-zero residuals to ~75 KB per 256x256 example (float32 planes cost 768 KB), 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -56,8 +57,8 @@ SHARD_PATTERN = 'Split-{split}/data_tfrecord-{index:05d}-of-{count:05d}.gz'
 
 
 def split_file_pattern(split: str) -> str:
-  """Glob (relative to a dataset version) of one split's gzip TFRecord shards."""
-  return f'Split-{split}/data_tfrecord-*-of-*.gz'
+  """Glob (relative to a dataset version) of one split's gzip TFRecord shards: SHARD_PATTERN, any index/count."""
+  return re.sub(r'\{(index|count)[^}]*\}', '*', SHARD_PATTERN).format(split=split)
 
 
 # ---- NumPy side (the Beam job, tests, evaluator) -------------------------------------------------------------

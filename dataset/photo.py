@@ -19,7 +19,7 @@ from contracts import geometry
 from contracts import lab_table
 from contracts import schema
 from contracts import tfrecord_files
-from dataset import records
+from dataset import records as records_lib
 from dataset.records import EmbedFn
 from dataset.records import ShardedRecord
 from dataset.records import SourceFile
@@ -77,7 +77,7 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
                        f'max |a|,|b| = {peak_chroma:.2f} <= grayscale_chroma_threshold '
                        f'{data.grayscale_chroma_threshold}')]
 
-  split = records.assign_split(content_hash, data.split_ratios, data.seed)
+  split = records_lib.assign_split(content_hash, data.split_ratios, data.seed)
   copies = data.augmentation.copies if split == 'train' else 0
   outputs = []
   for copy_index in range(copies + 1):
@@ -91,7 +91,7 @@ def process_photo(content_hash: str, source: SourceFile, data: definitions.DataC
     record = schema.encode_example(planes, mask, source_uri=source.uri, content_hash=content_hash,
                                    augmentation_id=copy_index, augmentation_seed=seed,
                                    embedding=embed(planes[0]) if embed else None)
-    shard = records.shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
+    shard = records_lib.shard_of(split, content_hash, copy_index, data.shards[split], data.seed)
     outputs.append(ShardedRecord(split, shard, content_hash, copy_index, source.uri,
                                  tfrecord_files.compress_record(record, data.compression_level)))
   return outputs
@@ -104,7 +104,7 @@ class PhotoBatchResult(NamedTuple):
   coder out of the way: measured on caltech-3k, ~9,000 elements through the local runner cost ~0.2 s of its CPU."""
   shard_batches: list[tuple[tuple[str, int], list[ShardedRecord]]]
   dead_letters: list[dead_letters.DeadLetter]
-  sources: records.SourcesPartial
+  sources: records_lib.SourcesPartial
 
 
 def process_photo_batch(items: list[str | SourceFile], data: definitions.DataConfig,
@@ -127,4 +127,4 @@ def process_photo_batch(items: list[str | SourceFile], data: definitions.DataCon
   for record in records:
     by_shard.setdefault((record.split, record.shard), []).append(record)
   return PhotoBatchResult(sorted(by_shard.items()), [o for o in outputs if isinstance(o, dead_letters.DeadLetter)],
-                          records.SourcesPartial.of(o for o in outputs if isinstance(o, SourceSeen)))
+                          records_lib.SourcesPartial.of(o for o in outputs if isinstance(o, SourceSeen)))

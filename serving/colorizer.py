@@ -9,10 +9,11 @@ import numpy as np
 from PIL import Image
 
 from contracts import dead_letters
+from contracts import limits
 from serving import model_store
 
 # Checked before the model sees the bytes, so a decompression bomb never reaches the graph.
-MAX_PIXELS = 64_000_000
+MAX_PIXELS = limits.MAX_PIXELS
 
 
 class ColorizeError(ValueError):
@@ -71,9 +72,8 @@ def reencode_png(data: bytes) -> bytes:
 
 
 def is_colour(image: Image.Image) -> bool:
-  """Whether a photo carries colour (any pixel with a chroma difference above a few levels)."""
-  rgb = np.asarray(image.convert('RGB'), np.int16)
-  return bool(np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() > 4)
+  """Whether a photo carries colour: the project's one rule, `contracts.limits.is_colour_rgb8`."""
+  return limits.is_colour_rgb8(np.asarray(image.convert('RGB')))
 
 
 def comparison(data: bytes, png: bytes) -> bytes:

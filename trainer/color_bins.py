@@ -30,6 +30,7 @@ from typing import Iterable
 import numpy as np
 import tensorflow as tf
 
+from contracts import schema
 from trainer import model as model_lib
 
 GRID = 10
@@ -41,7 +42,7 @@ TEMPERATURE = 0.38
 _lock = threading.RLock()
 _centers: dict[int, np.ndarray] = {}
 _pair_bins: dict[bytes, np.ndarray] = {}
-_AB_OFFSET = 128  # quantized ab planes store round(ab) + 128 in [0, 255]
+_AB_OFFSET = int(schema.AB_OFFSET)  # quantized ab planes store round(ab) + AB_OFFSET in [0, 255] (contracts.schema)
 
 
 def _in_gamut_centers(grid: int) -> np.ndarray:

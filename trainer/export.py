@@ -18,9 +18,10 @@ import keras
 import tensorflow as tf
 
 from contracts import colorspace
+from contracts import limits
 from trainer import model as model_lib
 
-MAX_PIXELS = 64_000_000
+MAX_PIXELS = limits.MAX_PIXELS
 # The full-resolution colour conversion runs in strips of about this many pixels, one at a time, so a 24-megapixel
 # photo needs a few strip-sized float temporaries instead of a dozen photo-sized ones.
 STRIP_PIXELS = 1 << 20
