@@ -13,8 +13,10 @@ setuptools.setup(
     version='0.1.0',
     description='Image colorization as a Beam + TFX pipeline: Lab TFRecords, fusion trainer, evaluator, pusher.',
     python_requires='>=3.11,<3.12',
-    packages=setuptools.find_packages(include=['configs', 'pipeline', 'pipeline.*', 'components', 'components.*',
-                                               'trainer', 'trainer.*', 'serving', 'serving.*']),
+    # The layers, bottom to top (README: Layout): configs, contracts, dataset | trainer | serving, components, pipeline.
+    packages=setuptools.find_packages(include=['configs', 'contracts', 'contracts.*', 'dataset', 'dataset.*',
+                                               'trainer', 'trainer.*', 'serving', 'serving.*',
+                                               'components', 'components.*', 'pipeline', 'pipeline.*']),
     package_data={'configs': ['*.yaml']},
     install_requires=[
         'absl-py>=1.4,<2',

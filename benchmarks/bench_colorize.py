@@ -1,6 +1,6 @@
 """Latency and memory of colorizing photos with an exported model (what the `colorize` CLI does per photo).
 
-    .venv/bin/python -m benchmarks.bench_colorize --model=outputs/demo/model/export --photos=sample_photos
+    .venv/bin/python -m benchmarks.bench_colorize --model=outputs/serving_model --photos=sample_photos
 
 Reports latency percentiles at ~1 megapixel (each photo upscaled to 1,000,000 pixels), images/s over a folder at
 native size, and the peak resident memory of colorizing a 24-megapixel photo 5 times in one fresh process
@@ -23,7 +23,7 @@ from absl import flags
 import numpy as np
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', 'outputs/demo/model/export', 'SavedModel or pushed-model folder.')
+flags.DEFINE_string('model', 'outputs/serving_model', 'SavedModel or pushed-model folder.')
 flags.DEFINE_string('photos', 'sample_photos', 'Folder of photos.')
 flags.DEFINE_integer('count', 30, 'Photos timed.')
 flags.DEFINE_string('output', 'benchmarks/results/colorize.json', 'Where the JSON results go.')

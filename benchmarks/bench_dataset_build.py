@@ -53,7 +53,7 @@ def list_photos(folder: str) -> list[str]:
 def _decode_and_resize(path: str, size: int) -> int:
   """The job's own decode and resize calls, ending with the pixels as a uint8 array: one copy out of PIL, as the
   job makes one (the RGBX bytes its colour table reads). No other conversion: no array -> PIL -> array trip."""
-  from pipeline import decode, geometry  # pylint: disable=g-import-not-at-top
+  from contracts import decode, geometry  # pylint: disable=g-import-not-at-top
   with open(path, 'rb') as f:
     image = decode.decode_pil(f.read(), min_side=1, max_pixels=10 ** 9, draft_side=size)
   resized, _ = geometry.fit(image, size, 'crop')
@@ -134,9 +134,9 @@ def beam_job(photos: str, size: int, out_dir: str, *, mode: str = 'in_memory', c
 
 
 def stage_profile(paths: Sequence[str], size: int) -> dict[str, float]:
-  """Milliseconds per photo of each step of `transforms.process_photo`, one thread."""
+  """Milliseconds per photo of each step of `photo.process_photo`, one thread."""
   import hashlib  # pylint: disable=g-import-not-at-top
-  from pipeline import colorspace, decode, geometry, lab_table, schema, tfrecord_files  # pylint: disable=g-import-not-at-top
+  from contracts import colorspace, decode, geometry, lab_table, schema, tfrecord_files  # pylint: disable=g-import-not-at-top
   schema.encode_example(np.zeros((3, 8, 8), np.uint8), None, source_uri='', content_hash='',
                         augmentation_id=0, augmentation_seed=0)  # import protobuf outside the timings
   lab_table.table()

@@ -31,7 +31,7 @@ flags.DEFINE_string('output', 'benchmarks/results/quality.json', 'Where the JSON
 def evaluate_export(export_dir: str, eval_files: list[str]) -> dict[str, float]:
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from pipeline import schema  # pylint: disable=g-import-not-at-top
+  from contracts import schema  # pylint: disable=g-import-not-at-top
   from trainer import metrics  # pylint: disable=g-import-not-at-top
   model = tf.saved_model.load(export_dir)
   predict = model.signatures['predict_ab']

@@ -53,8 +53,8 @@ class DataConfig:
     seed: Mixed into every per-photo hash, so a different seed gives a different (but reproducible) build.
     augmentation: Augmentation of the training split.
     compression_level: ISA-L deflate level (0-3) of the gzip TFRecord shards; 1 is the measured sweet spot.
-    photo_pool: How each Beam worker parallelizes the per-photo work: `process` (a pool of forked processes, the
-      fastest on a multi-core machine) or `thread` (for runners that already run one SDK process per core).
+    photo_pool: How each Beam worker parallelizes the per-photo work: `process` (a pool of processes started from a
+      forkserver, never forked from the Beam worker; the fastest on a multi-core machine) or `thread` (for runners that already run one SDK process per core).
     photo_workers: Size of that pool (0 = number of cores).
     tfds_data_dir: TFDS data_dir for `tfds:` inputs (empty = TFDS's default, ~/tensorflow_datasets).
     precompute_embeddings: Run the model's frozen embedder in the Beam job and store its output per record.
@@ -69,7 +69,7 @@ class DataConfig:
   image_size: int = 256
   resize_mode: Literal['crop', 'letterbox'] = 'crop'
   min_side: int = 32
-  max_pixels: int = 40_000_000
+  max_pixels: int = 64_000_000  # contracts.limits.MAX_PIXELS (configs import nothing of ours; a test checks)
   grayscale_chroma_threshold: float = 5.0
   drop_duplicates: bool = True
   split_ratios: dict[str, float] = dataclasses.field(

@@ -12,12 +12,9 @@ import json
 from typing import Any, Sequence
 
 from tfx import types
-from tfx.components import Pusher
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common import resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import pusher_pb2
 from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts
 
@@ -25,7 +22,7 @@ import configs
 from components.colorization_evaluator.component import ColorizationEvaluator
 from components.fusion_trainer.component import FusionTrainer
 from components.fusion_trainer.component import VertexFusionTrainer
-from components import pusher_executor
+from components.idempotent_pusher.component import IdempotentPusher
 from components.lab_example_gen.component import LabExampleGen
 
 
@@ -37,7 +34,7 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
 
   Args:
     config: The PipelineConfig (one object for every component; serialized into their execution properties).
-    input_fingerprint: Changes when the input photos change (`pipeline.inputs.fingerprint`); keys the cache.
+    input_fingerprint: Changes when the input photos change (`dataset.inputs.fingerprint`); keys the cache.
     metadata_connection_config: ML Metadata connection (SQLite locally; None on Vertex, which has its own).
     beam_pipeline_args: Beam options for the Beam-powered components (example gen, evaluator).
     train_steps: Cap on training steps (0 = the config's epochs).
@@ -62,11 +59,8 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
       model_blessing=types.Channel(type=standard_artifacts.ModelBlessing)).with_id('latest_blessed_model_resolver')
   evaluator = ColorizationEvaluator(examples=examples, model=training.outputs['model'], config_json=config_json,
                                     baseline_model=latest_blessed.outputs['model'])
-  pusher = Pusher(model=training.outputs['model'], model_blessing=evaluator.outputs['blessing'],
-                  push_destination=pusher_pb2.PushDestination(
-                      filesystem=pusher_pb2.PushDestination.Filesystem(
-                          base_directory=config.push.destination)),
-                  custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor))
+  pusher = IdempotentPusher(model=training.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+                            destination=config.push.destination)
   return tfx_pipeline.Pipeline(
       pipeline_name=config.runner.pipeline_name,
       pipeline_root=config.runner.pipeline_root,

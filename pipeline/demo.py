@@ -19,7 +19,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
 from configs import flags as config_flags
-from pipeline import dataset_version
+from contracts import dataset_version
 from pipeline import run_local
 
 FLAGS = flags.FLAGS
@@ -71,7 +71,7 @@ def summarize(config, seconds: float) -> str:
 def colorize_samples(config, count: int, out_dir: str) -> list[str]:
   """gray | colorized | original strips for a few test photos, with the newest pushed model."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from pipeline import schema  # pylint: disable=g-import-not-at-top
+  from contracts import schema  # pylint: disable=g-import-not-at-top
   from serving import colorizer as colorizer_lib  # pylint: disable=g-import-not-at-top
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = os.path.abspath(config.runner.metadata_path)

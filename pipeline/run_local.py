@@ -15,9 +15,9 @@ from tfx.orchestration.local import local_dag_runner
 
 import configs
 from configs import flags as config_flags
-from pipeline import beam_options
+from contracts import beam_options
 from pipeline import create_pipeline
-from pipeline import inputs
+from dataset import inputs
 
 FLAGS = flags.FLAGS
 

@@ -20,7 +20,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 import configs
 from configs import flags as config_flags
-from pipeline import beam_options
+from contracts import beam_options
 from pipeline import create_pipeline
 
 FLAGS = flags.FLAGS

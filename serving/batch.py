@@ -6,12 +6,12 @@
 Reads every file under the input (folder, glob, gs://), validates it (header, pixel limit, EXIF orientation and
 formats TensorFlow does not decode are normalized to PNG), colorizes batches with the SavedModel's
 `serving_default` signature through `RunInference`, and writes `<output>/<relative path>.png`. Every file that
-fails, at validation or inference, goes to `<output>/dead_letters.jsonl` with the reason; nothing is dropped.
+fails, at validation or inference, goes to `<output>/dead_letters.jsonl` (`contracts.dead_letters`: uri, stage,
+reason code, detail), the dataset build's format; nothing is dropped.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Iterable, Sequence
 
@@ -26,9 +26,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 import configs
 from configs import flags as config_flags
-from pipeline import beam_options
-from pipeline import sources
-from pipeline import transforms
+from contracts import beam_options
+from contracts import dead_letters
+from contracts import matching
+from contracts import sources
 from serving import colorizer as colorizer_lib
 from serving import model_store
 
@@ -83,9 +84,13 @@ class _PrepareFn(beam.DoFn):
       with FileSystems.open(uri, compression_type='uncompressed') as f:
         data = f.read()
       data = colorizer_lib.prepare(data)
-    except (colorizer_lib.ColorizeError, OSError) as e:
+    except colorizer_lib.ColorizeError as e:
       Metrics.counter(NAMESPACE, 'dead_letters').inc()
-      yield beam.pvalue.TaggedOutput('dead', {'uri': uri, 'stage': 'read', 'reason': str(e)})
+      yield beam.pvalue.TaggedOutput('dead', dead_letters.DeadLetter(uri, 'read', e.reason, str(e)))
+      return
+    except OSError as e:
+      Metrics.counter(NAMESPACE, 'dead_letters').inc()
+      yield beam.pvalue.TaggedOutput('dead', dead_letters.DeadLetter(uri, 'read', dead_letters.UNREADABLE, str(e)))
       return
     relative = uri[len(self._root):].lstrip('/') if self._root and uri.startswith(self._root) else os.path.basename(uri)
     yield relative, tf.constant(data)
@@ -106,20 +111,13 @@ class _WriteFn(beam.DoFn):
     yield path
 
 
-def _failed_inference(element) -> Iterable[dict[str, str]]:
+def _failed_inference(element) -> Iterable[dead_letters.DeadLetter]:
   """RunInference's failed batches, `(batch, exception)`: one dead letter per photo of the batch."""
   batch_elements, error = element
-  reason = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
+  detail = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
   for relative, _ in batch_elements:
     Metrics.counter(NAMESPACE, 'dead_letters').inc()
-    yield {'uri': relative, 'stage': 'inference', 'reason': reason}
-
-
-def _write_dead_letters(letters: list[dict[str, str]], path: str) -> int:
-  with FileSystems.create(path, mime_type='application/x-ndjson') as f:
-    for letter in sorted(letters, key=lambda l: l['uri']):
-      f.write((json.dumps(letter, sort_keys=True) + '\n').encode('utf-8'))
-  return len(letters)
+    yield dead_letters.DeadLetter(relative, 'inference', dead_letters.INFERENCE_FAILED, detail)
 
 
 def build(root: beam.Pipeline, input_uri: str, output: str, model: str) -> None:
@@ -127,18 +125,17 @@ def build(root: beam.Pipeline, input_uri: str, output: str, model: str) -> None:
   base = input_uri.rstrip('/') if '*' not in input_uri else ''
   if base and '://' not in base:
     base = os.path.abspath(base)
-  uris, match_dead = root | 'Match' >> transforms.MatchFiles(source.patterns, batch_size=None)
+  uris, match_dead = root | 'Match' >> matching.MatchFiles(source.patterns, batch_size=None)
   prepared = uris | 'Prepare' >> beam.ParDo(_PrepareFn(base)).with_outputs('dead', main='ok')
   colorized, dlq = prepared.ok | 'Colorize' >> inference_base.RunInference(
       inference_base.KeyedModelHandler(ColorizerModelHandler(model))).with_exception_handling()
   colorized | 'Write' >> beam.ParDo(_WriteFn(output))
   failed = dlq.failed_inferences | 'FailedInference' >> beam.FlatMap(_failed_inference)
-  match_letters = match_dead | 'MatchLetters' >> beam.Map(
-      lambda letter: {'uri': letter.uri, 'stage': letter.stage, 'reason': letter.detail})
-  ((match_letters, prepared.dead, failed)
+  ((match_dead, prepared.dead, failed)
    | 'AllDeadLetters' >> beam.Flatten()
    | 'CollectDeadLetters' >> beam.combiners.ToList()
-   | 'WriteDeadLetters' >> beam.Map(_write_dead_letters, FileSystems.join(output, 'dead_letters.jsonl')))
+   | 'WriteDeadLetters' >> beam.Map(dead_letters.write_dead_letters,
+                                         FileSystems.join(output, dead_letters.DEAD_LETTERS_FILE)))
 
 
 def run(input_uri: str, output: str, model: str, runner: configs.RunnerConfig, extra_args: Sequence[str] = ()):
@@ -157,7 +154,7 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError('--input is required')
   counters = run(FLAGS.input, FLAGS.output, FLAGS.model or config.push.destination, config.runner, argv[1:])
   print(f'{counters.get("colorized", 0)} colorized, {counters.get("dead_letters", 0)} dead letters -> '
-        f'{FLAGS.output} (dead letters: {FileSystems.join(FLAGS.output, "dead_letters.jsonl")})')
+        f'{FLAGS.output} (dead letters: {FileSystems.join(FLAGS.output, dead_letters.DEAD_LETTERS_FILE)})')
 
 
 def console_main() -> None:

@@ -2,7 +2,7 @@
 
     colorize old_photos/ scan.jpg 'gs://bucket/archive/*.png' --output=colorized/
     colorize family.jpg --compare --model=outputs/serving_model          # newest pushed version by default
-    colorize photo.jpg --model=outputs/demo/model/export                # or an explicit SavedModel
+    colorize photo.jpg --model=outputs/serving_model/1795328101     # or one version (an explicit SavedModel)
 
 Inputs are files, folders (recursive) or globs, local or `gs://`. Each photo is written as
 `<output>/<name>.png` at its original resolution (`--compare`: gray | colorized | original side by side). Bad files

@@ -8,30 +8,36 @@ import io
 import numpy as np
 from PIL import Image
 
+from contracts import dead_letters
+from contracts import limits
 from serving import model_store
 
 # Checked before the model sees the bytes, so a decompression bomb never reaches the graph.
-MAX_PIXELS = 64_000_000
+MAX_PIXELS = limits.MAX_PIXELS
 
 
 class ColorizeError(ValueError):
-  """A photo that cannot be colorized; the message says why."""
+  """A photo that cannot be colorized; the message says why, `reason` is its dead-letter reason code."""
+
+  def __init__(self, message: str, reason: str = dead_letters.CORRUPT):
+    super().__init__(message)
+    self.reason = reason
 
 
 def check_header(data: bytes) -> bool:
   """Validates the header; returns whether the bytes must be re-encoded before the model sees them (formats
   TensorFlow does not decode, or an EXIF orientation TensorFlow would ignore)."""
   if not data:
-    raise ColorizeError('empty file')
+    raise ColorizeError('empty file', dead_letters.EMPTY)
   try:
     with Image.open(io.BytesIO(data)) as image:
       width, height = image.size
       orientation = image.getexif().get(0x0112, 1)
       image_format = image.format
   except Exception as e:  # pylint: disable=broad-except
-    raise ColorizeError(f'not a readable image ({type(e).__name__})') from None
+    raise ColorizeError(f'not a readable image ({type(e).__name__})', dead_letters.NOT_AN_IMAGE) from None
   if width * height > MAX_PIXELS:
-    raise ColorizeError(f'{width}x{height} is larger than the {MAX_PIXELS} pixel limit')
+    raise ColorizeError(f'{width}x{height} is larger than the {MAX_PIXELS} pixel limit', dead_letters.TOO_LARGE)
   return image_format not in ('JPEG', 'PNG', 'GIF', 'BMP') or orientation != 1
 
 
@@ -66,9 +72,8 @@ def reencode_png(data: bytes) -> bytes:
 
 
 def is_colour(image: Image.Image) -> bool:
-  """Whether a photo carries colour (any pixel with a chroma difference above a few levels)."""
-  rgb = np.asarray(image.convert('RGB'), np.int16)
-  return bool(np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() > 4)
+  """Whether a photo carries colour: the project's one rule, `contracts.limits.is_colour_rgb8`."""
+  return limits.is_colour_rgb8(np.asarray(image.convert('RGB')))
 
 
 def comparison(data: bytes, png: bytes) -> bytes:

@@ -52,7 +52,7 @@ import waitress.task
 import waitress.wasyncore
 
 from configs import flags as config_flags
-from pipeline import decode
+from contracts import decode
 from serving import colorizer as colorizer_lib
 
 FLAGS = flags.FLAGS

@@ -15,13 +15,14 @@ from skimage import color
 import tensorflow as tf
 
 import configs
-from pipeline import beam_options
+from contracts import beam_options
 from pipeline import build_dataset
-from pipeline import dataset_version
-from pipeline import decode
-from pipeline import geometry
-from pipeline import schema
-from pipeline import transforms
+from contracts import dataset_version
+from contracts import decode
+from contracts import geometry
+from contracts import schema
+from dataset import build as dataset_build
+from dataset import records
 from tests.conftest import sample_photo_paths
 
 IMAGE_SIZE = 32
@@ -127,7 +128,7 @@ def test_records_hold_the_reference_lab_of_the_photo(builds):
     rgb = decode.decode_image(open(record[schema.SOURCE_URI], 'rb').read(), min_side=24, max_pixels=10 ** 8,
                               draft_side=int(np.ceil(IMAGE_SIZE / config.data.augmentation.zoom_range[0])))
     resized, mask = geometry.fit(rgb, IMAGE_SIZE, 'crop')
-    reference = color.rgb2lab(resized)  # scikit-image: independent of pipeline.colorspace
+    reference = color.rgb2lab(resized)  # scikit-image: independent of contracts.colorspace
     lab = record[schema.LAB]
     assert lab.shape == (IMAGE_SIZE, IMAGE_SIZE, 3) and mask is None and record[schema.MASK].all()
     # Quantization: L step 100/255 (error <= 0.2), ab step 1 (error <= 0.5), plus the conversion's own error.
@@ -143,7 +144,7 @@ def test_splits_are_deterministic_and_copies_never_cross(builds):
     for record in read_records(first.version_dir, split):
       content_hash = record[schema.CONTENT_HASH]
       assert split_of_photo.setdefault(content_hash, split) == split  # never in two splits
-      assert split == transforms.assign_split(content_hash, config.data.split_ratios, config.data.seed)
+      assert split == records.assign_split(content_hash, config.data.split_ratios, config.data.seed)
       if split != 'train':
         assert record[schema.AUGMENTATION_ID] == 0  # only the training split is augmented
   assert set(split_of_photo.values()) == {'train', 'eval', 'test'}
@@ -188,7 +189,7 @@ def test_version_folder_holds_only_the_dataset(builds):
   _, first, _ = builds
   shards = [path for split in first.manifest['splits'].values() for path in split['shards']]
   assert _files_under(first.version_dir) == sorted(shards + [schema.MANIFEST_FILE, schema.DEAD_LETTERS_FILE])
-  assert not os.path.exists(os.path.join(first.version_dir, build_dataset.SPILL_DIR))
+  assert not os.path.exists(os.path.join(first.version_dir, dataset_build.SPILL_DIR))
 
 
 def test_records_sent_through_the_shuffle_give_the_same_shards(builds, tmp_path):
@@ -258,7 +259,7 @@ def test_tf_decoding_matches_numpy_decoding(builds):
 
 
 def test_missing_input_is_a_clear_error(tmp_path):
-  from pipeline import sources
+  from contracts import sources
   with pytest.raises(sources.SourceError, match='no such file or folder'):
     build_dataset.run_build(_config(str(tmp_path / 'nowhere'), str(tmp_path)))
 
@@ -267,7 +268,7 @@ def test_split_assignment_does_not_depend_on_mapping_order():
   hashes = [f'{i:064x}' for i in range(200)]
   one = {'train': 0.8, 'eval': 0.1, 'test': 0.1}
   other = {'test': 0.1, 'eval': 0.1, 'train': 0.8}
-  assert [transforms.assign_split(h, one, 0) for h in hashes] == [transforms.assign_split(h, other, 0) for h in hashes]
+  assert [records.assign_split(h, one, 0) for h in hashes] == [records.assign_split(h, other, 0) for h in hashes]
 
 
 def test_multi_processing_runner_gives_the_same_shards(builds, tmp_path):

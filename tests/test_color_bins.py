@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import colorspace
-from pipeline import lab_table
+from contracts import colorspace
+from contracts import lab_table
 from trainer import color_bins
 
 FREQUENT = (0.0, 0.0)     # gray: most pixels of most photos

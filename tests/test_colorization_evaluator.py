@@ -9,7 +9,7 @@ from tfx.types import standard_artifacts
 
 import configs
 from components.colorization_evaluator import executor
-from pipeline import beam_options
+from contracts import beam_options
 from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
 from trainer import train as train_lib

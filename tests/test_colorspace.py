@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 from skimage import color
 
-from pipeline import colorspace
+from contracts import colorspace
 
 
 def delta_e(lab1, lab2):
@@ -60,8 +60,8 @@ def test_tensorflow_backend_computes_the_same(sample_rgb):
 
 def test_lab_table_equals_convert_then_quantize(sample_rgb):
   """The dataset build's 2^24-entry table returns exactly what the formulas + quantization give."""
-  from pipeline import lab_table
-  from pipeline import schema
+  from contracts import lab_table
+  from contracts import schema
   rng = np.random.default_rng(3)
   for rgb8 in [rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)] + sample_rgb[:3]:
     expected = schema.quantize_lab_planes(colorspace.rgb8_to_lab_planes(rgb8))
@@ -71,7 +71,7 @@ def test_lab_table_equals_convert_then_quantize(sample_rgb):
 
 
 def test_lab_table_is_built_when_no_cache(tmp_path, monkeypatch):
-  from pipeline import lab_table
+  from contracts import lab_table
   monkeypatch.setenv('COLORIZE_CACHE_DIR', str(tmp_path))
   built = lab_table._load_or_build()  # pylint: disable=protected-access
   assert built.shape == (1 << 24, 4)

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from pipeline import decode
+from contracts import decode
 from tests.conftest import sample_photo_paths
 
 LIMITS = dict(min_side=16, max_pixels=10_000_000)

@@ -13,6 +13,7 @@ from PIL import Image
 from tests.conftest import REPO, SAMPLE_PHOTOS
 from trainer import efficientnet_lite
 from trainer import imagenet
+from trainer import torch_checkpoint
 
 # Caltech-101 photo -> ImageNet synsets that count as right (ImageNet splits some Caltech classes).
 PHOTOS = {
@@ -78,7 +79,7 @@ def test_classifies_real_photos(probabilities):
 
 
 def test_reader_matches_checkpoint():
-  state = efficientnet_lite.read_legacy_torch_state_dict(efficientnet_lite.packaged_pth_path())
+  state = torch_checkpoint.read_legacy_torch_state_dict(efficientnet_lite.packaged_pth_path())
   assert len(state) == 296
   assert round(sum(v.size for v in state.values()) / 1e6, 2) == 4.69
   assert state['_fc.weight'].shape == (1000, 1280) and state['_fc.weight'].dtype == np.float32
@@ -92,7 +93,7 @@ def test_reader_names_file_of_zip_checkpoint(tmp_path):
   with zipfile.ZipFile(path, 'w') as z:
     z.writestr('archive/data.pkl', b'')
   with pytest.raises(ValueError, match='new_format.pth.*zip-format'):
-    efficientnet_lite.read_legacy_torch_state_dict(str(path))
+    torch_checkpoint.read_legacy_torch_state_dict(str(path))
 
 
 def test_imagenet_synsets_are_ilsvrc_order():

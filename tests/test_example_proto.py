@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from pipeline import example_proto
-from pipeline import schema
+from contracts import example_proto
+from contracts import schema
 
 
 def _tf_example(features):

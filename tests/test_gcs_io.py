@@ -20,9 +20,9 @@ import tensorflow as tf
 
 import configs
 from pipeline import build_dataset
-from pipeline import dataset_version
-from pipeline import decode
-from pipeline import schema
+from contracts import dataset_version
+from contracts import decode
+from contracts import schema
 from tests.conftest import sample_photo_paths
 
 BUCKET = 'bucket'

@@ -10,8 +10,8 @@ from tfx.types import standard_artifacts
 import configs
 from components.lab_example_gen import component
 from components.lab_example_gen import executor
-from pipeline import beam_options
-from pipeline import schema
+from contracts import beam_options
+from contracts import schema
 from tests.conftest import copy_sample_photos
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pipeline import colorspace
+from contracts import colorspace
 from trainer import metrics
 
 

@@ -16,8 +16,8 @@ import tensorflow_datasets as tfds
 
 import configs
 from pipeline import build_dataset
-from pipeline import schema
-from pipeline import sources
+from contracts import schema
+from contracts import sources
 from tests.conftest import SAMPLE_PHOTOS
 from tests.conftest import sample_photo_paths
 

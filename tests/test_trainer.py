@@ -85,7 +85,7 @@ def test_overfitting_one_photo_reproduces_it(one_photo_dataset, tmp_path):
   print(f'overfit: loss {first:.5f} -> {last:.5f}')
   assert last < 0.05 * first
   assert np.sqrt(last) * model_lib.AB_SCALE < 5.0  # RMS error below 5 ab units: "near zero"
-  from pipeline import schema
+  from contracts import schema
   from trainer import data as data_lib
   info = data_lib.dataset_info(one_photo_dataset)
   record = next(iter(tf.data.TFRecordDataset(info.files['train'], compression_type='GZIP')))
@@ -114,7 +114,7 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
       out = Image.open(io.BytesIO(png[0]))
       # A 1.9-megapixel photo crosses strip boundaries of the full-resolution conversion: the strip-wise output
       # must equal the whole-image composition (original L + bilinearly upsampled ab) computed here directly.
-      from pipeline import colorspace
+      from contracts import colorspace
       big = Image.open({photo!r}).convert('RGB').resize((1600, 1200), Image.BICUBIC)
       buffer = io.BytesIO(); big.save(buffer, format='PNG')
       served = np.asarray(Image.open(io.BytesIO(
@@ -224,7 +224,7 @@ def test_a_worker_whose_peer_never_comes_gives_up(small_dataset, tmp_path):
 
 def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, tmp_path):
   """The dataset build's stored embeddings are what the trainer would compute in the graph from the record."""
-  from pipeline import schema
+  from contracts import schema
   from trainer import data as data_lib
   from trainer import embedders
   photos = sample_photo_paths(3)
@@ -313,7 +313,7 @@ def test_missing_embedder_weights_is_an_error_not_random_weights(tmp_path):
 def test_tfx_run_fn_contract(small_dataset, tmp_path):
   """TFX's FnArgs in, SavedModel in serving_model_dir and logs in model_run_dir out."""
   from tfx.components.trainer import fn_args_utils
-  from pipeline import schema
+  from contracts import schema
   config = beta_config()
   fn_args = fn_args_utils.FnArgs(
       working_dir=str(tmp_path / 'work'),

@@ -30,6 +30,7 @@ from typing import Iterable
 import numpy as np
 import tensorflow as tf
 
+from contracts import schema
 from trainer import model as model_lib
 
 GRID = 10
@@ -41,12 +42,12 @@ TEMPERATURE = 0.38
 _lock = threading.RLock()
 _centers: dict[int, np.ndarray] = {}
 _pair_bins: dict[bytes, np.ndarray] = {}
-_AB_OFFSET = 128  # quantized ab planes store round(ab) + 128 in [0, 255]
+_AB_OFFSET = int(schema.AB_OFFSET)  # quantized ab planes store round(ab) + AB_OFFSET in [0, 255] (contracts.schema)
 
 
 def _in_gamut_centers(grid: int) -> np.ndarray:
   """Centres of the grid cells that hold the quantized ab of at least one 8-bit sRGB colour."""
-  from pipeline import lab_table  # pylint: disable=g-import-not-at-top  (48 MB table, only needed once)
+  from contracts import lab_table  # pylint: disable=g-import-not-at-top  (48 MB table, only needed once)
   lut = lab_table.table()
   seen = np.bincount((lut[1].astype(np.int32) << 8) | lut[2], minlength=1 << 16)
   a_q, b_q = np.divmod(np.flatnonzero(seen), 256)

@@ -1,7 +1,7 @@
 """tf.data input from the dataset build's gzip TFRecord shards (or synthetic tensors for benchmarks).
 
-Reads the contract of the stage before it: the manifest (`pipeline.dataset_version`) for image size and shard
-lists, and `pipeline.schema` for feature names and scaling. Nothing here re-derives them.
+Reads the contract of the stage before it: the manifest (`contracts.dataset_version`) for image size and shard
+lists, and `contracts.schema` for feature names and scaling. Nothing here re-derives them.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from pipeline import dataset_version
-from pipeline import schema
+from contracts import dataset_version
+from contracts import schema
 from trainer import model as model_lib
 
 

@@ -73,7 +73,7 @@ def quantized_l_embedding_fn(config: definitions.ModelConfig) -> Callable:
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from pipeline import schema  # pylint: disable=g-import-not-at-top
+  from contracts import schema  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   embedder = load_embedder(config)
 

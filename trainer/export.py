@@ -9,7 +9,7 @@ Signatures:
   reason, not a crash of the server.
 - `predict_ab`: `l` (float [N, H, W, 1], L in [0, 100]) -> `ab` (float [N, H, W, 2]): batch jobs, the evaluator.
 
-The colour conversion is `pipeline.colorspace` on its TensorFlow backend: the same formulas as the dataset build.
+The colour conversion is `contracts.colorspace` on its TensorFlow backend: the same formulas as the dataset build.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from pipeline import colorspace
+from contracts import colorspace
+from contracts import limits
 from trainer import model as model_lib
 
-MAX_PIXELS = 64_000_000
+MAX_PIXELS = limits.MAX_PIXELS
 # The full-resolution colour conversion runs in strips of about this many pixels, one at a time, so a 24-megapixel
 # photo needs a few strip-sized float temporaries instead of a dozen photo-sized ones.
 STRIP_PIXELS = 1 << 20

@@ -11,9 +11,9 @@ import dataclasses
 
 import numpy as np
 
-from pipeline import colorspace
+from contracts import colorspace
+from contracts import limits
 
-COLOURED_THRESHOLD = 5.0  # an image with no pixel where |a| or |b| > 5 is a grayscale source: not evaluated
 DESATURATION_RATIO = 0.25
 
 
@@ -35,7 +35,8 @@ def colourfulness(rgb: np.ndarray) -> float:
 
 
 def is_coloured(lab: np.ndarray) -> bool:
-  return bool(np.abs(lab[..., 1:]).max() > COLOURED_THRESHOLD)
+  """A grayscale source (no pixel with |a| or |b| > 5) is not evaluated: `contracts.limits.is_colour_lab`."""
+  return limits.is_colour_lab(lab)
 
 
 @dataclasses.dataclass

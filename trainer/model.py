@@ -119,7 +119,7 @@ def gray_to_rgb_0_255(l_scaled, size: int | None = None):
   Uses the project's one Lab implementation (a = b = 0), so the embedder sees the same gray as a user's photo.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from pipeline import colorspace  # pylint: disable=g-import-not-at-top
+  from contracts import colorspace  # pylint: disable=g-import-not-at-top
   l = unscale_l(tf.cast(l_scaled, tf.float32))
   lab = tf.concat([l, tf.zeros_like(l), tf.zeros_like(l)], axis=-1)
   rgb = colorspace.lab_to_rgb(lab, colorspace.tensorflow_backend()) * 255.0

@@ -9,13 +9,13 @@ from PIL import Image
 from PIL import ImageDraw
 import tensorflow as tf
 
-from pipeline import colorspace
+from contracts import colorspace
 from trainer import model as model_lib
 
 
 def lab_batch_to_rgb(l_scaled, ab_scaled):
   """Scaled L [B,H,W,1] + scaled ab [B,H,W,2] -> sRGB in [0, 1] (the project's one Lab implementation)."""
-  l = (tf.cast(l_scaled, tf.float32) + 1.0) * model_lib.L_CENTER
+  l = model_lib.unscale_l(tf.cast(l_scaled, tf.float32))
   ab = model_lib.unscale_ab(tf.cast(ab_scaled, tf.float32))
   return colorspace.lab_to_rgb(tf.concat([l, ab], -1), colorspace.tensorflow_backend())
 

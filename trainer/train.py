@@ -358,7 +358,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
 def _dataset_dir_of(files: list[str]) -> str:
   """The dataset version holding the given split files/patterns (the folder above them with a manifest)."""
-  from pipeline import dataset_version  # pylint: disable=g-import-not-at-top
+  from contracts import dataset_version  # pylint: disable=g-import-not-at-top
   path = files[0].rstrip('/*')
   for _ in range(4):
     path = os.path.dirname(path)

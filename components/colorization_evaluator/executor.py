@@ -31,8 +31,8 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 import configs
-from pipeline import colorspace
-from pipeline import schema
+from contracts import colorspace
+from contracts import schema
 from trainer import metrics
 
 CONFIG_KEY = 'config'

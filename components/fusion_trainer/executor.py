@@ -25,6 +25,7 @@ from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 from tfx.utils import proto_utils
 
+from contracts import schema
 from trainer import train
 
 
@@ -41,8 +42,8 @@ class Executor(base_executor.BaseExecutor):
     custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or '{}')
     fn_args = fn_args_utils.FnArgs(
         working_dir=os.path.join(model.uri, 'working'),
-        train_files=[os.path.join(examples.uri, 'Split-train', '*')],
-        eval_files=[os.path.join(examples.uri, 'Split-eval', '*')],
+        train_files=[os.path.join(examples.uri, schema.split_file_pattern('train'))],
+        eval_files=[os.path.join(examples.uri, schema.split_file_pattern('eval'))],
         train_steps=train_args.num_steps or None,
         serving_model_dir=path_utils.serving_model_path(model.uri),
         model_run_dir=model_run.uri,

@@ -26,7 +26,7 @@ class LabExampleGenSpec(ComponentSpec):
 class LabExampleGen(base_beam_component.BaseBeamComponent):
   """Runs the dataset build's Beam transforms inside the pipeline.
 
-  `input_fingerprint` should change when the photos change (`pipeline.inputs.fingerprint` computes one from the
+  `input_fingerprint` should change when the photos change (`dataset.inputs.fingerprint` computes one from the
   listing): it is what makes a re-run with new photos rebuild while an unchanged re-run is served from the cache.
   """
 

@@ -1,4 +1,4 @@
-"""Runs the dataset build (pipeline.build_dataset.build_examples) into the Examples artifact.
+"""Runs the dataset build (dataset.build.build_examples) into the Examples artifact.
 
 Keys:
   exec_properties['config']: the PipelineConfig as JSON (`configs.to_dict`); `data` and `model` are read.
@@ -17,8 +17,9 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
 import configs
-from pipeline import build_dataset
-from pipeline import dataset_version
+from dataset import build as build_dataset
+from components.lab_example_gen import embedding as embedding_lib
+from contracts import dataset_version
 
 CONFIG_KEY = 'config'
 INPUT_FINGERPRINT_KEY = 'input_fingerprint'
@@ -34,7 +35,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     config = configs.config_from_dict(json.loads(exec_properties[CONFIG_KEY]))
     examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
     with self._make_beam_pipeline() as root:
-      build_dataset.build_examples(root, config.data, examples.uri, config.model)
+      build_dataset.build_examples(root, config.data, examples.uri, config.model, 
+                                   embedding=embedding_lib.embedding_for(config))
     manifest = dataset_version.read_manifest(examples.uri)
     examples.split_names = artifact_utils.encode_split_names(list(manifest['splits']))
     for split, counts in manifest['splits'].items():

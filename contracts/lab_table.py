@@ -19,8 +19,8 @@ import threading
 import numpy as np
 from PIL import Image
 
-from pipeline import colorspace
-from pipeline import schema
+from contracts import colorspace
+from contracts import schema
 
 _VERSION = f'v{schema.SCHEMA_VERSION}'
 _lock = threading.Lock()

@@ -25,11 +25,13 @@ near-zero residuals to ~75 KB per 256x256 example (float32 planes cost 768 KB), 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import numpy as np
 
-from pipeline import example_proto
+from contracts import dead_letters
+from contracts import example_proto
 
 SCHEMA_VERSION = 1
 
@@ -50,13 +52,13 @@ AB_OFFSET = 128.0
 # split folders follow TFX's Examples artifact layout (`Split-<name>/`), so a dataset version is also a valid
 # Examples artifact and the pipeline's example gen writes exactly what the stand-alone build writes.
 MANIFEST_FILE = 'dataset.json'
-DEAD_LETTERS_FILE = 'dead_letters.jsonl'
+DEAD_LETTERS_FILE = dead_letters.DEAD_LETTERS_FILE
 SHARD_PATTERN = 'Split-{split}/data_tfrecord-{index:05d}-of-{count:05d}.gz'
 
 
 def split_file_pattern(split: str) -> str:
-  """Glob (relative to a dataset version) of one split's gzip TFRecord shards."""
-  return f'Split-{split}/data_tfrecord-*-of-*.gz'
+  """Glob (relative to a dataset version) of one split's gzip TFRecord shards: SHARD_PATTERN, any index/count."""
+  return re.sub(r'\{(index|count)[^}]*\}', '*', SHARD_PATTERN).format(split=split)
 
 
 # ---- NumPy side (the Beam job, tests, evaluator) -------------------------------------------------------------

@@ -11,7 +11,7 @@ import hashlib
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import sources
+from contracts import sources
 
 
 def fingerprint(input_uri: str) -> str:

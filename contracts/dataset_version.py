@@ -13,7 +13,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import schema
+from contracts import schema
 
 LATEST_FILE = 'LATEST'
 

@@ -4,7 +4,7 @@ The per-photo code and the 64 MB colour table are loaded there, and every pool p
 server shares them (copy-on-write) instead of importing and loading them again.
 """
 
-from pipeline import lab_table
-from pipeline import transforms  # noqa: F401  # pylint: disable=unused-import
+from contracts import lab_table
+from dataset import photo  # noqa: F401  # pylint: disable=unused-import
 
 lab_table.table()

@@ -14,23 +14,25 @@ from PIL import Image
 from PIL import ImageFile
 from PIL import ImageOps
 
+from contracts import dead_letters
+
 # We enforce our own pixel limit (`max_pixels`) before decoding, with a clear reason, instead of PIL's warning.
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 ACCEPTED_FORMATS = frozenset({'JPEG', 'PNG', 'WEBP', 'BMP', 'GIF', 'MPO'})
 
-# Dead-letter reasons (the `reason` field of dead_letters.jsonl is one of these, followed by details).
-EMPTY = 'empty'
-NOT_AN_IMAGE = 'not_an_image'
-UNSUPPORTED_FORMAT = 'unsupported_format'
-TRUNCATED = 'truncated'
-CORRUPT = 'corrupt'
-TOO_SMALL = 'too_small'
-TOO_LARGE = 'too_large'
-GRAYSCALE = 'grayscale'
-DUPLICATE = 'duplicate'
-UNREADABLE = 'unreadable'
+# Dead-letter reasons (the `reason` field of dead_letters.jsonl; one vocabulary in contracts.dead_letters).
+EMPTY = dead_letters.EMPTY
+NOT_AN_IMAGE = dead_letters.NOT_AN_IMAGE
+UNSUPPORTED_FORMAT = dead_letters.UNSUPPORTED_FORMAT
+TRUNCATED = dead_letters.TRUNCATED
+CORRUPT = dead_letters.CORRUPT
+TOO_SMALL = dead_letters.TOO_SMALL
+TOO_LARGE = dead_letters.TOO_LARGE
+GRAYSCALE = dead_letters.GRAYSCALE
+DUPLICATE = dead_letters.DUPLICATE
+UNREADABLE = dead_letters.UNREADABLE
 
 
 class UnusableImage(Exception):

@@ -1,0 +1,30 @@
+"""Limits and thresholds every stage shares, defined once.
+
+- `MAX_PIXELS`: the largest photo (width x height) any stage accepts, checked from the header before decoding
+  (decompression bombs): the dataset build (`data.max_pixels`, whose default and the bundled configs use this
+  value; a test checks they agree), the colorize CLI / batch job / web page (`serving.colorizer`) and the
+  SavedModel's own graph (`trainer.export`).
+- `GRAYSCALE_CHROMA_THRESHOLD` and `is_colour_lab`: the "is this a colour photo" rule (Zhang et al.): a photo with
+  no pixel where |a| or |b| exceeds 5 is a grayscale source. The dataset build drops such sources
+  (`data.grayscale_chroma_threshold`, default this value), the gray | prediction | original strips show the
+  original only for a colour photo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from contracts import colorspace
+
+MAX_PIXELS = 64_000_000
+GRAYSCALE_CHROMA_THRESHOLD = 5.0
+
+
+def is_colour_lab(lab: np.ndarray, threshold: float = GRAYSCALE_CHROMA_THRESHOLD) -> bool:
+  """Whether a Lab image ([..., 3]) has a pixel with |a| or |b| above `threshold`."""
+  return bool(np.abs(np.asarray(lab)[..., 1:]).max() > threshold) if np.size(lab) else False
+
+
+def is_colour_rgb8(rgb: np.ndarray, threshold: float = GRAYSCALE_CHROMA_THRESHOLD) -> bool:
+  """`is_colour_lab` of an 8-bit sRGB image ([..., 3] uint8)."""
+  return is_colour_lab(colorspace.rgb_to_lab(np.asarray(rgb, np.float32) / 255.0), threshold)
