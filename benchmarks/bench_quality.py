@@ -1,10 +1,14 @@
-"""Colorization quality after a fixed CPU training budget, per model variant, on a held-out split.
+"""Colorization quality after the same CPU wall-time budget per model variant, on a held-out split, with pictures.
 
     .venv/bin/python -m benchmarks.bench_quality --photos=../shared/data/caltech-3k --size=128 --minutes=30
 
-Builds one Lab dataset (train/eval split by content hash), trains each variant for `--minutes` of wall time on
-this machine, and reports on the evaluation split (metrics of shared/notes/anchors.md, `trainer/metrics.py`):
-ΔPSNR against the gray baseline, the colourfulness ratio and ΔCF, and the desaturation failure rate.
+Builds one Lab dataset (train/eval split by content hash), trains each variant/loss pair for `--minutes` of wall
+time on this machine, and scores it on the eval split with the evaluator's own scoring
+(`components/colorization_evaluator/scoring.py`, metrics of `trainer/metrics.py`): ΔPSNR against gray, the
+colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab accuracy, and the hue-balanced recall with its six
+sectors; the two references (no colour, constant sepia) are rows of the same table. A pair may name a precision:
+`unet/classification@mixed_bfloat16`. Writes the JSON results and a PNG grid of 8 eval photos
+(gray | each variant | original).
 """
 
 from __future__ import annotations
@@ -23,41 +27,52 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder).')
 flags.DEFINE_integer('size', 128, 'Image size.')
 flags.DEFINE_float('minutes', 30.0, 'Training wall-time budget per variant.')
-flags.DEFINE_list('variants', ['beta/mse', 'fusion/mse', 'fusion/classification'], 'variant/loss pairs.')
+flags.DEFINE_list('variants', ['unet/classification', 'unet/l1_chroma', 'fusion/mse', 'fusion/classification'],
+                  'variant/loss[@precision] triples.')
 flags.DEFINE_integer('batch', 16, 'Batch size.')
+flags.DEFINE_integer('grid_photos', 8, 'Eval photos in the picture grid.')
 flags.DEFINE_string('output', 'benchmarks/results/quality.json', 'Where the JSON results go.')
+flags.DEFINE_string('grid', 'benchmarks/results/quality_grid.png', 'Where the picture grid goes.')
 
 
-def evaluate_export(export_dir: str, eval_files: list[str]) -> dict[str, float]:
+def _grid(records, columns: list[tuple[str, list]], path: str) -> None:
+  """One row per photo: gray | each variant's colorization | original, with a header row of names."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
+  from contracts import colorspace  # pylint: disable=g-import-not-at-top
   from contracts import schema  # pylint: disable=g-import-not-at-top
-  from trainer import metrics  # pylint: disable=g-import-not-at-top
-  model = tf.saved_model.load(export_dir)
-  predict = model.signatures['predict_ab']
-  labs, preds = [], []
-  batch = []
-  records = [schema.decode_example_numpy(r.numpy())
-             for r in tf.data.TFRecordDataset(eval_files, compression_type='GZIP')]
-  for start in range(0, len(records), 32):
-    chunk = [r[schema.LAB] for r in records[start:start + 32]]
-    l = np.stack([lab[..., :1] for lab in chunk]).astype(np.float32)
-    ab = predict(l=tf.constant(l))['ab'].numpy()
-    labs.extend(chunk)
-    preds.extend(list(ab))
-  del batch
-  return metrics.evaluate(labs, preds).as_dict()
+  rows = []
+  for i, record in enumerate(records):
+    lab = record[schema.LAB]
+    cells = [colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], np.asarray(ab[i])], -1)) for _, ab in columns]
+    rows.append(np.concatenate(cells + [colorspace.lab_to_rgb8(lab)], axis=1))
+  picture = np.concatenate(rows, axis=0)
+  size = records[0][schema.LAB].shape[1]
+  header = Image.new('RGB', (picture.shape[1], 18), 'white')
+  draw = ImageDraw.Draw(header)
+  for j, name in enumerate([name for name, _ in columns] + ['original']):
+    draw.text((j * size + 3, 3), name, fill='black')
+  canvas = Image.new('RGB', (picture.shape[1], picture.shape[0] + 18), 'white')
+  canvas.paste(header, (0, 0))
+  canvas.paste(Image.fromarray(picture), (0, 18))
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  canvas.save(path)
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from components.colorization_evaluator import scoring  # pylint: disable=g-import-not-at-top
   import configs  # pylint: disable=g-import-not-at-top
+  from contracts import schema  # pylint: disable=g-import-not-at-top
   from pipeline import build_dataset  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer import metrics  # pylint: disable=g-import-not-at-top
   from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
   work = tempfile.mkdtemp(prefix='bench_quality_')
   results: dict[str, Any] = {'photos': FLAGS.photos, 'size': FLAGS.size, 'minutes_per_variant': FLAGS.minutes,
-                             'cpus': os.cpu_count(), 'variants': []}
+                             'batch': FLAGS.batch, 'cpus': os.cpu_count(), 'variants': []}
   try:
     config = configs.load_config(overrides=[
         f'data.input_uri={FLAGS.photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
@@ -66,37 +81,53 @@ def main(argv: Sequence[str]) -> None:
     version = build_dataset.run_build(config).version_dir
     info = data_lib.dataset_info(version)
     results['examples'] = info.examples
-    for pair in FLAGS.variants:
+    records = [schema.decode_example_numpy(r.numpy())
+               for r in tf.data.TFRecordDataset(info.files['eval'], compression_type='GZIP')]
+    coloured = [i for i, r in enumerate(records) if metrics.is_coloured(r[schema.LAB])]
+    shown = [records[i] for i in coloured[::max(1, len(coloured) // FLAGS.grid_photos)][:FLAGS.grid_photos]]
+    columns = [('gray', [np.zeros_like(r[schema.LAB][..., 1:]) for r in shown])]
+    for name, report in scoring.score_references(records).items():
+      results['variants'].append({'variant': f'reference: {name}', 'loss': '', 'precision': '', **report})
+    for triple in FLAGS.variants:
+      pair, _, precision = triple.partition('@')
       variant, loss = pair.split('/')
-      run_config = configs.load_config(overrides=[
-          f'model.variant={variant}', f'model.loss={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
-          'training.epochs=1000', 'training.checkpoint_every_steps=100000'])
-      out = os.path.join(work, pair.replace('/', '_'))
+      overrides = [f'model.variant={variant}', f'model.loss={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
+                   'training.epochs=1000', 'training.checkpoint_every_steps=100000']
+      if precision:
+        overrides.append(f'training.precision={precision}')
+      run_config = configs.load_config(overrides=overrides)
+      out = os.path.join(work, triple.replace('/', '_').replace('@', '_'))
       start = time.perf_counter()
-      try:
-        result = train_lib.train(run_config, version, out, time_budget_seconds=FLAGS.minutes * 60)
-      except NotImplementedError as e:
-        results['variants'].append({'variant': variant, 'loss': loss, 'error': str(e)})
-        print('skipped:', pair, e, flush=True)
-        continue
-      entry = {'variant': variant, 'loss': loss, 'steps': result.steps,
-               'train_seconds': time.perf_counter() - start, 'examples_per_s': result.examples_per_second,
+      result = train_lib.train(run_config, version, out, time_budget_seconds=FLAGS.minutes * 60)
+      entry = {'variant': variant, 'loss': loss, 'precision': precision or run_config.training.precision,
+               'steps': result.steps, 'train_seconds': time.perf_counter() - start,
+               'examples_per_s': result.examples_per_second,
                'final_val_loss': result.history['val_loss'][-1] if result.history['val_loss'] else None}
-      entry.update(evaluate_export(result.export_dir, info.files['eval']))
+      predictor = scoring.saved_model_predictor(result.export_dir)
+      report, _ = scoring.score(predictor, records)
+      entry.update(report)
+      bins = os.path.join(out, 'color_bins.json')
+      if os.path.exists(bins):
+        with open(bins) as f:
+          entry['temperature'] = json.load(f)['temperature']
       results['variants'].append(entry)
+      columns.append((triple, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
       print('result:', json.dumps(entry), flush=True)
+    _grid(shown, columns, FLAGS.grid)
   finally:
     shutil.rmtree(work, ignore_errors=True)
   os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
   with open(FLAGS.output, 'w') as f:
     json.dump(results, f, indent=2)
-  print(f'\n{"variant/loss":24s} {"ΔPSNR":>7s} {"CF ratio":>8s} {"ΔCF":>6s} {"desat.":>6s} steps')
+  print(f'\n{"variant/loss":34s} {"ΔPSNR":>6s} {"CF":>5s} {"ΔCF":>5s} {"desat":>5s} {"AuC_w":>5s} {"hue":>5s} '
+        f'{"sectors (0-60 ... 300-360)":>32s} {"steps":>6s} {"ex/s":>5s}')
   for v in results['variants']:
-    if 'error' in v:
-      print(f'{v["variant"] + "/" + v["loss"]:24s} {v["error"]}')
-    else:
-      print(f'{v["variant"] + "/" + v["loss"]:24s} {v["delta_psnr"]:7.2f} {v["colourfulness_ratio"]:8.2f} '
-            f'{v["delta_colourfulness"]:6.1f} {v["desaturation_rate"]:6.2f} {v["steps"]}')
+    sectors = ' '.join(f'{s:.2f}' for s in v['hue_recall_sectors'])
+    print(f'{(v["variant"] + "/" + v["loss"] + (("@" + v["precision"]) if v["precision"] else "")):34s} '
+          f'{v["delta_psnr"]:6.2f} {v["colourfulness_ratio"]:5.2f} {v["delta_colourfulness"]:5.1f} '
+          f'{v["desaturation_rate"]:5.2f} {v["rebalanced_ab_accuracy"]:5.3f} {v["hue_recall"]:5.3f} {sectors:>32s} '
+          f'{v.get("steps", ""):>6} {v.get("examples_per_s", 0):5.1f}')
+  print(f'grid: {FLAGS.grid}')
 
 
 if __name__ == '__main__':

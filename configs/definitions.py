@@ -180,10 +180,19 @@ class TrainingConfig:
 
 @dataclasses.dataclass
 class EvaluationConfig:
-  """The quality gate: absolute thresholds and allowed change against the latest blessed model.
+  """The quality gate: absolute thresholds, two reference predictors, and allowed change against the baseline.
+
+  Every candidate is scored next to two references on the same examples: no colour (ab = 0) and a constant sepia
+  tint (ab = (6, 18)), which fools colourfulness but not the hue-balanced recall. The gate is set so neither
+  reference can pass it.
 
   Attributes:
     min_delta_psnr: Candidate PSNR minus the gray baseline's PSNR must be at least this (dB).
+    min_hue_recall: Smallest allowed hue-balanced recall (mean over the six hue sectors, `trainer.metrics`).
+    min_hue_recall_vs_sepia: The candidate's hue-balanced recall must be at least this multiple of the constant
+      sepia reference's on the same examples (> 1: a tint cannot pass).
+    min_sector_recall: Smallest allowed recall in any hue sector that has truly coloured pixels.
+    min_colorfulness_ratio: Smallest allowed mean CF(pred) / mean CF(truth) (gray scores 0).
     max_desaturation_rate: Largest allowed share of images with CF(pred) < 0.25 CF(truth).
     max_delta_colorfulness: Largest allowed |mean CF(pred) - mean CF(truth)|.
     max_psnr_regression: Largest allowed PSNR drop against the baseline model (dB).
@@ -191,8 +200,12 @@ class EvaluationConfig:
     report_samples: Sample colorizations shown in the HTML report.
   """
 
-  min_delta_psnr: float = -1.0
-  max_desaturation_rate: float = 1.0
+  min_delta_psnr: float = 0.0
+  min_hue_recall: float = 0.0
+  min_hue_recall_vs_sepia: float = 1.5
+  min_sector_recall: float = 0.0
+  min_colorfulness_ratio: float = 0.3
+  max_desaturation_rate: float = 0.5
   max_delta_colorfulness: float = 40.0
   max_psnr_regression: float = 0.5
   max_colorfulness_regression: float = 2.0

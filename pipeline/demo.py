@@ -57,6 +57,12 @@ def summarize(config, seconds: float) -> str:
                f'(gray baseline {m["psnr_gray"]:.2f}, ΔPSNR {m["delta_psnr"]:+.2f}), colourfulness ratio '
                f'{m["colourfulness_ratio"]:.2f} (ΔCF {m["delta_colourfulness"]:.1f}), desaturation rate '
                f'{m["desaturation_rate"]:.2f}, rebalanced ab accuracy {m["rebalanced_ab_accuracy"]:.3f}')
+  sectors = ' '.join('n/a' if s != s else f'{s:.2f}' for s in m['hue_recall_sectors'])
+  references = report['references']
+  lines.append(f'  hue-balanced recall {m["hue_recall"]:.3f} (sectors 0-60 ... 300-360 deg: {sectors}); references on '
+               f'the same examples: no colour {references["gray"]["hue_recall"]:.3f}, constant sepia '
+               f'{references["sepia"]["hue_recall"]:.3f} (colourfulness ratio '
+               f'{references["sepia"]["colourfulness_ratio"]:.2f})')
   if report['baseline']:
     lines.append(f'  baseline (latest blessed model): PSNR {report["baseline"]["psnr"]:.2f} dB, '
                  f'ΔCF {report["baseline"]["delta_colourfulness"]:.1f}')

@@ -1,10 +1,11 @@
-"""ColorizationEvaluator's executor on real artifacts: blessed, not blessed, regression against a baseline, and
-no baseline."""
+"""ColorizationEvaluator's executor on real artifacts: blessed, not blessed, regression against a baseline, no
+baseline, and the two reference predictors (no colour, constant sepia) refused by the shipped configs' gates."""
 
 import json
 import os
 
 import pytest
+import tensorflow as tf
 from tfx.types import standard_artifacts
 
 import configs
@@ -53,11 +54,13 @@ def evaluate(config, examples, model, baseline, tmp_path, **thresholds):
   return evaluation, blessing, json.load(open(tmp_path / 'evaluation' / 'metrics.json'))
 
 
+LOOSE = dict(min_delta_psnr=-50.0, max_desaturation_rate=1.0, max_delta_colorfulness=100.0,
+             min_hue_recall_vs_sepia=0.0, min_colorfulness_ratio=0.0, min_hue_recall=0.0, min_sector_recall=0.0)
+
+
 def test_blessed_without_baseline(artifacts, tmp_path):
   config, examples, models = artifacts
-  evaluation, blessing, report = evaluate(config, examples, models['strong'], None, tmp_path,
-                                          min_delta_psnr=-50.0, max_desaturation_rate=1.0,
-                                          max_delta_colorfulness=100.0)
+  evaluation, blessing, report = evaluate(config, examples, models['strong'], None, tmp_path, **LOOSE)
   assert report['blessed'] and blessing.get_int_custom_property('blessed') == 1
   assert os.path.exists(tmp_path / 'blessing' / 'BLESSED')
   assert blessing.get_int_custom_property('current_model_id') == 12
@@ -68,12 +71,17 @@ def test_blessed_without_baseline(artifacts, tmp_path):
   assert 'BLESSED' in page and 'samples/000.png' in page
   assert os.path.exists(tmp_path / 'evaluation' / 'samples' / '000.png')
   assert os.path.exists(tmp_path / 'evaluation' / 'loss_curves.png')
+  sectors = report['candidate']['hue_recall_sectors']
+  assert len(sectors) == 6 and evaluation.get_float_custom_property('hue_recall_sectors_0') == pytest.approx(
+      sectors[0], nan_ok=True)
+  assert report['references']['gray']['hue_recall'] == 0.0 and report['references']['gray']['colourfulness'] == 0
+  assert 'hue 0-60°' in page and 'constant sepia' in page
 
 
 def test_not_blessed_when_an_absolute_threshold_fails(artifacts, tmp_path):
   config, examples, models = artifacts
-  _, blessing, report = evaluate(config, examples, models['strong'], None, tmp_path, min_delta_psnr=50.0,
-                                 max_desaturation_rate=1.0, max_delta_colorfulness=100.0)
+  _, blessing, report = evaluate(config, examples, models['strong'], None, tmp_path, **{**LOOSE,
+                                                                                     'min_delta_psnr': 50.0})
   assert not report['blessed'] and blessing.get_int_custom_property('blessed') == 0
   assert os.path.exists(tmp_path / 'blessing' / 'NOT_BLESSED')
   assert any('min_delta_psnr' in r for r in report['reasons'])
@@ -81,7 +89,7 @@ def test_not_blessed_when_an_absolute_threshold_fails(artifacts, tmp_path):
 
 def test_regression_against_the_baseline_is_not_blessed(artifacts, tmp_path):
   config, examples, models = artifacts
-  loose = dict(min_delta_psnr=-50.0, max_desaturation_rate=1.0, max_delta_colorfulness=100.0)
+  loose = LOOSE
   _, _, strong = evaluate(config, examples, models['strong'], None, tmp_path / 'a', **loose)
   _, _, weak = evaluate(config, examples, models['weak'], None, tmp_path / 'b', **loose)
   better, worse = (models['strong'], models['weak']) if strong['candidate']['psnr'] > weak['candidate']['psnr'] \
@@ -94,3 +102,32 @@ def test_regression_against_the_baseline_is_not_blessed(artifacts, tmp_path):
   _, blessing, report = evaluate(config, examples, better, worse, tmp_path / 'd', max_psnr_regression=0.0,
                                  max_colorfulness_regression=100.0, **loose)
   assert report['blessed'], report['reasons']
+
+
+class ConstantColour(tf.Module):
+  """A SavedModel that paints every pixel one ab colour: the references a gate must refuse, as real models."""
+
+  def __init__(self, ab):
+    super().__init__()
+    self.ab = tf.constant(ab, tf.float32)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32, name='l')])
+  def predict_ab(self, l):
+    return {'ab': tf.zeros_like(tf.concat([l, l], -1)) + self.ab}
+
+
+@pytest.mark.parametrize('yaml', ['local.yaml', 'gcp.yaml'])
+@pytest.mark.parametrize('name,ab', [('gray', (0.0, 0.0)), ('sepia', (6.0, 18.0))])
+def test_the_shipped_gates_refuse_no_colour_and_a_constant_sepia(artifacts, tmp_path, yaml, name, ab):
+  _, examples, _ = artifacts
+  shipped = configs.load_config(os.path.join(os.path.dirname(configs.__file__), yaml))
+  model = standard_artifacts.Model()
+  model.uri, model.id = str(tmp_path / name), 21
+  module = ConstantColour(ab)
+  tf.saved_model.save(module, str(tmp_path / name / 'Format-Serving'), signatures={'predict_ab': module.predict_ab})
+  _, blessing, report = evaluate(shipped, examples, model, None, tmp_path / 'run')
+  assert not report['blessed'] and os.path.exists(tmp_path / 'run' / 'blessing' / 'NOT_BLESSED')
+  assert any('hue-balanced recall' in r for r in report['reasons']), report['reasons']
+  if name == 'sepia':  # colourful enough for a colourfulness gate alone; the hue recall is what refuses it
+    assert report['candidate']['hue_recall'] == pytest.approx(report['references']['sepia']['hue_recall'])
+    assert sum(r > 0 for r in report['candidate']['hue_recall_sectors']) <= 2

@@ -31,7 +31,8 @@ def test_gcp_yaml_describes_the_same_pipeline_for_the_cloud():
   assert config.runner.kind == 'vertex'
   assert config.runner.beam_runner == 'DataflowRunner'
   assert config.data.input_uri.startswith('gs://')
-  assert config.training.mixed_precision is True
+  assert config.training.precision == 'auto'
+  assert (config.model.variant, config.model.loss) == ('unet', 'classification')  # the quality winner
   # Keys the file leaves out keep their dataclass defaults.
   assert config.data.grayscale_chroma_threshold == 5.0
 
@@ -61,7 +62,10 @@ def test_yaml_values_and_overrides(tmp_path):
     ('data.image_size=big', 'data.image_size: expected an integer'),
     ('data.image_size=1.5', 'data.image_size: expected an integer'),
     ('data.drop_duplicates=1', 'data.drop_duplicates: expected true or false'),
-    ('model.variant=gamma', "model.variant: expected one of ['beta', 'fusion']"),
+    ('model.variant=gamma', "model.variant: expected one of ['unet', 'fusion', 'beta']"),
+    ('data.image_size=80', 'data.image_size: must be a multiple of 32 for model.variant=unet'),
+    ('model.decoder_filters=[64, 32]', 'model.decoder_filters: needs 4 values'),
+    ('training.frozen_encoder_fraction=1.0', r'training.frozen_encoder_fraction: must be in \[0, 1\)'),
     ('data.augmentation.zoom_range=[0.5]', 'data.augmentation.zoom_range: expected a list of 2'),
     ('model.encoder_filters=[64, x]', 'model.encoder_filters[1]: expected an integer'),
     ('data.split_ratios.train=0.5', 'data.split_ratios: ratios must be >= 0 and sum to 1'),
@@ -69,7 +73,8 @@ def test_yaml_values_and_overrides(tmp_path):
     ('data.image_size', 'expected key=value'),
 ])
 def test_bad_keys_and_types_name_the_key(override, message):
-  with pytest.raises(configs.ConfigError, match=message.replace('[', r'\[').replace(']', r'\]')):
+  pattern = message if '\\[' in message else message.replace('[', r'\[').replace(']', r'\]')
+  with pytest.raises(configs.ConfigError, match=pattern):
     configs.load_config(overrides=[override])
 
 

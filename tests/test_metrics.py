@@ -46,3 +46,32 @@ def test_rebalanced_ab_accuracy_separates_gray_from_colour(sample_rgb):
   gray, half, perfect = score(0.0), score(0.5), score(1.0)
   assert perfect == 1.0
   assert gray < half < perfect
+
+
+def test_hue_balanced_recall_gray_truth_and_a_constant_tint(sample_rgb):
+  labs = [colorspace.rgb8_to_lab(rgb) for rgb in sample_rgb]
+  truth = [lab[..., 1:] for lab in labs]
+  # Every hue present: a wheel of saturated colours, so all six sectors have truly coloured pixels.
+  angles = np.radians(np.arange(360, dtype=np.float64))
+  wheel = np.stack([40 * np.cos(angles), 40 * np.sin(angles)], -1).reshape(18, 20, 2)
+  truth.append(wheel)
+  gray, gray_sectors = metrics.hue_balanced_recall(truth, [np.zeros_like(ab) for ab in truth])
+  assert gray == 0.0 and gray_sectors == [0.0] * 6
+  perfect, perfect_sectors = metrics.hue_balanced_recall(truth, truth)
+  assert perfect == 1.0 and perfect_sectors == [1.0] * 6
+  sepia, sepia_sectors = metrics.hue_balanced_recall(truth, [np.broadcast_to([6.0, 18.0], ab.shape) for ab in truth])
+  assert 0 < sepia < 0.5
+  assert sum(r > 0 for r in sepia_sectors) <= 2  # a constant hue can only be right near that hue
+  assert sepia_sectors[1] > 0  # sepia's hue (atan2(18, 6) = 72 degrees) is in the 60-120 sector
+
+
+def test_hue_balanced_recall_definition():
+  recall = metrics.HueRecall()
+  truth = np.array([[[30.0, 0.0], [30.0, 0.0], [0.0, 30.0], [5.0, 5.0]]])  # hues 0, 0, 90; the last not coloured
+  prediction = np.array([[[20.0, 10.0], [3.0, 0.0], [-10.0, 10.0], [0.0, 0.0]]])
+  recall.add(truth, prediction)
+  # Sector 0: hue 26.6 deg is within 30 of 0 (hit); chroma 3 < 10 (miss). Sector 1: hue 135 vs 90 (miss).
+  assert list(recall.totals) == [2, 1, 0, 0, 0, 0]
+  assert list(recall.hits) == [1, 0, 0, 0, 0, 0]
+  assert recall.mean() == 0.25  # mean over the sectors with pixels: (0.5 + 0) / 2
+  assert np.isnan(recall.sectors()[2])

@@ -50,7 +50,7 @@ def small_dataset(tmp_path_factory):
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=['model.variant=beta', 'model.encoder_filters=[16, 32, 64]',
+  return configs.load_config(overrides=['model.variant=beta', 'model.loss=mse', 'model.encoder_filters=[16, 32, 64]',
                                         'training.batch_size_per_replica=4', 'training.learning_rate=0.003',
                                         'training.checkpoint_every_steps=1000', *overrides])
 

@@ -48,6 +48,11 @@ def choose(candidates: Iterable[float], batches: Iterable, logits_fn: Callable, 
     report = metrics.evaluate(labs, predictions)
     table.append({'temperature': float(temperature), 'delta_psnr': report.delta_psnr,
                   'hue_recall': report.hue_recall, 'colourfulness_ratio': report.colourfulness_ratio})
+  return Choice(pick(table), table)
+
+
+def pick(table: list[dict[str, float]]) -> float:
+  """The criterion: the best hue recall among rows with ΔPSNR >= 0, else the best ΔPSNR."""
   fine = [row for row in table if row['delta_psnr'] >= 0.0]
-  best = (max(fine, key=lambda row: row['hue_recall']) if fine else max(table, key=lambda row: row['delta_psnr']))
-  return Choice(best['temperature'], table)
+  best = max(fine, key=lambda row: row['hue_recall']) if fine else max(table, key=lambda row: row['delta_psnr'])
+  return best['temperature']

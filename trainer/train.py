@@ -302,7 +302,9 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     elapsed = time.perf_counter() - budget_start
     if time_budget_seconds and elapsed > time_budget_seconds:
       total_steps = int(step.numpy()) + 1  # one more step, then the end-of-training evaluation and export
-    progress = max(int(step.numpy()) / total_steps, elapsed / time_budget_seconds if time_budget_seconds else 0.0)
+    # The step about to run sits at the middle of its slice of the run (a 1-step run still learns).
+    progress = max((int(step.numpy()) + 0.5) / total_steps,
+                   elapsed / time_budget_seconds if time_budget_seconds else 0.0)
     rate = schedule.learning_rate(training, progress)
     optimizer.learning_rate = rate
     train_encoder = bool(net.encoder_variables) and not schedule.encoder_frozen(training, progress)

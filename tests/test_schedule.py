@@ -1,0 +1,45 @@
+"""Learning-rate schedule, the frozen-encoder phase, the precision policy and the temperature criterion."""
+
+import math
+
+import pytest
+
+import configs
+from trainer import schedule
+from trainer import temperature
+
+
+def test_warm_up_then_cosine_to_zero():
+  training = configs.load_config(overrides=['training.learning_rate=0.01', 'training.warmup_fraction=0.1',
+                                            'training.lr_schedule=cosine']).training
+  assert schedule.learning_rate(training, 0.0) == 0.0
+  assert schedule.learning_rate(training, 0.05) == pytest.approx(0.005)
+  assert schedule.learning_rate(training, 0.1) == pytest.approx(0.01)
+  assert schedule.learning_rate(training, 0.55) == pytest.approx(0.005)
+  assert schedule.learning_rate(training, 1.0) == pytest.approx(0.0, abs=1e-12)
+  training.lr_schedule = 'constant'
+  assert schedule.learning_rate(training, 0.9) == 0.01
+
+
+def test_encoder_frozen_for_the_first_fraction():
+  training = configs.load_config(overrides=['training.frozen_encoder_fraction=0.3']).training
+  assert schedule.encoder_frozen(training, 0.0) and schedule.encoder_frozen(training, 0.29)
+  assert not schedule.encoder_frozen(training, 0.3)
+
+
+def test_precision_auto_is_float32_on_this_cpu():
+  # bf16 measured 17x slower than float32 on CPU (no fast bf16 kernels for depthwise convolutions): not the default.
+  assert schedule.resolve_precision(configs.load_config().training) == 'float32'
+  training = configs.load_config(overrides=['training.precision=mixed_bfloat16']).training
+  assert schedule.resolve_precision(training) == 'mixed_bfloat16'
+
+
+def test_temperature_criterion():
+  table = [{'temperature': 0.2, 'delta_psnr': -0.5, 'hue_recall': 0.6},
+           {'temperature': 0.38, 'delta_psnr': 0.1, 'hue_recall': 0.4},
+           {'temperature': 0.7, 'delta_psnr': 0.3, 'hue_recall': 0.3}]
+  assert temperature.pick(table) == 0.38  # the best hue recall that costs no PSNR against gray
+  for row in table:
+    row['delta_psnr'] -= 1.0
+  assert temperature.pick(table) == 0.7  # none reaches ΔPSNR 0: the least fidelity lost
+  assert not math.isnan(temperature.pick(table))
