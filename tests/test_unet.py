@@ -127,8 +127,13 @@ def test_alpha_overfits_one_vivid_photo_and_colorizes_it_at_full_resolution(vivi
   colorized = np.asarray(Image.open(io.BytesIO(out.stdout)).convert('RGB'))
   original = np.asarray(Image.open(photo).convert('RGB'))
   assert colorized.shape == original.shape  # full resolution, not the model's 64 px
-  l_error = np.abs(colorspace.rgb8_to_lab(colorized)[..., 0] - colorspace.rgb8_to_lab(original)[..., 0]).mean()
-  assert l_error < 1.5  # the photo's own full-resolution L
+  l_true = colorspace.rgb8_to_lab(original)[..., 0]
+  l_error = np.abs(colorspace.rgb8_to_lab(colorized)[..., 0] - l_true).mean()
+  # The photo's own full-resolution L (up to sRGB gamut clipping of the vivid colours), far closer than an L that
+  # went through the model's 64 px and back.
+  small = Image.fromarray(l_true.astype(np.float32)).resize((64, 64), Image.BOX)
+  l_low_res = np.asarray(small.resize(l_true.shape[::-1], Image.BILINEAR))
+  assert l_error < 2.0 and l_error < 0.5 * np.abs(l_low_res - l_true).mean(), (l_error, np.abs(l_low_res - l_true).mean())
   assert metrics.colourfulness(colorized) > 0.5 * metrics.colourfulness(original)
 
 
