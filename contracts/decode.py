@@ -70,7 +70,8 @@ def decode_image(data: bytes, *, min_side: int, max_pixels: int, draft_side: int
   return np.asarray(decode_pil(data, min_side=min_side, max_pixels=max_pixels, draft_side=draft_side))
 
 
-def decode_pil(data: bytes, *, min_side: int, max_pixels: int, draft_side: int = 0) -> Image.Image:
+def decode_pil(data: bytes, *, min_side: int, max_pixels: int, draft_side: int = 0,
+               formats: frozenset[str] = ACCEPTED_FORMATS) -> Image.Image:
   """Decodes image bytes to an RGB PIL image, EXIF orientation applied.
 
   Args:
@@ -79,6 +80,7 @@ def decode_pil(data: bytes, *, min_side: int, max_pixels: int, draft_side: int =
     max_pixels: Largest accepted width x height, checked from the header before decoding, else `too_large`.
     draft_side: If > 0, let JPEG decode at a reduced scale that keeps both sides >= this (much faster for large
       photos; the result is resized afterwards anyway).
+    formats: The accepted PIL formats, else `unsupported_format` (the colorize tools add TIFF).
 
   Raises:
     UnusableImage: with the reason the file cannot be used.
@@ -93,11 +95,11 @@ def decode_pil(data: bytes, *, min_side: int, max_pixels: int, draft_side: int =
       raise UnusableImage(NOT_AN_IMAGE, 'no known image header') from None
     except Exception as e:  # pylint: disable=broad-except
       raise UnusableImage(CORRUPT, f'header: {e}') from None
-    if image.format not in ACCEPTED_FORMATS:
+    if image.format not in formats:
       raise UnusableImage(UNSUPPORTED_FORMAT, f'{image.format}')
     width, height = image.size
     if width * height > max_pixels:
-      raise UnusableImage(TOO_LARGE, f'{width}x{height} = {width * height} pixels > max_pixels {max_pixels}')
+      raise UnusableImage(TOO_LARGE, f'{width}x{height} = {width * height} pixels, the limit is {max_pixels} pixels')
     if min(width, height) < min_side:
       raise UnusableImage(TOO_SMALL, f'{width}x{height}, shorter side < min_side {min_side}')
     try:

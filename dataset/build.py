@@ -38,6 +38,7 @@ class BuildResult:
   manifest: dict[str, Any]
   counters: dict[str, int]
   seconds: float
+  removed_versions: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (folder, why): abandoned
 
 
 SPILL_DIR = '_spill'  # under the version folder; removed before the manifest is written
@@ -165,6 +166,16 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
   args = beam_options.beam_args(config.runner) + list(extra_beam_args)
   logging.getLogger(__name__).info('Building %s from %s with %s', version_dir, data.input_uri, ' '.join(args))
   start = time.perf_counter()
+  with dataset_version.WriterLock(version_dir):
+    # Partial versions of killed builds (no manifest, writer gone) go first; complete versions are never touched.
+    removed = dataset_version.remove_abandoned(data.output_dir, version_dir)
+    result = _run_pipeline(config, data, version_dir, args, embedding)
+  seconds = time.perf_counter() - start
+  dataset_version.mark_latest(data.output_dir, version_dir)
+  return BuildResult(version_dir, dataset_version.read_manifest(version_dir), _counters(result), seconds, removed)
+
+
+def _run_pipeline(config, data, version_dir, args, embedding):
   in_process = beam_options.runs_in_this_process(config.runner)
   if in_process and data.photo_pool == 'process' and not data.precompute_embeddings:
     pool.start_process_pool_server()  # the workers run in this process: overlap its start with Beam's
@@ -173,6 +184,4 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
   with beam_options.short_state_sampling() if in_process else contextlib.nullcontext():
     result = root.run()
     result.wait_until_finish()
-  seconds = time.perf_counter() - start
-  dataset_version.mark_latest(data.output_dir, version_dir)
-  return BuildResult(version_dir, dataset_version.read_manifest(version_dir), _counters(result), seconds)
+  return result

@@ -51,10 +51,59 @@ def start_process_pool_server() -> None:
     forkserver.ensure_running()
 
 
+PARENT_POLL_S = 0.5  # how often a pool process (or the forkserver) checks that its parent is still there
+
+
+def die_with_parent(pdeathsig: bool = True) -> None:
+  """Makes this process end when its parent does, even when the parent is killed with SIGKILL (no cleanup runs).
+
+  Without it a killed Beam process leaves its forkserver and every pool process behind as orphans, each holding
+  the 64 MB colour table. Two mechanisms:
+  - Linux: prctl(PR_SET_PDEATHSIG, SIGKILL) via ctypes: the kernel kills this process when the thread that forked
+    it exits. Only used where that thread lives as long as the parent: the forkserver, single-threaded, forks
+    the pool processes (`pdeathsig=True`, their initializer). The forkserver itself is started by whichever Beam thread
+    first needs a pool, which may end long before the process does, so it does not use it.
+  - Everywhere: a daemon thread polling os.getppid() every PARENT_POLL_S seconds; a changed parent (re-parented to
+    init or a subreaper) means the parent is gone, and the process exits at once (os._exit: no atexit handlers,
+    no joining of the pool's queues, which would wait on the dead parent).
+  """
+  import os  # pylint: disable=g-import-not-at-top
+  import threading  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  parent = os.getppid()  # (may legitimately be 1: a container whose main process is the Beam process)
+  if pdeathsig and _set_pdeathsig_kill() and os.getppid() != parent:
+    os._exit(0)  # pylint: disable=protected-access  # the parent died before prctl took effect
+
+  def watch() -> None:
+    while True:
+      time.sleep(PARENT_POLL_S)
+      if os.getppid() != parent:
+        os._exit(0)  # pylint: disable=protected-access
+
+  threading.Thread(target=watch, name='die-with-parent', daemon=True).start()
+
+
+def _set_pdeathsig_kill() -> bool:
+  """prctl(PR_SET_PDEATHSIG, SIGKILL) on Linux; False where unavailable."""
+  import signal  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  if not sys.platform.startswith('linux'):
+    return False
+  try:
+    import ctypes  # pylint: disable=g-import-not-at-top
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    return libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+  except (OSError, AttributeError):
+    return False
+
+
 def _start_pool_process(environ: dict[str, str], filesystem_options: Any) -> None:
   """Gives a pool process the Beam worker's environment and filesystem options as of the pool's creation (the
-  forkserver it comes from started earlier, e.g. before a credentials or emulator variable was set)."""
+  forkserver it comes from started earlier, e.g. before a credentials or emulator variable was set), and makes it
+  die with its parent (`die_with_parent`)."""
   import os  # pylint: disable=g-import-not-at-top
+  die_with_parent()
   os.environ.clear()
   os.environ.update(environ)
   if filesystem_options is not None:

@@ -40,6 +40,8 @@ def summary(result: build.BuildResult) -> str:
                f'{json.dumps(m["dead_letters"]["by_reason"])} -> {result.version_dir}/{schema.DEAD_LETTERS_FILE}')
   lines.append(f'  {photos} photos usable; {m["image_size"]}x{m["image_size"]} Lab ({m["resize_mode"]}); '
                f'manifest {result.version_dir}/{schema.MANIFEST_FILE}')
+  for folder, why in result.removed_versions:
+    lines.append(f'  removed abandoned partial version {folder} ({why})')
   return '\n'.join(lines)
 
 

@@ -8,6 +8,11 @@ formats TensorFlow does not decode are normalized to PNG), colorizes batches wit
 `serving_default` signature through `RunInference`, and writes `<output>/<relative path>.png`. Every file that
 fails, at validation or inference, goes to `<output>/dead_letters.jsonl` (`contracts.dead_letters`: uri, stage,
 reason code, detail), the dataset build's format; nothing is dropped.
+
+Kill safety: each PNG is written atomically (`serving.outputs`: a temporary name, then a rename; one object write on
+gs://), so no half-written PNG ever carries an output name. A re-run skips every input whose output already is a
+complete PNG (counter `skipped`) and colorizes the rest; the dead letters are recomputed by every run (the failed
+inputs have no output, so they are tried again) and the file is rewritten whole, never appended: no duplicates.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from contracts import matching
 from contracts import sources
 from serving import colorizer as colorizer_lib
 from serving import model_store
+from serving import outputs
 
 FLAGS = flags.FLAGS
 
@@ -72,27 +78,36 @@ class ColorizerModelHandler(tensorflow_inference.TFModelHandlerTensor):
     return sum(len(bytes(example.numpy())) for example in batch)
 
 
-class _PrepareFn(beam.DoFn):
-  """Reads and validates one file: (relative name, encoded tensor) or a dead letter."""
+def _output_path(output: str, relative: str) -> str:
+  return FileSystems.join(output, os.path.splitext(relative)[0] + '.png')
 
-  def __init__(self, root: str):
+
+class _PrepareFn(beam.DoFn):
+  """Reads and validates one file: (relative name, encoded tensor) or a dead letter; nothing for a file whose
+  output an earlier run already wrote (`skipped`)."""
+
+  def __init__(self, root: str, output: str):
     self._root = root
+    self._output = output
 
   def process(self, uri: str):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    relative = uri[len(self._root):].lstrip('/') if self._root and uri.startswith(self._root) else os.path.basename(uri)
+    if outputs.is_complete_png(_output_path(self._output, relative)):
+      Metrics.counter(NAMESPACE, 'skipped').inc()
+      return
     try:
       with FileSystems.open(uri, compression_type='uncompressed') as f:
         data = f.read()
       data = colorizer_lib.prepare(data)
     except colorizer_lib.ColorizeError as e:
       Metrics.counter(NAMESPACE, 'dead_letters').inc()
-      yield beam.pvalue.TaggedOutput('dead', dead_letters.DeadLetter(uri, 'read', e.reason, str(e)))
+      yield beam.pvalue.TaggedOutput('dead', dead_letters.DeadLetter(uri, 'read', e.reason, e.sentence))
       return
     except OSError as e:
       Metrics.counter(NAMESPACE, 'dead_letters').inc()
       yield beam.pvalue.TaggedOutput('dead', dead_letters.DeadLetter(uri, 'read', dead_letters.UNREADABLE, str(e)))
       return
-    relative = uri[len(self._root):].lstrip('/') if self._root and uri.startswith(self._root) else os.path.basename(uri)
     yield relative, tf.constant(data)
 
 
@@ -102,11 +117,8 @@ class _WriteFn(beam.DoFn):
 
   def process(self, element):
     relative, result = element
-    path = FileSystems.join(self._output, os.path.splitext(relative)[0] + '.png')
-    if '://' not in path:
-      os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with FileSystems.create(path, mime_type='image/png', compression_type='uncompressed') as f:
-      f.write(bytes(result.inference))
+    path = _output_path(self._output, relative)
+    outputs.write_atomically(path, bytes(result.inference), 'image/png')
     Metrics.counter(NAMESPACE, 'colorized').inc()
     yield path
 
@@ -114,10 +126,14 @@ class _WriteFn(beam.DoFn):
 def _failed_inference(element) -> Iterable[dead_letters.DeadLetter]:
   """RunInference's failed batches, `(batch, exception)`: one dead letter per photo of the batch."""
   batch_elements, error = element
-  detail = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if isinstance(error, tf.errors.InvalidArgumentError):  # the graph's assertions name the reason (`too_large: ...`)
+    reason, detail = dead_letters.reason_of_model_error(error.message)
+  else:
+    reason, detail = dead_letters.INFERENCE_FAILED, ''
   for relative, _ in batch_elements:
     Metrics.counter(NAMESPACE, 'dead_letters').inc()
-    yield dead_letters.DeadLetter(relative, 'inference', dead_letters.INFERENCE_FAILED, detail)
+    yield dead_letters.DeadLetter(relative, 'inference', reason, dead_letters.sentence(reason, detail))
 
 
 def build(root: beam.Pipeline, input_uri: str, output: str, model: str) -> None:
@@ -126,7 +142,7 @@ def build(root: beam.Pipeline, input_uri: str, output: str, model: str) -> None:
   if base and '://' not in base:
     base = os.path.abspath(base)
   uris, match_dead = root | 'Match' >> matching.MatchFiles(source.patterns, batch_size=None)
-  prepared = uris | 'Prepare' >> beam.ParDo(_PrepareFn(base)).with_outputs('dead', main='ok')
+  prepared = uris | 'Prepare' >> beam.ParDo(_PrepareFn(base, output)).with_outputs('dead', main='ok')
   colorized, dlq = prepared.ok | 'Colorize' >> inference_base.RunInference(
       inference_base.KeyedModelHandler(ColorizerModelHandler(model))).with_exception_handling()
   colorized | 'Write' >> beam.ParDo(_WriteFn(output))
@@ -139,6 +155,7 @@ def build(root: beam.Pipeline, input_uri: str, output: str, model: str) -> None:
 
 
 def run(input_uri: str, output: str, model: str, runner: configs.RunnerConfig, extra_args: Sequence[str] = ()):
+  outputs.remove_partial_files(output)  # temporary files of a killed run (never under an output's name)
   root = beam.Pipeline(options=PipelineOptions(beam_options.beam_args(runner) + list(extra_args)))
   build(root, input_uri, output, model)
   result = root.run()
@@ -153,7 +170,8 @@ def main(argv: Sequence[str]) -> None:
   if not FLAGS.input:
     raise app.UsageError('--input is required')
   counters = run(FLAGS.input, FLAGS.output, FLAGS.model or config.push.destination, config.runner, argv[1:])
-  print(f'{counters.get("colorized", 0)} colorized, {counters.get("dead_letters", 0)} dead letters -> '
+  print(f'{counters.get("colorized", 0)} colorized, {counters.get("skipped", 0)} skipped (already done), '
+        f'{counters.get("dead_letters", 0)} dead letters -> '
         f'{FLAGS.output} (dead letters: {FileSystems.join(FLAGS.output, dead_letters.DEAD_LETTERS_FILE)})')
 
 

@@ -5,8 +5,10 @@
     colorize photo.jpg --model=outputs/serving_model/1795328101     # or one version (an explicit SavedModel)
 
 Inputs are files, folders (recursive) or globs, local or `gs://`. Each photo is written as
-`<output>/<name>.png` at its original resolution (`--compare`: gray | colorized | original side by side). Bad files
-are reported with the reason and skipped; the exit status is 1 if any failed.
+`<output>/<name>.png` at its original resolution (`--compare`: gray | colorized | original side by side), atomically
+(a temporary name, then a rename). Bad files are reported with the reason word of the project's one vocabulary and
+a sentence (`FAILED scan.jpg: truncated: the file ends before the image does ...`, `contracts.dead_letters`) and
+skipped; the exit status is 1 if any failed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from apache_beam.io.filesystems import FileSystems
 import tqdm
 
 from configs import flags as config_flags
+from contracts import dead_letters
 from serving import colorizer as colorizer_lib
+from serving import outputs
 
 FLAGS = flags.FLAGS
 
@@ -61,8 +65,8 @@ def expand_inputs(inputs: Sequence[str], output_dir: str) -> tuple[list[Job], li
       root, pattern = None, argument
     try:
       matched = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-    except Exception as e:  # pylint: disable=broad-except
-      missing.append((argument, f'{type(e).__name__}: {e}'))
+    except Exception:  # pylint: disable=broad-except
+      missing.append((argument, 'cannot be listed (a bad glob or an unreachable location)'))
       continue
     if root is not None:
       matched = [p for p in matched if p.lower().endswith(_IMAGE_EXTENSIONS)]
@@ -81,13 +85,6 @@ def _read(path: str) -> bytes:
     return f.read()
 
 
-def _write(path: str, data: bytes) -> None:
-  if '://' not in path:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with FileSystems.create(path, mime_type='image/png', compression_type='uncompressed') as f:
-    f.write(data)
-
-
 def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = False) -> int:
   """Colorizes `inputs`; prints a line per failure and a summary. Returns the process exit status."""
   jobs, failures = expand_inputs(inputs, output_dir)
@@ -97,13 +94,17 @@ def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = Fals
   for job in tqdm.tqdm(jobs, desc='colorizing', unit='photo', file=sys.stderr, disable=not jobs):
     try:
       data = _read(job.source)
-      png = colorizer.colorize(data)
-      _write(job.target, colorizer_lib.comparison(data, png) if compare else png)
+    except OSError:
+      failures.append((job.source, dead_letters.sentence(dead_letters.UNREADABLE)))
+      continue
+    try:
+      png = colorizer.colorize(data)  # validated and decoded by contracts.decode first: failures carry a reason
+      outputs.write_atomically(job.target, colorizer_lib.comparison(data, png) if compare else png, 'image/png')
       done += 1
     except colorizer_lib.ColorizeError as e:
-      failures.append((job.source, str(e)))
+      failures.append((job.source, e.sentence))
     except OSError as e:
-      failures.append((job.source, f'{type(e).__name__}: {e}'))
+      failures.append((job.source, f'could not write {job.target} ({e.strerror or "I/O error"})'))
   for source, reason in failures:
     print(f'FAILED {source}: {reason}', file=sys.stderr)
   seconds = time.perf_counter() - start

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from contracts import dead_letters
+from contracts import decode
 from contracts import limits
 from serving import model_store
 
@@ -17,28 +18,51 @@ MAX_PIXELS = limits.MAX_PIXELS
 
 
 class ColorizeError(ValueError):
-  """A photo that cannot be colorized; the message says why, `reason` is its dead-letter reason code."""
+  """A photo that cannot be colorized: `reason` is its word of the one vocabulary (`contracts.dead_letters`),
+  `sentence` (the message) what a person reads, never framework text."""
 
-  def __init__(self, message: str, reason: str = dead_letters.CORRUPT):
-    super().__init__(message)
+  def __init__(self, reason: str, detail: str = ''):
     self.reason = reason
+    self.detail = detail
+    self.sentence = dead_letters.sentence(reason, detail)
+    super().__init__(self.sentence)
 
 
-def check_header(data: bytes) -> bool:
-  """Validates the header; returns whether the bytes must be re-encoded before the model sees them (formats
-  TensorFlow does not decode, or an EXIF orientation TensorFlow would ignore)."""
-  if not data:
-    raise ColorizeError('empty file', dead_letters.EMPTY)
+# Formats the serving tools accept: the dataset job's, plus TIFF (scans), decoded by PIL.
+FORMATS = decode.ACCEPTED_FORMATS | {'TIFF'}
+# Formats whose bytes go to the model as they are (TensorFlow decodes them, and the serving graph composites PNG
+# transparency on white as the dataset job does); everything else is decoded by PIL (`contracts.decode`, the
+# dataset job's decoder: EXIF orientation, GIF/BMP transparency, CMYK, 16-bit) and re-encoded as an RGB PNG.
+_MODEL_FORMATS = ('JPEG', 'PNG')
+
+
+def prepare(data: bytes) -> bytes:
+  """Validates and fully decodes the photo with the dataset job's decoder (`contracts.decode`: header, pixel limit,
+  complete decode), so a bad file fails here with its reason (`empty`, `not_an_image`, `unsupported_format`,
+  `truncated`, `corrupt`, `too_large`), one at a time, before the model sees it; returns the model's input."""
   try:
-    with Image.open(io.BytesIO(data)) as image:
-      width, height = image.size
-      orientation = image.getexif().get(0x0112, 1)
-      image_format = image.format
-  except Exception as e:  # pylint: disable=broad-except
-    raise ColorizeError(f'not a readable image ({type(e).__name__})', dead_letters.NOT_AN_IMAGE) from None
-  if width * height > MAX_PIXELS:
-    raise ColorizeError(f'{width}x{height} is larger than the {MAX_PIXELS} pixel limit', dead_letters.TOO_LARGE)
-  return image_format not in ('JPEG', 'PNG', 'GIF', 'BMP') or orientation != 1
+    image = decode.decode_pil(data, min_side=1, max_pixels=MAX_PIXELS, formats=FORMATS)
+  except decode.UnusableImage as e:
+    raise ColorizeError(e.reason, e.detail) from None
+  with Image.open(io.BytesIO(data)) as header:
+    image_format, mode, orientation = header.format, header.mode, header.getexif().get(0x0112, 1)
+  if image_format in _MODEL_FORMATS and mode in ('L', 'LA', 'RGB', 'RGBA') and orientation in (None, 1):
+    return data
+  buffer = io.BytesIO()
+  image.save(buffer, format='PNG', compress_level=1)
+  return buffer.getvalue()
+
+
+def colorize_with(serve, images) -> list[bytes]:
+  """Calls a `serving_default` signature on validated photos; a model error becomes a ColorizeError with the
+  reason the graph's assertion names (`dead_letters.reason_of_model_error`)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    return [bytes(png) for png in serve(images=tf.convert_to_tensor(images))['png'].numpy()]
+  except tf.errors.InvalidArgumentError as e:
+    raise ColorizeError(*dead_letters.reason_of_model_error(e.message)) from None
+  except tf.errors.OpError:
+    raise ColorizeError(dead_letters.INFERENCE_FAILED) from None
 
 
 class Colorizer:
@@ -49,26 +73,12 @@ class Colorizer:
     self._serve = self.model.signatures['serving_default']
 
   def colorize(self, data: bytes) -> bytes:
-    """Encoded photo (JPEG/PNG/GIF/BMP/WebP, colour or gray) -> colorized PNG at its original resolution."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    if check_header(data):
-      data = reencode_png(data)
-    try:
-      return bytes(self._serve(images=tf.constant([data]))['png'].numpy()[0])
-    except tf.errors.InvalidArgumentError as e:
-      raise ColorizeError(e.message.strip().splitlines()[0]) from None
+    """Encoded photo (JPEG/PNG/GIF/BMP/WebP/TIFF, colour or gray) -> colorized PNG at its original resolution.
 
-
-def reencode_png(data: bytes) -> bytes:
-  """Decodes with PIL (any format it knows, EXIF orientation applied) and re-encodes as PNG."""
-  from PIL import ImageOps  # pylint: disable=g-import-not-at-top
-  try:
-    with Image.open(io.BytesIO(data)) as image:
-      buffer = io.BytesIO()
-      ImageOps.exif_transpose(image).convert('RGB').save(buffer, format='PNG', compress_level=1)
-      return buffer.getvalue()
-  except Exception as e:  # pylint: disable=broad-except
-    raise ColorizeError(f'cannot decode ({type(e).__name__}: {e})') from None
+    Raises:
+      ColorizeError: with the reason (see `prepare`, `colorize_with`).
+    """
+    return colorize_with(self._serve, [prepare(data)])[0]
 
 
 def is_colour(image: Image.Image) -> bool:
@@ -88,16 +98,3 @@ def comparison(data: bytes, png: bytes) -> bytes:
   buffer = io.BytesIO()
   strip.save(buffer, format='PNG')
   return buffer.getvalue()
-
-
-def prepare(data: bytes) -> bytes:
-  """Fully validated model input: the header checks, a complete decode (truncated or corrupt files fail here,
-  one at a time, instead of failing a whole inference batch later), and re-encoding where needed."""
-  if check_header(data):
-    return reencode_png(data)
-  try:
-    with Image.open(io.BytesIO(data)) as image:
-      image.load()
-  except Exception as e:  # pylint: disable=broad-except
-    raise ColorizeError(f'cannot decode ({type(e).__name__}: {e})') from None
-  return data

@@ -216,8 +216,8 @@ def validate(data: bytes, name: str) -> bytes:
                    f'({MAX_PIXELS / 1e6:g} megapixels).')
   try:
     return colorizer_lib.prepare(data)
-  except colorizer_lib.ColorizeError as e:
-    if 'truncated' in str(e) or 'premature end' in str(e).lower():
+  except colorizer_lib.ColorizeError as e:  # the reason comes from contracts.decode, as in the dataset job
+    if e.reason == decode.TRUNCATED:
       raise Rejected(415, decode.TRUNCATED, f'{name}: the file is truncated (an incomplete copy?).') from None
     raise Rejected(415, decode.CORRUPT, f'{name}: the image data is corrupt.') from None
   except Exception:  # pylint: disable=broad-except

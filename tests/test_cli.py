@@ -64,7 +64,110 @@ def test_colorize_rejects_oversized_input_before_the_model(pushed_models):
   colorizer = colorizer_lib.Colorizer(str(pushed_models))
   buffer = io.BytesIO()
   Image.new('L', (9000, 9000)).save(buffer, format='PNG')
-  with pytest.raises(colorizer_lib.ColorizeError, match='pixel limit'):
+  with pytest.raises(colorizer_lib.ColorizeError, match='too_large: .*9000x9000.*the limit is 64000000 pixels'):
     colorizer.colorize(buffer.getvalue())
-  with pytest.raises(colorizer_lib.ColorizeError, match='empty file'):
+  with pytest.raises(colorizer_lib.ColorizeError, match='empty: the file is empty'):
     colorizer.colorize(b'')
+
+
+def _bad_files(folder):
+  """One file per failure reason of the shared vocabulary, plus one good photo."""
+  folder.mkdir(parents=True, exist_ok=True)
+  photo = sample_photo_paths(4)[3]
+  data = open(photo, 'rb').read()
+  (folder / 'empty.jpg').write_bytes(b'')
+  (folder / 'text.png').write_text('just some notes, not a picture')
+  (folder / 'truncated.jpg').write_bytes(data[: len(data) // 2])
+  buffer = io.BytesIO()
+  Image.open(photo).convert('RGB').save(buffer, format='PNG')
+  corrupt = bytearray(buffer.getvalue())
+  corrupt[len(corrupt) // 2: len(corrupt) // 2 + 64] = bytes(range(64))  # damaged compressed data
+  (folder / 'corrupt.png').write_bytes(bytes(corrupt))
+  bomb = io.BytesIO()
+  Image.new('L', (9000, 9000)).save(bomb, format='PNG')  # 81 megapixels in ~80 KB
+  (folder / 'bomb.png').write_bytes(bomb.getvalue())
+  shutil.copy(photo, folder / 'good.jpg')
+  return {'empty.jpg': 'empty', 'text.png': 'not_an_image', 'truncated.jpg': 'truncated',
+          'corrupt.png': 'corrupt', 'bomb.png': 'too_large'}
+
+
+def test_cli_names_a_reason_for_every_bad_file_and_colorizes_the_good_one(pushed_models, tmp_path):
+  expected = _bad_files(tmp_path / 'in')
+  out = tmp_path / 'out'
+  run = run_cli(str(tmp_path / 'in'), f'--model={pushed_models}', f'--output={out}')
+  assert run.returncode == 1, run.stderr
+  failed = {line.split(': ', 1)[0][len('FAILED '):]: line.split(': ', 1)[1]
+            for line in run.stderr.splitlines() if line.startswith('FAILED ')}
+  assert {os.path.basename(path): text.split(':', 1)[0] for path, text in failed.items()} == expected
+  for text in failed.values():
+    assert 'Graph execution error' not in text and 'Error' not in text and 'Exception' not in text, text
+  bomb = next(text for path, text in failed.items() if path.endswith('bomb.png'))
+  assert '9000x9000' in bomb and '64000000' in bomb  # the size and the limit
+  assert 'ends before the image does' in next(t for p, t in failed.items() if p.endswith('truncated.jpg'))
+  assert sorted(os.listdir(out)) == ['good.png']
+  assert Image.open(out / 'good.png').size == Image.open(tmp_path / 'in' / 'good.jpg').size
+  assert '1 colorized, 5 failed' in run.stderr
+
+
+def test_model_errors_start_with_the_reason_word(pushed_models):
+  """The SavedModel itself (no validation in front of it): its assertions name the reason, which the tools map."""
+  import tensorflow as tf
+  from contracts import dead_letters
+  model, _ = model_store.load(str(pushed_models))
+  serve = model.signatures['serving_default']
+  bomb = io.BytesIO()
+  Image.new('L', (9000, 9000)).save(bomb, format='PNG')
+  for data, reason in [(b'', 'empty'), (b'hello, not an image', 'not_an_image'), (bomb.getvalue(), 'too_large')]:
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+      serve(images=tf.constant([data]))
+    assert f'{reason}: ' in error.value.message
+    assert dead_letters.reason_of_model_error(error.value.message)[0] == reason
+
+
+def _semi_transparent_png():
+  photo = Image.open(sample_photo_paths(4)[1]).convert('RGB')
+  alpha = Image.linear_gradient('L').resize(photo.size)  # 0 (transparent) .. 255 (opaque), every level
+  rgba = photo.copy()
+  rgba.putalpha(alpha)
+  buffer = io.BytesIO()
+  rgba.save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+def test_serving_graph_composites_transparency_like_the_dataset_job():
+  """The L the dataset job computes (contracts.decode: PIL, alpha on white) and the L the serving graph sees on the
+  same semi-transparent PNG agree: the composited RGB within one level (1/255), hence L within a fraction of a
+  unit."""
+  import numpy as np
+  import tensorflow as tf
+  from contracts import colorspace
+  from contracts import decode
+  from trainer import export
+  data = _semi_transparent_png()
+  dataset_rgb = np.asarray(decode.decode_pil(data, min_side=1, max_pixels=10 ** 8), np.float32)
+  serving_rgb = export.composite_on_white(export.decode_checked(tf.constant(data))).numpy()
+  assert serving_rgb.shape == dataset_rgb.shape
+  assert np.abs(serving_rgb - dataset_rgb).max() <= 1.0
+  dataset_l = colorspace.rgb_to_lab(dataset_rgb / 255.0)[..., 0]
+  serving_l = colorspace.rgb_to_lab(serving_rgb / 255.0)[..., 0]
+  assert np.abs(serving_l - dataset_l).max() < 0.5
+  # What the alpha-dropping decode of before this change saw: far off where the photo is transparent.
+  dropped = tf.io.decode_image(data, channels=3).numpy().astype(np.float32)
+  assert np.abs(dropped - dataset_rgb).max() > 50
+
+
+def test_saved_model_sees_the_composited_photo(pushed_models):
+  """End to end through `serving_default`: a semi-transparent PNG colorizes exactly like the same photo composited
+  on white by the dataset job's decoder (same L in, same ab out), within two levels (one level of
+  compositing, then the Lab round trip)."""
+  import numpy as np
+  import tensorflow as tf
+  from contracts import decode
+  model, _ = model_store.load(str(pushed_models))
+  serve = model.signatures['serving_default']
+  data = _semi_transparent_png()
+  buffer = io.BytesIO()
+  decode.decode_pil(data, min_side=1, max_pixels=10 ** 8).save(buffer, format='PNG')
+  pngs = serve(images=tf.constant([data, buffer.getvalue()]))['png'].numpy()
+  transparent, composited = (np.asarray(Image.open(io.BytesIO(p)), np.int16) for p in pngs)
+  assert np.abs(transparent - composited).max() <= 2

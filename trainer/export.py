@@ -5,8 +5,10 @@ Signatures:
   (string [N]). ab is predicted at the model's resolution from the photo's L, upsampled bilinearly to the original
   size and recombined with the original full-resolution L (what Zhang et al., DeOldify and DDColor do: detail is
   kept). The full-resolution colour conversion and upsampling run strip by strip (`STRIP_PIXELS`), so memory
-  stays flat on large photos. Undecodable or oversized inputs fail with an InvalidArgument error naming the
-  reason, not a crash of the server.
+  stays flat on large photos. Transparency (PNG RGBA/LA) is composited on white exactly as the dataset job does
+  (`composite_on_white`), so training and serving see the same L. Empty, non-image and oversized inputs (the last
+  from the header, before decoding) fail with an InvalidArgument assertion whose message starts with the reason
+  word of `contracts.dead_letters` (`too_large: ...`), not a crash of the server.
 - `predict_ab`: `l` (float [N, H, W, 1], L in [0, 100]) -> `ab` (float [N, H, W, 2]): batch jobs, the evaluator.
 
 The colour conversion is `contracts.colorspace` on its TensorFlow backend: the same formulas as the dataset build.
@@ -56,6 +58,71 @@ def _bilinear_rows(padded, start, count, height, width):
   return tf.image.crop_and_resize(padded[None], box, [0], tf.stack([count, tf.cast(width, tf.int32)]))[0]
 
 
+# The signatures of the formats TensorFlow decodes: what `serving_default` accepts.
+_SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n', b'GIF87a', b'GIF89a', b'BM')
+
+
+def _header_pixels(data):
+  """width x height (int64) from the header of a JPEG, PNG, GIF or BMP, before any pixel is decoded."""
+  padded = tf.strings.join([data, tf.constant(b'\0' * 32)])  # so the fixed offsets below are always in range
+
+  def field(offset, size, dtype, little_endian):
+    return tf.abs(tf.cast(tf.io.decode_raw(tf.strings.substr(padded, offset, size), dtype,
+                                           little_endian=little_endian)[0], tf.int64))
+
+  def jpeg():
+    shape = tf.image.extract_jpeg_shape(data)
+    return tf.cast(shape[0], tf.int64) * tf.cast(shape[1], tf.int64)
+
+  png = lambda: field(16, 4, tf.int32, False) * field(20, 4, tf.int32, False)
+  gif = lambda: field(6, 2, tf.uint16, True) * field(8, 2, tf.uint16, True)
+  bmp = lambda: field(18, 4, tf.int32, True) * field(22, 4, tf.int32, True)
+  prefix = tf.strings.substr(padded, 0, 2)
+  return tf.case([(tf.equal(prefix, b'\xff\xd8'), jpeg), (tf.equal(prefix, b'\x89P'), png),
+                  (tf.equal(prefix, b'GI'), gif)], default=bmp, exclusive=True)
+
+
+def decode_checked(data):
+  """Encoded bytes -> uint8 [H, W, C] with C its own channel count (alpha kept, see `composite_on_white`).
+
+  Fails with InvalidArgument assertions whose message starts with the reason word of `contracts.dead_letters`
+  (`empty: ...`, `not_an_image: ...`, `too_large: ...`, the last from the header, before decoding); bytes that
+  TensorFlow's decoders then refuse (truncated, corrupt) fail with TensorFlow's own error, which the serving tools
+  report as `corrupt` (they validate with `contracts.decode` first, so they see this rarely).
+  """
+  checks = [tf.debugging.assert_greater(tf.strings.length(data), 0, message='empty: the file is empty')]
+  padded = tf.strings.join([data, tf.constant(b'\0' * 8)])
+  is_image = tf.reduce_any([tf.equal(tf.strings.substr(padded, 0, len(s)), s) for s in _SIGNATURES])
+  checks.append(tf.debugging.Assert(is_image, ['not_an_image: no JPEG, PNG, GIF or BMP header']))
+  with tf.control_dependencies(checks):
+    pixels = _header_pixels(data)
+  checks.append(tf.debugging.Assert(
+      pixels <= MAX_PIXELS,
+      [f'too_large: more than the limit of {MAX_PIXELS} pixels (from the header)']))
+  with tf.control_dependencies(checks):
+    image = tf.io.decode_image(data, channels=0, expand_animations=False)
+  height, width = tf.shape(image)[0], tf.shape(image)[1]
+  decoded_check = tf.debugging.Assert(
+      tf.cast(height, tf.int64) * tf.cast(width, tf.int64) <= MAX_PIXELS,
+      [f'too_large: more than the limit of {MAX_PIXELS} pixels'])
+  with tf.control_dependencies([decoded_check]):
+    return tf.identity(image)
+
+
+def composite_on_white(pixels):
+  """uint8 [..., C] (C = 1, 2, 3 or 4) -> float32 RGB levels [..., 3] in [0, 255], integers: transparency composited
+  on white, as the dataset job does (`contracts.decode`, PIL's alpha_composite over an opaque white background:
+  c * a + 255 * (1 - a), rounded; within one level of PIL's fixed-point arithmetic)."""
+  channels = tf.shape(pixels)[-1]
+  values = tf.cast(pixels, tf.float32)
+  colour = tf.cond(channels >= 3, lambda: values[..., :3],
+                   lambda: tf.repeat(values[..., :1], 3, axis=-1))
+  alpha = values[..., -1:] / 255.0
+  colour = tf.cond(tf.equal(channels % 2, 0), lambda: tf.round(colour * alpha + 255.0 * (1.0 - alpha)),
+                   lambda: colour)
+  return tf.ensure_shape(colour, pixels.shape[:-1].concatenate([3]))
+
+
 class _Colorizer:
   """The prediction path shared by both signatures."""
 
@@ -80,17 +147,14 @@ class _Colorizer:
     return {'ab': tf.image.resize(self.ab_at_model_size(l), size, method='bilinear')}
 
   def colorize_one(self, data):
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    image = decode_checked(data)  # uint8 [H, W, C], C = 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA)
     height, width = tf.shape(image)[0], tf.shape(image)[1]
-    tf.debugging.assert_less_equal(
-        tf.cast(height, tf.int64) * tf.cast(width, tf.int64), tf.constant(MAX_PIXELS, tf.int64),
-        message=f'image too large: more than {MAX_PIXELS} pixels')
     backend = colorspace.tensorflow_backend()
     rows = tf.maximum(1, STRIP_PIXELS // width)
 
     def l_strip(start):
-      strip = tf.cast(image[start:start + rows], tf.float32) / 255.0
-      return colorspace.rgb_to_lab(strip, backend)[..., :1]
+      rgb = composite_on_white(image[start:start + rows]) / 255.0
+      return colorspace.rgb_to_lab(rgb, backend)[..., :1]
 
     l = _map_strips(l_strip, height, rows, tf.float32, 1)  # [H, W, 1]: the only full-size float plane
     ab_small = self.ab_at_model_size(l[None])[0]
