@@ -2,7 +2,8 @@
 
 One `PipelineConfig` object is loaded once (from YAML plus command-line overrides, see `configs.loading`) and
 handed to every stage; no stage reads YAML on its own. Each dataclass documents its fields in an `Attributes:`
-section, in the style of tensorflow/models `official/`.
+section, in the style of tensorflow/models `official/`. The module reads as one story (one dataclass per stage,
+then the whole pipeline's cross-field checks), hence its length.
 """
 
 from __future__ import annotations

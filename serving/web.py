@@ -28,12 +28,7 @@ error text. Bound to 127.0.0.1 by default.
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import glob
-import hashlib
-import html
-import io
 import json
 import logging
 import math
@@ -44,8 +39,6 @@ import urllib.parse
 
 from absl import app
 from absl import flags
-from PIL import Image
-from PIL import ImageFile
 import waitress
 import waitress.channel
 import waitress.task
@@ -54,19 +47,14 @@ import waitress.wasyncore
 from configs import flags as config_flags
 from contracts import decode
 from serving import colorizer as colorizer_lib
+from serving import web_page
+from serving import web_uploads
+from serving.web_uploads import Rejected
 
 FLAGS = flags.FLAGS
 
-# The pixel limit is the colorizer's (checked here from the header, before any decoding); PIL's own bomb check is
-# off so that an oversized photo gets our `too_large` answer naming that limit, as in pipeline/decode.py.
-MAX_PIXELS = colorizer_lib.MAX_PIXELS
-Image.MAX_IMAGE_PIXELS = None
-ImageFile.LOAD_TRUNCATED_IMAGES = False
-
 DEFAULTS = dict(max_upload_mb=15.0, request_timeout_s=10, max_concurrent_inference=2, max_queued_uploads=8,
                 max_connections=100)
-RETRY_AFTER_S = 2
-_FORMATS = 'Upload a JPEG, PNG, WebP, BMP or GIF photo.'
 
 
 def define_flags() -> None:
@@ -89,169 +77,6 @@ def define_flags() -> None:
                        'Open connections; more wait in the listen backlog until one closes.', lower_bound=8)
 
 
-_STYLE = """
- body { font-family: sans-serif; margin: 2em; max-width: 70em; }
- .pair { display: flex; gap: 1em; align-items: flex-start; }
- .pair figure { margin: 0; flex: 1; } .pair img { max-width: 100%; }
- #error { color: #b00020; font-weight: bold; }
-"""
-
-_SCRIPT = """
-const maxBytes = %(max_bytes)d;
-async function colorize(blob, name) {
-  document.getElementById('error').textContent = '';
-  document.getElementById('download').hidden = true;
-  document.getElementById('output').removeAttribute('src');
-  if (blob.size > maxBytes) {
-    document.getElementById('error').textContent = `${name} is ${(blob.size / 1e6).toFixed(1)} MB: the limit is ${maxBytes / 1e6} MB.`;
-    return;
-  }
-  document.getElementById('input').src = URL.createObjectURL(blob);
-  document.getElementById('status').textContent = 'Colorizing ' + name + ' ...';
-  let response;
-  try {
-    response = await fetch('/api/colorize', {method: 'POST', body: blob,
-      headers: {'Content-Type': 'application/octet-stream', 'X-Filename': encodeURIComponent(name)}});
-  } catch (e) {
-    document.getElementById('status').textContent = '';
-    document.getElementById('error').textContent = 'The server did not answer; try again.';
-    return;
-  }
-  document.getElementById('status').textContent = '';
-  if (!response.ok) {
-    document.getElementById('error').textContent = (await response.json()).error;
-    return;
-  }
-  const url = URL.createObjectURL(await response.blob());
-  document.getElementById('output').src = url;
-  const link = document.getElementById('download');
-  link.href = url; link.download = name.replace(/\\.[^.]*$/, '') + '_colorized.png'; link.hidden = false;
-  document.getElementById('status').textContent = 'Done: ' + name;
-}
-document.getElementById('upload').addEventListener('submit', (e) => {
-  e.preventDefault();
-  const file = document.getElementById('file').files[0];
-  if (file) colorize(file, file.name);
-});
-document.getElementById('sample').addEventListener('change', async (e) => {
-  if (!e.target.value) return;
-  const response = await fetch('/samples/' + e.target.value);
-  colorize(await response.blob(), e.target.value.split('/').pop());
-});
-"""
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Colorize a photo</title>
-<style>{style}</style></head>
-<body>
-<h1>Colorize a black-and-white photo</h1>
-<form id="upload"><input type="file" id="file" accept="image/*"> <button type="submit">Colorize</button></form>
-<p>or pick a sample: <select id="sample"><option value="">—</option>{options}</select></p>
-<p id="status"></p><p id="error" role="alert"></p>
-<div class="pair">
- <figure><figcaption>Input</figcaption><img id="input" alt=""></figure>
- <figure><figcaption>Colorized</figcaption><img id="output" alt=""></figure>
-</div>
-<p><a id="download" download="colorized.png" hidden>Download the colorized photo</a></p>
-<script>{script}</script>
-</body></html>
-"""
-
-
-def _csp_hash(text: str) -> str:
-  return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode('utf-8')).digest()).decode('ascii') + "'"
-
-
-# Sent with every response; the page gets its own Content-Security-Policy (its inline style and script allowed by
-# hash, images from blob: URLs, fetches to this origin only).
-SECURITY_HEADERS = (
-    ('X-Content-Type-Options', 'nosniff'),
-    ('X-Frame-Options', 'DENY'),
-    ('Referrer-Policy', 'no-referrer'),
-    ('Cross-Origin-Resource-Policy', 'same-origin'),
-)
-_DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-
-
-class Rejected(Exception):
-  """An answer other than 200: HTTP status, a short reason word, a sentence for people."""
-
-  def __init__(self, status: int, reason: str, message: str, headers: Sequence[tuple[str, str]] = ()):
-    super().__init__(message)
-    self.status = status
-    self.reason = reason
-    self.message = message
-    self.headers = tuple(headers)
-
-
-def _mb(n: float) -> str:
-  return f'{n / 1e6:.1f} MB'
-
-
-def _limit_mb(max_upload_bytes: int) -> str:
-  return f'{max_upload_bytes / 1e6:g} MB'
-
-
-def validate(data: bytes, name: str) -> bytes:
-  """Checks an upload from its header (type, pixel limit) before decoding it fully; returns the model's input.
-
-  Raises:
-    Rejected: with one of pipeline.decode's reasons (empty, not_an_image, unsupported_format, too_large,
-      truncated, corrupt) and a sentence; never an exception's own text.
-  """
-  if not data:
-    raise Rejected(400, decode.EMPTY, f'{name}: the file is empty. {_FORMATS}')
-  try:
-    with Image.open(io.BytesIO(data)) as image:
-      image_format, (width, height) = image.format, image.size
-  except Image.UnidentifiedImageError:
-    raise Rejected(415, decode.NOT_AN_IMAGE, f'{name}: not a readable image. {_FORMATS}') from None
-  except Exception:  # pylint: disable=broad-except
-    raise Rejected(415, decode.CORRUPT, f'{name}: the image header is corrupt. {_FORMATS}') from None
-  if image_format not in decode.ACCEPTED_FORMATS:
-    raise Rejected(415, decode.UNSUPPORTED_FORMAT, f'{name}: {image_format} images are not accepted. {_FORMATS}')
-  if width * height > MAX_PIXELS:
-    raise Rejected(413, decode.TOO_LARGE,
-                   f'{name} is {width}x{height} = {width * height} pixels: the limit is {MAX_PIXELS} pixels '
-                   f'({MAX_PIXELS / 1e6:g} megapixels).')
-  try:
-    return colorizer_lib.prepare(data)
-  except colorizer_lib.ColorizeError as e:  # the reason comes from contracts.decode, as in the dataset job
-    if e.reason == decode.TRUNCATED:
-      raise Rejected(415, decode.TRUNCATED, f'{name}: the file is truncated (an incomplete copy?).') from None
-    raise Rejected(415, decode.CORRUPT, f'{name}: the image data is corrupt.') from None
-  except Exception:  # pylint: disable=broad-except
-    raise Rejected(415, decode.CORRUPT, f'{name}: the image data is corrupt.') from None
-
-
-class InferenceSlots:
-  """At most `slots` holders at once and at most `queue` more waiting; past that, `Rejected` 503 at once."""
-
-  def __init__(self, slots: int, queue: int):
-    self.slots, self.queue = slots, queue
-    self._semaphore = threading.BoundedSemaphore(slots)
-    self._lock = threading.Lock()
-    self.admitted = 0  # running + waiting
-    self.peak_admitted = 0
-    self.refused = 0
-
-  @contextlib.contextmanager
-  def hold(self):
-    with self._lock:
-      if self.admitted >= self.slots + self.queue:
-        self.refused += 1
-        raise Rejected(503, 'busy', 'The server is busy colorizing other photos; try again in a few seconds.',
-                       [('Retry-After', str(RETRY_AFTER_S))])
-      self.admitted += 1
-      self.peak_admitted = max(self.peak_admitted, self.admitted)
-    try:
-      with self._semaphore:
-        yield
-    finally:
-      with self._lock:
-        self.admitted -= 1
-
-
 class ColorizeApp:
   """The WSGI application: the page, the samples and /api/colorize; one model shared by the worker threads."""
 
@@ -262,13 +87,8 @@ class ColorizeApp:
     self.samples = sorted(os.path.relpath(p, self.samples_dir)
                           for p in glob.glob(os.path.join(self.samples_dir, '**', '*.jpg'), recursive=True))
     self.max_upload_bytes = max_upload_bytes
-    self.slots = InferenceSlots(max_concurrent_inference, max_queued_uploads)
-    options = ''.join(f'<option value="{html.escape(s)}">{html.escape(s)}</option>' for s in self.samples)
-    script = _SCRIPT % {'max_bytes': max_upload_bytes}
-    self.page = _PAGE.format(style=_STYLE, script=script, options=options).encode('utf-8')
-    self.page_csp = (f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(_STYLE)}; "
-                     "img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
-                     "frame-ancestors 'none'")
+    self.slots = web_uploads.InferenceSlots(max_concurrent_inference, max_queued_uploads)
+    self.page, self.page_csp = web_page.render(self.samples, max_upload_bytes)
 
   def __call__(self, environ, start_response) -> Iterable[bytes]:
     try:
@@ -279,7 +99,7 @@ class ColorizeApp:
       logging.exception('colorize-web: unexpected error')
       status, content_type, body, headers = (500, 'application/json',
                                              error_body('internal', 'Something went wrong on the server.'), ())
-    csp = self.page_csp if content_type.startswith('text/html') else _DEFAULT_CSP
+    csp = self.page_csp if content_type.startswith('text/html') else web_page.DEFAULT_CSP
     start_response(_status_line(status), response_headers(content_type, len(body), csp) + list(headers))
     return [body]
 
@@ -304,10 +124,11 @@ class ColorizeApp:
     length = int(environ.get('CONTENT_LENGTH') or 0)  # waitress has validated it (digits, within the limit)
     if length > self.max_upload_bytes:  # chunked uploads are counted by waitress as they arrive
       raise Rejected(413, decode.TOO_LARGE,
-                     f'{name} is {_mb(length)}: the limit is {_limit_mb(self.max_upload_bytes)}.')
+                     f'{name} is {web_uploads.mb(length)}: the limit is '
+                     f'{web_uploads.limit_mb(self.max_upload_bytes)}.')
     with self.slots.hold():
       data = environ['wsgi.input'].read(length)
-      prepared = validate(data, name)
+      prepared = web_uploads.validate(data, name)
       png = self.colorizer.colorize(prepared)
     return 200, 'image/png', png, (('Cache-Control', 'no-store'),)
 
@@ -321,9 +142,9 @@ def error_body(reason: str, message: str) -> bytes:
   return json.dumps({'error': message, 'reason': reason}).encode('utf-8')
 
 
-def response_headers(content_type: str, length: int, csp: str = _DEFAULT_CSP) -> list[tuple[str, str]]:
+def response_headers(content_type: str, length: int, csp: str = web_page.DEFAULT_CSP) -> list[tuple[str, str]]:
   return [('Content-Type', content_type), ('Content-Length', str(length)), ('Content-Security-Policy', csp),
-          *SECURITY_HEADERS]
+          *web_page.SECURITY_HEADERS]
 
 
 class _ErrorTask(waitress.task.ErrorTask):
@@ -337,8 +158,8 @@ class _ErrorTask(waitress.task.ErrorTask):
     if code == 413:
       name = urllib.parse.unquote(self.request.headers.get('X_FILENAME', 'upload'))[:200]
       length = self.request.content_length
-      size = f'{name} is {_mb(length)}' if length > max_upload_bytes else f'{name} is too large'
-      reason, message = decode.TOO_LARGE, f'{size}: the limit is {_limit_mb(max_upload_bytes)}.'
+      size = f'{name} is {web_uploads.mb(length)}' if length > max_upload_bytes else f'{name} is too large'
+      reason, message = decode.TOO_LARGE, f'{size}: the limit is {web_uploads.limit_mb(max_upload_bytes)}.'
     elif code == 431:
       reason, message = 'headers_too_large', 'The request headers are too large.'
     elif 400 <= code < 500:

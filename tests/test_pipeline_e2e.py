@@ -26,6 +26,7 @@ def two_runs(tmp_path_factory):
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2',
       'evaluation.min_delta_psnr=-100', 'evaluation.max_delta_colorfulness=1000',
+      'evaluation.min_hue_recall_vs_sepia=0', 'evaluation.min_colorfulness_ratio=0', 'evaluation.max_desaturation_rate=1',
       f'runner.pipeline_root={root / "pipeline_root"}', f'runner.metadata_path={root / "metadata.sqlite"}',
       f'push.destination={root / "serving_model"}'])
   run_local.run(config, train_steps=2)

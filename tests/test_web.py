@@ -22,6 +22,7 @@ from playwright.sync_api import sync_playwright
 
 from serving import colorizer as colorizer_lib
 from serving import web
+from serving import web_uploads
 from tests.conftest import SAMPLE_PHOTOS
 from tests.conftest import sample_photo_paths
 
@@ -266,7 +267,7 @@ def test_inference_is_bounded_and_the_rest_get_503_with_retry_after():
       refused = [_post(server.url, photo) for _ in range(3)]
       assert time.monotonic() - start < 5  # answered at once, not queued behind the inference
       for status, headers, body in refused:
-        assert status == 503 and headers['Retry-After'] == str(web.RETRY_AFTER_S)
+        assert status == 503 and headers['Retry-After'] == str(web_uploads.RETRY_AFTER_S)
         assert json.loads(body)['reason'] == 'busy'
         _check_answer(headers, body)
       with urllib.request.urlopen(server.url + '/', timeout=5) as response:  # the page is not queued either

@@ -12,7 +12,6 @@ The command-line task (also the Vertex AI custom-job entry point) is `trainer.ta
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -37,119 +36,6 @@ def _task_dir(path: str, tf_config: dict[str, Any] | None, chief: bool) -> str:
     return path
   task = tf_config['task']
   return os.path.join(path, f'workertemp_{task["type"]}_{task["index"]}')
-
-
-REBALANCING_SAMPLE = 2000  # training examples whose ab histogram sets the class-rebalancing weights
-
-
-def _write_json(path: str, value) -> None:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.io.gfile.makedirs(os.path.dirname(path))
-  with tf.io.gfile.GFile(path, 'w') as f:
-    json.dump(value, f)
-
-
-@dataclasses.dataclass
-class _Objective:
-  """How the network's output is trained and read."""
-  loss_fn: Any           # (ab_true_scaled, output, mask) -> [B]
-  output_to_ab: Any      # output -> ab in ab units, at the model's size
-  num_bins: int = 0      # > 0: classification over this many ab bins
-  color_bins: dict | None = None  # classification: what goes to color_bins.json
-
-
-def _at_model_size(ab, image_size: int):
-  """ab predicted at a lower resolution (the unet's half size) -> bilinear at the model's size."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if ab.shape[1] == image_size:
-    return ab
-  return tf.image.resize(ab, (image_size, image_size), method='bilinear')
-
-
-def _bins_decoder(temperature: float, image_size: int):
-  """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature`."""
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
-  centers = color_bins.ab_bin_centers()
-  return lambda logits: _at_model_size(
-      color_bins.annealed_mean(logits, centers=centers, temperature=temperature), image_size)
-
-
-def _objective(model_config, info, image_size: int) -> _Objective:
-  """The loss and the output decoding: regression, or Zhang et al.'s rebalanced classification.
-
-  Classification: the histogram is computed once, over up to REBALANCING_SAMPLE training examples (padding
-  excluded), and stored next to the model (`color_bins.json`); the exported graph carries the centres and the
-  annealed-mean temperature (chosen after training, `trainer/temperature.py`) as constants.
-  """
-  import functools  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  from trainer import losses  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
-
-  if model_config.loss != 'classification':
-    return _Objective(losses.regression_loss(model_config),
-                      lambda out: _at_model_size(model_lib.unscale_ab(out), image_size))
-  centers = color_bins.ab_bin_centers()
-  sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
-                                 embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
-  histogram = color_bins.bin_histogram(
-      (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
-  weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
-  loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
-  output_to_ab = _bins_decoder(model_config.annealed_mean_temperature, image_size)
-  return _Objective(loss_fn, output_to_ab, len(centers), {
-      'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
-      'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature})
-
-
-def _choose_temperature(config, objective: _Objective, colorizer, embed, eval_batches, image_size: int) -> None:
-  """Classification: picks the annealed-mean temperature on the eval split; updates the decoding in place."""
-  from trainer import temperature as temperature_lib  # pylint: disable=g-import-not-at-top
-  choice = temperature_lib.choose(
-      config.model.temperature_candidates, eval_batches,
-      lambda features: colorizer(embed(features), training=False),
-      lambda logits, temperature: _bins_decoder(temperature, image_size)(logits).numpy())
-  print('annealed-mean temperature on the eval split: ' + ', '.join(
-      f'T={row["temperature"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} hue recall {row["hue_recall"]:.3f}'
-      for row in choice.table) + f'  -> T={choice.temperature}', flush=True)
-  objective.color_bins.update(temperature=choice.temperature, temperature_search=choice.table)
-  objective.output_to_ab = _bins_decoder(choice.temperature, image_size)
-
-
-@dataclasses.dataclass
-class _Model:
-  """The trainable network and what it needs around it."""
-  colorizer: Any
-  embedder: Any            # frozen ImageNet embedder of `fusion` (computed in the graph), else None
-  decoder_variables: list  # trained in every phase
-  encoder_variables: list  # `unet`: the pretrained encoder, trained after the frozen phase
-
-
-def _build_model(model_config, num_bins: int) -> _Model:
-  """Builds the configured variant (inside the strategy's scope)."""
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
-  if model_config.variant == 'unet':
-    from trainer import unet  # pylint: disable=g-import-not-at-top
-    colorizer = unet.build_unet(model_config, num_bins=num_bins, encoder_weights=model_config.embedder_weights or
-                                'imagenet')
-    return _Model(colorizer, None, unet.decoder_variables(colorizer), unet.encoder_variables(colorizer))
-  embedder, embedding_size = None, 0
-  if model_config.variant == 'fusion':
-    from trainer import embedders  # pylint: disable=g-import-not-at-top
-    embedder = embedders.load_embedder(model_config)
-    embedding_size = embedder.size
-  colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins)
-  return _Model(colorizer, embedder, list(colorizer.trainable_variables), [])
-
-
-def _optimizer(training, policy: str, learning_rate: float):
-  import keras  # pylint: disable=g-import-not-at-top
-  optimizer = keras.optimizers.Adam(learning_rate)
-  if policy == 'mixed_float16':  # float16 gradients underflow without dynamic loss scaling; bfloat16's do not
-    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-  return optimizer
 
 
 def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = None,
@@ -191,6 +77,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   from trainer import export as export_lib  # pylint: disable=g-import-not-at-top
   from trainer import losses  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer import networks  # pylint: disable=g-import-not-at-top
+  from trainer import objective as objective_lib  # pylint: disable=g-import-not-at-top
   from trainer import schedule  # pylint: disable=g-import-not-at-top
   from trainer import summaries  # pylint: disable=g-import-not-at-top
 
@@ -211,15 +99,14 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
         f'steps={total_steps} image_size={info.image_size} variant={model_config.variant} '
         f'loss={model_config.loss} precision={policy} chief={chief}', flush=True)
 
-  objective = _objective(model_config, info, info.image_size)
+  objective = objective_lib.make_objective(model_config, info, info.image_size)
   with strategy.scope():
-    net = _build_model(model_config, objective.num_bins)
-    optimizer = _optimizer(training, policy, training.learning_rate)
+    net = networks.build_network(model_config, objective.num_bins)
+    optimizer = networks.optimizer(policy, training.learning_rate)
     optimizer.build(net.decoder_variables)
     encoder_optimizer = None
     if net.encoder_variables:
-      encoder_optimizer = _optimizer(training, policy,
-                                     training.learning_rate * training.encoder_learning_rate_multiplier)
+      encoder_optimizer = networks.optimizer(policy, training.learning_rate * training.encoder_learning_rate_multiplier)
       encoder_optimizer.build(net.encoder_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
     checkpoint = tf.train.Checkpoint(model=net.colorizer, optimizer=optimizer, step=step,
@@ -343,17 +230,17 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
 
   if objective.num_bins and chief and has_eval and model_config.temperature_candidates:
-    _choose_temperature(config, objective, colorizer, embed, eval_batches(), info.image_size)
+    objective_lib.choose_temperature(config, objective, colorizer, embed, eval_batches(), info.image_size)
   writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
   if objective.color_bins is not None and chief:
-    _write_json(os.path.join(output_dir, 'color_bins.json'), objective.color_bins)
+    objective_lib.write_json(os.path.join(output_dir, 'color_bins.json'), objective.color_bins)
   if not (export and chief):
     export_dir = None
   else:
     export_dir = export_dir or os.path.join(output_dir, 'export')
     export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir,
                                   output_to_ab=objective.output_to_ab)
-    _write_json(os.path.join(output_dir, 'history.json'), history)
+    objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
 

@@ -1,0 +1,41 @@
+"""The trainable network of each variant, with its optimizers, built inside the strategy's scope."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass
+class Network:
+  """The trainable network and what it needs around it."""
+  colorizer: Any
+  embedder: Any            # frozen ImageNet embedder of `fusion` (computed in the graph), else None
+  decoder_variables: list  # trained in every phase
+  encoder_variables: list  # `unet`: the pretrained encoder, trained after the frozen phase
+
+
+def build_network(model_config, num_bins: int) -> Network:
+  """Builds the configured variant (inside the strategy's scope)."""
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  if model_config.variant == 'unet':
+    from trainer import unet  # pylint: disable=g-import-not-at-top
+    colorizer = unet.build_unet(model_config, num_bins=num_bins, encoder_weights=model_config.embedder_weights or
+                                'imagenet')
+    return Network(colorizer, None, unet.decoder_variables(colorizer), unet.encoder_variables(colorizer))
+  embedder, embedding_size = None, 0
+  if model_config.variant == 'fusion':
+    from trainer import embedders  # pylint: disable=g-import-not-at-top
+    embedder = embedders.load_embedder(model_config)
+    embedding_size = embedder.size
+  colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins)
+  return Network(colorizer, embedder, list(colorizer.trainable_variables), [])
+
+
+def optimizer(policy: str, learning_rate: float):
+  """Adam; under mixed_float16 wrapped in a dynamic loss-scale optimizer."""
+  import keras  # pylint: disable=g-import-not-at-top
+  optimizer = keras.optimizers.Adam(learning_rate)
+  if policy == 'mixed_float16':  # float16 gradients underflow without dynamic loss scaling; bfloat16's do not
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer

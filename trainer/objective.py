@@ -1,0 +1,87 @@
+"""What the network is trained to output and how that output becomes ab: regression, or Zhang et al.'s
+rebalanced classification whose annealed-mean temperature is chosen after training on the eval split."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+REBALANCING_SAMPLE = 2000  # training examples whose ab histogram sets the class-rebalancing weights
+
+
+def write_json(path: str, value) -> None:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.gfile.GFile(path, 'w') as f:
+    json.dump(value, f)
+
+
+@dataclasses.dataclass
+class Objective:
+  """How the network's output is trained and read."""
+  loss_fn: Any           # (ab_true_scaled, output, mask) -> [B]
+  output_to_ab: Any      # output -> ab in ab units, at the model's size
+  num_bins: int = 0      # > 0: classification over this many ab bins
+  color_bins: dict | None = None  # classification: what goes to color_bins.json
+
+
+def _at_model_size(ab, image_size: int):
+  """ab predicted at a lower resolution (the unet's half size) -> bilinear at the model's size."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if ab.shape[1] == image_size:
+    return ab
+  return tf.image.resize(ab, (image_size, image_size), method='bilinear')
+
+
+def _bins_decoder(temperature: float, image_size: int):
+  """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature`."""
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  centers = color_bins.ab_bin_centers()
+  return lambda logits: _at_model_size(
+      color_bins.annealed_mean(logits, centers=centers, temperature=temperature), image_size)
+
+
+def make_objective(model_config, info, image_size: int) -> Objective:
+  """The loss and the output decoding: regression, or Zhang et al.'s rebalanced classification.
+
+  Classification: the histogram is computed once, over up to REBALANCING_SAMPLE training examples (padding
+  excluded), and stored next to the model (`color_bins.json`); the exported graph carries the centres and the
+  annealed-mean temperature (chosen after training, `trainer/temperature.py`) as constants.
+  """
+  import functools  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer import losses  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+
+  if model_config.loss != 'classification':
+    return Objective(losses.regression_loss(model_config),
+                     lambda out: _at_model_size(model_lib.unscale_ab(out), image_size))
+  centers = color_bins.ab_bin_centers()
+  sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
+                                 embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
+  histogram = color_bins.bin_histogram(
+      (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
+  weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
+  loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
+  output_to_ab = _bins_decoder(model_config.annealed_mean_temperature, image_size)
+  return Objective(loss_fn, output_to_ab, len(centers), {
+      'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
+      'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature})
+
+
+def choose_temperature(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
+  """Classification: picks the annealed-mean temperature on the eval split; updates the decoding in place."""
+  from trainer import temperature as temperature_lib  # pylint: disable=g-import-not-at-top
+  choice = temperature_lib.choose(
+      config.model.temperature_candidates, eval_batches,
+      lambda features: colorizer(embed(features), training=False),
+      lambda logits, temperature: _bins_decoder(temperature, image_size)(logits).numpy())
+  print('annealed-mean temperature on the eval split: ' + ', '.join(
+      f'T={row["temperature"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} hue recall {row["hue_recall"]:.3f}'
+      for row in choice.table) + f'  -> T={choice.temperature}', flush=True)
+  objective.color_bins.update(temperature=choice.temperature, temperature_search=choice.table)
+  objective.output_to_ab = _bins_decoder(choice.temperature, image_size)
