@@ -73,6 +73,18 @@ def test_the_encoder_is_the_pretrained_efficientnet_lite0():
   np.testing.assert_allclose(embedding, embedder(tf.constant(rgb)), atol=1e-4, rtol=1e-4)
 
 
+def test_the_encoders_batch_norm_keeps_its_imagenet_statistics_while_training():
+  colorizer = unet.build_unet(unet_config().model)
+  encoder = colorizer.get_layer(unet.ENCODER_NAME)
+  statistics = [v for v in encoder.non_trainable_variables if 'moving' in v.path]
+  before = [v.numpy().copy() for v in statistics]
+  colorizer({'l': tf.random.uniform([2, 64, 64, 1], -1.0, 1.0)}, training=True)
+  assert statistics and all(np.array_equal(b, v.numpy()) for b, v in zip(before, statistics))
+  assert not any('_bn' in v.path for v in unet.encoder_variables(colorizer))  # nor are its scales trained
+  decoder_statistics = [v for v in colorizer.non_trainable_variables if 'decoder' in v.path and 'moving' in v.path]
+  assert decoder_statistics  # the decoder's own batch norm does learn
+
+
 def _weights_in_saved_model(export_dir):
   return [v.numpy() for v in tf.saved_model.load(export_dir).variables]
 

@@ -15,8 +15,9 @@ encoder pass. The output is at half the model's resolution, like Zhang et al.'s 
 is low-frequency, the loss over 264 bins per pixel costs 4x less, and the serving graph upsamples ab onto the
 full-resolution L anyway (`predicted_ab`: bilinear to the model's size).
 
-The encoder's batch norm always runs in inference mode (its ImageNet statistics), also when the encoder is
-unfrozen: batches of 16 on a CPU would give noisy statistics. `encoder_variables` / `decoder_variables` split the
+The encoder's batch norm is frozen for good (ImageNet statistics and scales, inference mode), also when the
+encoder is unfrozen: batches of 16 on a CPU would give noisy statistics, and gray photos would drag them away
+from what the pretrained convolutions expect. `encoder_variables` / `decoder_variables` split the
 weights for the two-phase training in `trainer/train.py`.
 """
 
@@ -46,6 +47,9 @@ def build_encoder(weights='imagenet') -> keras.Model:
   embedding, the same numbers the standalone `efficientnet_lite.load_efficientnet_lite0` computes.
   """
   backbone = efficientnet_lite.load_efficientnet_lite0(weights=weights, include_top=False)
+  for layer in backbone.layers:  # ImageNet statistics for good: a non-trainable BN runs in inference mode in Keras
+    if isinstance(layer, layers.BatchNormalization):
+      layer.trainable = False
   rgb = keras.Input((None, None, 3), name='rgb_0_255')
   features = keras.Model(backbone.input, [backbone.get_layer(name).output for _, name in SKIP_LAYERS] +
                          [backbone.get_layer(HEAD_LAYER).output], name='lite0_features')
@@ -80,7 +84,7 @@ def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weigh
     raise ValueError(f'model.variant=unet: the pretrained encoder is efficientnet_lite0, not {config.embedder!r}')
   l_input = keras.Input(shape=(None, None, 1), name='l')
   encoder = build_encoder(encoder_weights)
-  *skips, embedding = encoder(GrayToRGB(name='gray_rgb')(l_input), training=False)  # BN: ImageNet statistics
+  *skips, embedding = encoder(GrayToRGB(name='gray_rgb')(l_input))
 
   x = model_lib.FuseGlobalEmbedding(name='fuse')([skips[-1], embedding])
   x = layers.Conv2D(config.fusion_channels, 1, use_bias=False, name='fusion_mix')(x)
