@@ -27,11 +27,19 @@ class DatasetInfo:
   embedding_name: str = ''
 
 
+def _shard_uri(version_dir: str, shard: str) -> str:
+  """A manifest's shard entry: relative to the version folder, or absolute (a training view's, see
+  `trainer.train._dataset_dir_of`)."""
+  if '://' in shard or shard.startswith('/'):
+    return shard
+  return f'{version_dir.rstrip("/")}/{shard}'
+
+
 def dataset_info(path: str) -> DatasetInfo:
   """Reads the manifest of the dataset version at (or LATEST under) `path`."""
   manifest = dataset_version.read_manifest(path)
   version_dir = manifest['version_dir']
-  files = {split: [f'{version_dir.rstrip("/")}/{shard}' for shard in s['shards']]
+  files = {split: [_shard_uri(version_dir, shard) for shard in s['shards']]
            for split, s in manifest['splits'].items()}
   embedding = manifest.get('embedding') or {}
   return DatasetInfo(version_dir=version_dir, image_size=int(manifest['image_size']),

@@ -8,7 +8,8 @@ Keys:
   input_dict['examples']: Examples (a dataset version); the `split` property's split (default eval) is scored.
   input_dict['model']: the candidate Model (`Format-Serving` SavedModel with the `predict_ab` signature).
   input_dict['baseline_model']: optional, the latest blessed Model.
-  exec_properties['config']: the PipelineConfig JSON; `evaluation` holds the thresholds.
+  exec_properties['config']: the evaluator's slice of the PipelineConfig (`configs.slice_json(config, 'evaluation')`):
+    the thresholds; nothing else, so a gate change re-runs only the evaluator and what follows.
   output_dict['evaluation']: ModelEvaluation: metrics.json, report.html, sample colorizations, loss curves; the
     candidate's metrics as custom properties (`hue_recall_sectors_<i>` for the six hue sectors).
   output_dict['blessing']: ModelBlessing: an empty BLESSED or NOT_BLESSED file and the custom properties.
@@ -16,7 +17,6 @@ Keys:
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -47,7 +47,7 @@ class Executor(tfx_evaluator_executor.Executor):
 
   def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
          exec_properties: dict[str, Any]) -> None:
-    config = configs.config_from_dict(json.loads(exec_properties[CONFIG_KEY]))
+    config = configs.config_from_slice(exec_properties[CONFIG_KEY])
     split = exec_properties.get(SPLIT_KEY) or 'eval'
     examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
     model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
