@@ -17,6 +17,7 @@ Keys:
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -40,6 +41,16 @@ BASELINE_MODEL_KEY = 'baseline_model'
 EVALUATION_KEY = 'evaluation'
 BLESSING_KEY = 'blessing'
 MAX_EVAL_EXAMPLES = 2000
+
+
+def _set_metric(artifact: types.Artifact, key: str, value: Any) -> None:
+  """A float custom property; an undefined metric (NaN, e.g. a hue sector without coloured pixels) is recorded as
+  the string 'nan': Vertex's metadata (a protobuf Struct in the executor output) cannot hold NaN or infinity."""
+  value = float(value)
+  if math.isfinite(value):
+    artifact.set_float_custom_property(key, value)
+  else:
+    artifact.set_string_custom_property(key, str(value))
 
 
 class Executor(tfx_evaluator_executor.Executor):
@@ -85,9 +96,9 @@ class Executor(tfx_evaluator_executor.Executor):
     for key, value in candidate.items():
       if isinstance(value, list):  # the hue sectors: one property each
         for i, item in enumerate(value):
-          evaluation.set_float_custom_property(f'{key}_{i}', float(item))
+          _set_metric(evaluation, f'{key}_{i}', item)
       else:
-        evaluation.set_float_custom_property(key, float(value))
+        _set_metric(evaluation, key, value)
     fileio.makedirs(blessing.uri)
     with fileio.open(os.path.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'), 'w') as f:
       f.write('')
