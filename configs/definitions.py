@@ -1,5 +1,7 @@
 """Typed configuration of every pipeline stage.
 
+Long by design, one story: every documented field of every stage in one place.
+
 One `PipelineConfig` object is loaded once (from YAML plus command-line overrides, see `configs.loading`) and
 handed to every stage; no stage reads YAML on its own. Each dataclass documents its fields in an `Attributes:`
 section, in the style of tensorflow/models `official/`.
