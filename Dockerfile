@@ -7,7 +7,7 @@ WORKDIR /pipeline
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir --no-deps -r requirements/base.lock \
  && pip install --no-cache-dir --no-deps -r requirements/tfx.lock \
- && pip install --no-cache-dir google-cloud-aiplatform
+ && pip install --no-cache-dir --no-deps -r requirements/cloud.lock
 COPY . .
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e .
 # Beam's SDK harness entry point, so the same image serves as a Dataflow custom container.

@@ -11,9 +11,12 @@ from configs.definitions import TrainingConfig
 from configs.loading import ConfigError
 from configs.loading import DEFAULT_CONFIG_PATH
 from configs.loading import config_from_dict
+from configs.loading import config_from_slice
 from configs.loading import load_config
+from configs.loading import slice_dict
+from configs.loading import slice_json
 from configs.loading import to_dict
 
 __all__ = ['AugmentationConfig', 'ConfigError', 'DEFAULT_CONFIG_PATH', 'DataConfig', 'EvaluationConfig',
            'ModelConfig', 'PipelineConfig', 'PushConfig', 'RunnerConfig', 'TrainingConfig', 'config_from_dict',
-           'load_config', 'to_dict']
+           'config_from_slice', 'load_config', 'slice_dict', 'slice_json', 'to_dict']

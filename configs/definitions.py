@@ -1,5 +1,7 @@
 """Typed configuration of every pipeline stage.
 
+Long by design, one story: every documented field of every stage in one place.
+
 One `PipelineConfig` object is loaded once (from YAML plus command-line overrides, see `configs.loading`) and
 handed to every stage; no stage reads YAML on its own. Each dataclass documents its fields in an `Attributes:`
 section, in the style of tensorflow/models `official/`. The module reads as one story (one dataclass per stage,
@@ -242,10 +244,22 @@ class RunnerConfig:
     gcp_region: Google Cloud region for Dataflow and Vertex.
     container_image: Image holding this project's code, for Vertex components and Dataflow workers.
     schedule_cron: Cron schedule for periodic Vertex runs; empty means run once.
-    trainer_machine_type: Vertex machine type of the trainer.
-    trainer_accelerator_type: Vertex accelerator type of the trainer (empty for none).
-    trainer_accelerator_count: Accelerators per trainer replica.
-    trainer_worker_count: Trainer replicas; more than one trains with MultiWorkerMirroredStrategy.
+    trainer_machine_type: Vertex machine type of the trainer's chief replica in a multi-worker custom job
+      (`trainer_worker_count > 1`).
+    trainer_accelerator_type: Vertex accelerator type of the trainer (empty for none): of the pipeline task when
+      the trainer runs in it (`trainer_worker_count == 1`), of the custom job's chief otherwise.
+    trainer_accelerator_count: Accelerators of the trainer (same two cases).
+    trainer_cpu_limit: vCPUs of the trainer's pipeline task when it trains in it (`trainer_worker_count == 1`;
+      0 = the platform default). Vertex picks the smallest machine that fits the CPU, memory and accelerators.
+    trainer_memory_limit_gb: Memory (GB) of that task (0 = the platform default).
+    trainer_worker_count: Trainer replicas; more than one trains with MultiWorkerMirroredStrategy in a Vertex
+      custom job (one chief + `trainer_worker_count - 1` workers) started and polled by a launcher task.
+    worker_machine_type: Machine type of the custom job's workers (empty = `trainer_machine_type`).
+    worker_accelerator_type: Accelerator type of the workers (empty = `trainer_accelerator_type`).
+    worker_accelerator_count: Accelerators per worker (-1 = `trainer_accelerator_count`).
+    launcher_cpu_limit: vCPUs of the launcher task that submits and polls the multi-worker custom job (it never
+      gets accelerators; 0 = the platform default).
+    launcher_memory_limit_gb: Memory (GB) of the launcher task (0 = the platform default).
   """
 
   kind: Literal['local', 'vertex'] = 'local'
@@ -263,7 +277,14 @@ class RunnerConfig:
   trainer_machine_type: str = 'n1-standard-8'
   trainer_accelerator_type: str = ''
   trainer_accelerator_count: int = 0
+  trainer_cpu_limit: float = 8.0
+  trainer_memory_limit_gb: float = 32.0
   trainer_worker_count: int = 1
+  worker_machine_type: str = ''
+  worker_accelerator_type: str = ''
+  worker_accelerator_count: int = -1
+  launcher_cpu_limit: float = 1.0
+  launcher_memory_limit_gb: float = 4.0
 
 
 @dataclasses.dataclass
@@ -286,9 +307,38 @@ class PipelineConfig:
   push: PushConfig = dataclasses.field(default_factory=PushConfig)
   runner: RunnerConfig = dataclasses.field(default_factory=RunnerConfig)
 
-  def validate(self) -> None:
-    """Checks constraints that span fields; raises ConfigError naming the key."""
+  def validate(self, sections: frozenset[str] | None = None) -> None:
+    """Checks constraints that span fields; raises ConfigError naming the key.
+
+    `sections`: only check what involves these sections (a component's config slice, see
+    `configs.loading.slice_json`); None checks everything.
+    """
     from configs.loading import ConfigError  # pylint: disable=g-import-not-at-top
+    has = lambda *names: sections is None or all(n in sections for n in names)
+    if has('data'):
+      self._validate_data(ConfigError)
+    if has('data', 'model'):
+      downsampling = VARIANT_DOWNSAMPLING[self.model.variant]
+      if self.data.image_size % downsampling:
+        raise ConfigError(f'data.image_size: must be a multiple of {downsampling} for model.variant='
+                          f'{self.model.variant} (its encoder downsamples {downsampling}x), got {self.data.image_size}')
+    if has('model') and self.model.variant == 'unet' and len(self.model.decoder_filters) != 4:
+      raise ConfigError('model.decoder_filters: needs 4 values (decoder stages at strides 16, 8, 4, 2), got '
+                        f'{self.model.decoder_filters}')
+    if has('training'):
+      for key in ('warmup_fraction', 'frozen_encoder_fraction'):
+        if not 0.0 <= getattr(self.training, key) < 1.0:
+          raise ConfigError(f'training.{key}: must be in [0, 1), got {getattr(self.training, key)}')
+      if self.training.batch_size_per_replica < 1:
+        raise ConfigError('training.batch_size_per_replica: must be >= 1')
+    if has('runner'):
+      for key in ('trainer_cpu_limit', 'trainer_memory_limit_gb', 'launcher_cpu_limit', 'launcher_memory_limit_gb'):
+        if getattr(self.runner, key) < 0:
+          raise ConfigError(f'runner.{key}: must be >= 0 (0 = the platform default), got {getattr(self.runner, key)}')
+      if self.runner.trainer_worker_count < 1:
+        raise ConfigError(f'runner.trainer_worker_count: must be >= 1, got {self.runner.trainer_worker_count}')
+
+  def _validate_data(self, ConfigError) -> None:  # pylint: disable=invalid-name
     ratios = self.data.split_ratios
     if 'train' not in ratios:
       raise ConfigError('data.split_ratios: a `train` split is required')
@@ -308,15 +358,3 @@ class PipelineConfig:
       raise ConfigError('data.augmentation.copies: must be >= 0')
     if not 0 <= self.data.compression_level <= 3:
       raise ConfigError(f'data.compression_level: must be 0..3 (ISA-L levels), got {self.data.compression_level}')
-    downsampling = VARIANT_DOWNSAMPLING[self.model.variant]
-    if self.data.image_size % downsampling:
-      raise ConfigError(f'data.image_size: must be a multiple of {downsampling} for model.variant='
-                        f'{self.model.variant} (its encoder downsamples {downsampling}x), got {self.data.image_size}')
-    if self.model.variant == 'unet' and len(self.model.decoder_filters) != 4:
-      raise ConfigError('model.decoder_filters: needs 4 values (decoder stages at strides 16, 8, 4, 2), got '
-                        f'{self.model.decoder_filters}')
-    for key in ('warmup_fraction', 'frozen_encoder_fraction'):
-      if not 0.0 <= getattr(self.training, key) < 1.0:
-        raise ConfigError(f'training.{key}: must be in [0, 1), got {getattr(self.training, key)}')
-    if self.training.batch_size_per_replica < 1:
-      raise ConfigError('training.batch_size_per_replica: must be >= 1')

@@ -7,6 +7,7 @@ raises `ConfigError` naming the dotted key (for example `data.image_size`), neve
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import types
 import typing
@@ -134,15 +135,41 @@ def read_yaml(path: str) -> dict[str, Any]:
   return tree
 
 
-def config_from_dict(tree: Mapping[str, Any], overrides: Iterable[str] = ()) -> definitions.PipelineConfig:
-  """Builds and validates a PipelineConfig from a nested dict plus `key=value` overrides."""
+def config_from_dict(tree: Mapping[str, Any], overrides: Iterable[str] = (),
+                     sections: Iterable[str] | None = None) -> definitions.PipelineConfig:
+  """Builds and validates a PipelineConfig from a nested dict plus `key=value` overrides.
+
+  `sections`: the tree holds only these sections (a component's slice); the others take their defaults and only
+  the constraints among the given sections are checked.
+  """
   tree = yaml.safe_load(yaml.safe_dump(dict(tree), sort_keys=False))  # Deep copy of plain data.
   for override in overrides:
     key, value = parse_override(override)
     _set_dotted(tree, key, value)
   config = _build(definitions.PipelineConfig, tree)
-  config.validate()
+  config.validate(None if sections is None else frozenset(sections))
   return config
+
+
+def slice_dict(config: definitions.PipelineConfig, *sections: str) -> dict[str, Any]:
+  """Only `sections` of the config as plain data: what one component gets, so its cache key follows only them."""
+  unknown = set(sections) - {f.name for f in dataclasses.fields(definitions.PipelineConfig)}
+  if unknown:
+    raise ConfigError(f'unknown config sections {sorted(unknown)}')
+  tree = to_dict(config)
+  return {name: tree[name] for name in sections}
+
+
+def slice_json(config: definitions.PipelineConfig, *sections: str) -> str:
+  """`slice_dict` as canonical JSON (sorted keys): equal slices give byte-identical execution properties."""
+  return json.dumps(slice_dict(config, *sections), sort_keys=True)
+
+
+def config_from_slice(tree: Mapping[str, Any] | str) -> definitions.PipelineConfig:
+  """The PipelineConfig of a slice (`slice_dict`/`slice_json`): its sections set, the others defaults."""
+  if isinstance(tree, str):
+    tree = json.loads(tree)
+  return config_from_dict(tree, sections=list(tree))
 
 
 def load_config(path: str | None = None, overrides: Iterable[str] = ()) -> definitions.PipelineConfig:

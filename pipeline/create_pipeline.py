@@ -8,7 +8,6 @@ config; the local runner and the Vertex AI compiler both call this function.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
 from tfx import types
@@ -22,8 +21,11 @@ import configs
 from components.colorization_evaluator.component import ColorizationEvaluator
 from components.fusion_trainer.component import FusionTrainer
 from components.fusion_trainer.component import VertexFusionTrainer
+from components.fusion_trainer.component import trainer_custom_config
+from components.fusion_trainer import vertex_executor
 from components.idempotent_pusher.component import IdempotentPusher
 from components.lab_example_gen.component import LabExampleGen
+from components.lab_example_gen.component import example_gen_config
 
 
 def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = '',
@@ -33,7 +35,11 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
   """The colorization pipeline.
 
   Args:
-    config: The PipelineConfig (one object for every component; serialized into their execution properties).
+    config: The PipelineConfig. Each component gets only its slice (`configs.slice_json`) in its execution
+      properties: data (+ model when the build precomputes embeddings) -> LabExampleGen, model + training ->
+      FusionTrainer, evaluation -> ColorizationEvaluator, push.destination -> Pusher; Beam options come from
+      `beam_pipeline_args`. So a change to one section re-runs only the components that read it (and those after
+      them), and e.g. a quality-gate tweak never rebuilds the dataset or retrains.
     input_fingerprint: Changes when the input photos change (`dataset.inputs.fingerprint`); keys the cache.
     metadata_connection_config: ML Metadata connection (SQLite locally; None on Vertex, which has its own).
     beam_pipeline_args: Beam options for the Beam-powered components (example gen, evaluator).
@@ -41,23 +47,23 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
     enable_cache: Serve unchanged component runs from the cache.
     trainer: Replaces the FusionTrainer (e.g. a Vertex custom-job trainer); called as trainer(examples=...).
   """
-  config_dict = configs.to_dict(config)
-  config_json = json.dumps(config_dict, sort_keys=True)
-  example_gen = LabExampleGen(config_json, input_fingerprint=input_fingerprint)
+  example_gen = LabExampleGen(example_gen_config(config), input_fingerprint=input_fingerprint)
   examples = example_gen.outputs['examples']
   if trainer is None:
+    custom_config = trainer_custom_config(config)
     # On Vertex with several trainer replicas, training runs as a multi-worker custom job.
-    trainer_class = (VertexFusionTrainer if config.runner.kind == 'vertex' and config.runner.trainer_worker_count > 1
-                     else FusionTrainer)
-    training = trainer_class(examples=examples, custom_config={'config': config_dict},
-                             train_args=trainer_pb2.TrainArgs(num_steps=train_steps)).with_id('FusionTrainer')
+    trainer_class = VertexFusionTrainer if vertex_executor.JOB_KEY in custom_config else FusionTrainer
+    training = trainer_class(examples=examples, custom_config=custom_config,
+                             train_args=trainer_pb2.TrainArgs(num_steps=train_steps, splits=['train']),
+                             eval_args=trainer_pb2.EvalArgs(splits=['eval'])).with_id('FusionTrainer')
   else:
     training = trainer(examples=examples)
   latest_blessed = resolver.Resolver(
       strategy_class=LatestBlessedModelStrategy,
       model=types.Channel(type=standard_artifacts.Model),
       model_blessing=types.Channel(type=standard_artifacts.ModelBlessing)).with_id('latest_blessed_model_resolver')
-  evaluator = ColorizationEvaluator(examples=examples, model=training.outputs['model'], config_json=config_json,
+  evaluator = ColorizationEvaluator(examples=examples, model=training.outputs['model'],
+                                    config_json=configs.slice_json(config, 'evaluation'),
                                     baseline_model=latest_blessed.outputs['model'])
   pusher = IdempotentPusher(model=training.outputs['model'], model_blessing=evaluator.outputs['blessing'],
                             destination=config.push.destination)

@@ -7,6 +7,8 @@ lists, and `contracts.schema` for feature names and scaling. Nothing here re-der
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from typing import Any
 
 import tensorflow as tf
@@ -27,17 +29,71 @@ class DatasetInfo:
   embedding_name: str = ''
 
 
+def _shard_uri(version_dir: str, shard: str) -> str:
+  """A manifest's shard entry: relative to the version folder, or absolute (a training view's, see
+  `trainer.train._dataset_dir_of`)."""
+  if '://' in shard or shard.startswith('/'):
+    return shard
+  return f'{version_dir.rstrip("/")}/{shard}'
+
+
 def dataset_info(path: str) -> DatasetInfo:
   """Reads the manifest of the dataset version at (or LATEST under) `path`."""
   manifest = dataset_version.read_manifest(path)
   version_dir = manifest['version_dir']
-  files = {split: [f'{version_dir.rstrip("/")}/{shard}' for shard in s['shards']]
+  files = {split: [_shard_uri(version_dir, shard) for shard in s['shards']]
            for split, s in manifest['splits'].items()}
   embedding = manifest.get('embedding') or {}
   return DatasetInfo(version_dir=version_dir, image_size=int(manifest['image_size']),
                      examples={split: s['examples'] for split, s in manifest['splits'].items()},
                      files=files, embedding_size=int(embedding.get('size', 0)),
                      embedding_name=embedding.get('name', ''))
+
+
+def _split_of(pattern: str) -> tuple[str, str]:
+  """(dataset version, split name) of a TFX split file pattern `<examples>/Split-<name>/*` (`io_utils.all_files_pattern`)."""
+  folder = pattern.rstrip('/*')
+  prefix = 'Split-'  # TFX's split folder naming (artifact_utils.get_split_uris)
+  name = os.path.basename(folder)
+  if not name.startswith(prefix):
+    raise ValueError(f'{pattern}: not a split of an Examples artifact (expected <examples>/{prefix}<split>/*)')
+  return os.path.dirname(folder), name[len(prefix):]
+
+
+def dataset_for_splits(files: list[str], eval_files: list[str] | None = None, view_dir: str | None = None) -> str:
+  """The dataset version to train on, given TFX's split file patterns (`fn_args.train_files`/`eval_files`).
+
+  When they are the version's own `train` (and `eval`) splits, the version itself. Otherwise (other splits, several
+  splits, or splits of several versions) a view is written under `view_dir`: a manifest that copies the first
+  version's and lists the requested shards (absolute URIs) as `train` and `eval`, with their example counts.
+  """
+  if not files:
+    raise ValueError('no training files (train_args.splits names no split of the examples)')
+  wanted = {'train': [_split_of(f) for f in files], 'eval': [_split_of(f) for f in eval_files or []]}
+  versions = {version for pairs in wanted.values() for version, _ in pairs}
+  for version in versions:
+    if not dataset_version.is_complete(version):
+      raise ValueError(f'no dataset manifest ({schema.MANIFEST_FILE}) in {version}, the examples of {files[0]}')
+  first = wanted['train'][0][0]
+  if wanted['train'] == [(first, 'train')] and (eval_files is None or wanted['eval'] == [(first, 'eval')]):
+    return first  # the version's own splits
+  if view_dir is None:
+    raise ValueError(f'training on splits {wanted} needs a folder for the dataset view')
+  manifests = {version: dataset_version.read_manifest(version) for version in versions}
+  view = {k: v for k, v in manifests[first].items() if k != 'version_dir'}
+  view['splits'] = {}
+  for role, pairs in wanted.items():
+    shards, examples = [], 0
+    for version, split in pairs:
+      if split not in manifests[version]['splits']:
+        raise ValueError(f'{version}: has no split {split!r} (it has {sorted(manifests[version]["splits"])})')
+      shards += sorted(tf.io.gfile.glob(os.path.join(version, schema.split_file_pattern(split))))
+      examples += int(manifests[version]['splits'][split]['examples'])
+    view['splits'][role] = {'shards': shards, 'examples': examples, 'from': [f'{v}:{s}' for v, s in pairs]}
+  tf.io.gfile.makedirs(view_dir)
+  with tf.io.gfile.GFile(os.path.join(view_dir, schema.MANIFEST_FILE), 'w') as f:
+    f.write(json.dumps(view, indent=2, sort_keys=True))
+  return view_dir
 
 
 def _to_model_io(parsed: dict[str, Any], image_size: int, with_embedding: bool):

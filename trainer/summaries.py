@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 
@@ -69,8 +70,14 @@ class Writer:
     draw.text((4, bottom - 10), f'{low:.4f}', fill='black')
     draw.text((right - 160, top + 6), 'train loss', fill=(31, 119, 180))
     draw.text((right - 160, top + 20), 'validation loss', fill=(255, 127, 14))
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    image.save(path)
+    buffer = io.BytesIO()
+    image.save(buffer, format='PNG')
+    # Through TensorFlow's filesystem layer: `path` is usually under the Model artifact (gs:// on Vertex).
+    folder = os.path.dirname(path)
+    if folder:
+      tf.io.gfile.makedirs(folder)
+    with tf.io.gfile.GFile(path, 'wb') as f:
+      f.write(buffer.getvalue())
 
   def close(self) -> None:
     if self._enabled:

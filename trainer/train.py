@@ -245,28 +245,27 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
 
 
-def _dataset_dir_of(files: list[str]) -> str:
-  """The dataset version holding the given split files/patterns (the folder above them with a manifest)."""
-  from contracts import dataset_version  # pylint: disable=g-import-not-at-top
-  path = files[0].rstrip('/*')
-  for _ in range(4):
-    path = os.path.dirname(path)
-    if dataset_version.is_complete(path):
-      return path
-  raise ValueError(f'no dataset manifest above {files[0]}')
+def _dataset_dir_of(files: list[str], eval_files: list[str] | None = None, view_dir: str | None = None) -> str:
+  """The dataset version (or a view of its splits) for TFX's split file patterns: `data.dataset_for_splits`."""
+  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  return data_lib.dataset_for_splits(files, eval_files, view_dir)
 
 
 def run_fn(fn_args) -> None:
   """TFX Trainer entry point (the standard `run_fn(fn_args)` contract).
 
-  Reads `fn_args.custom_config['config']` (the PipelineConfig as plain data, `configs.to_dict`), the dataset from
-  `custom_config['dataset_dir']` or the folder above `fn_args.train_files`, stops after `fn_args.train_steps` when
-  set, writes the SavedModel to `fn_args.serving_model_dir` and TensorBoard logs to `fn_args.model_run_dir`.
+  Reads `fn_args.custom_config['config']` (the PipelineConfig's `model` and `training` sections as plain data,
+  `configs.slice_dict`; a whole config works too), the dataset from `custom_config['dataset_dir']` or else from
+  `fn_args.train_files`/`eval_files` (TFX split patterns: the splits of `train_args`/`eval_args`), stops after
+  `fn_args.train_steps` when set, writes the SavedModel to `fn_args.serving_model_dir` and TensorBoard logs to
+  `fn_args.model_run_dir`.
   """
   import configs  # pylint: disable=g-import-not-at-top
   custom = fn_args.custom_config or {}
-  config = configs.config_from_dict(custom.get('config', {}))
-  dataset_dir = custom.get('dataset_dir') or _dataset_dir_of(fn_args.train_files)
+  config = configs.config_from_slice(custom.get('config', {}))
+  dataset_dir = custom.get('dataset_dir') or _dataset_dir_of(
+      fn_args.train_files, fn_args.eval_files,
+      os.path.join(fn_args.working_dir, 'dataset_view') if fn_args.working_dir else None)
   train(config, dataset_dir, fn_args.working_dir or os.path.dirname(fn_args.serving_model_dir),
         log_dir=fn_args.model_run_dir, max_steps=fn_args.train_steps or None,
         export_dir=fn_args.serving_model_dir)

@@ -8,7 +8,8 @@ Keys:
   input_dict['examples']: Examples (a dataset version); the `split` property's split (default eval) is scored.
   input_dict['model']: the candidate Model (`Format-Serving` SavedModel with the `predict_ab` signature).
   input_dict['baseline_model']: optional, the latest blessed Model.
-  exec_properties['config']: the PipelineConfig JSON; `evaluation` holds the thresholds.
+  exec_properties['config']: the evaluator's slice of the PipelineConfig (`configs.slice_json(config, 'evaluation')`):
+    the thresholds; nothing else, so a gate change re-runs only the evaluator and what follows.
   output_dict['evaluation']: ModelEvaluation: metrics.json, report.html, sample colorizations, loss curves; the
     candidate's metrics as custom properties (`hue_recall_sectors_<i>` for the six hue sectors).
   output_dict['blessing']: ModelBlessing: an empty BLESSED or NOT_BLESSED file and the custom properties.
@@ -16,7 +17,7 @@ Keys:
 
 from __future__ import annotations
 
-import json
+import math
 import os
 from typing import Any
 
@@ -42,12 +43,22 @@ BLESSING_KEY = 'blessing'
 MAX_EVAL_EXAMPLES = 2000
 
 
+def _set_metric(artifact: types.Artifact, key: str, value: Any) -> None:
+  """A float custom property; an undefined metric (NaN, e.g. a hue sector without coloured pixels) is recorded as
+  the string 'nan': Vertex's metadata (a protobuf Struct in the executor output) cannot hold NaN or infinity."""
+  value = float(value)
+  if math.isfinite(value):
+    artifact.set_float_custom_property(key, value)
+  else:
+    artifact.set_string_custom_property(key, str(value))
+
+
 class Executor(tfx_evaluator_executor.Executor):
   """The colorization quality gate (see the module docstring for the keys)."""
 
   def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
          exec_properties: dict[str, Any]) -> None:
-    config = configs.config_from_dict(json.loads(exec_properties[CONFIG_KEY]))
+    config = configs.config_from_slice(exec_properties[CONFIG_KEY])
     split = exec_properties.get(SPLIT_KEY) or 'eval'
     examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
     model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
@@ -85,9 +96,9 @@ class Executor(tfx_evaluator_executor.Executor):
     for key, value in candidate.items():
       if isinstance(value, list):  # the hue sectors: one property each
         for i, item in enumerate(value):
-          evaluation.set_float_custom_property(f'{key}_{i}', float(item))
+          _set_metric(evaluation, f'{key}_{i}', item)
       else:
-        evaluation.set_float_custom_property(key, float(value))
+        _set_metric(evaluation, key, value)
     fileio.makedirs(blessing.uri)
     with fileio.open(os.path.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'), 'w') as f:
       f.write('')

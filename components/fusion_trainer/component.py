@@ -17,8 +17,18 @@ from components.fusion_trainer import executor
 from components.fusion_trainer import vertex_executor
 
 
+def trainer_custom_config(config) -> dict[str, Any]:
+  """The trainer's custom_config: `config` = only the `model` and `training` sections (what the trainer reads; the
+  data facts come from the examples' manifest), plus the custom job spec for a multi-worker Vertex trainer."""
+  import configs  # pylint: disable=g-import-not-at-top
+  custom = {'config': configs.slice_dict(config, 'model', 'training')}
+  if config.runner.kind == 'vertex' and config.runner.trainer_worker_count > 1:
+    custom[vertex_executor.JOB_KEY] = vertex_executor.job_config(config.runner)
+  return custom
+
+
 class FusionTrainer(base_component.BaseComponent):
-  """Trains the colorizer; `custom_config['config']` carries the PipelineConfig (plain data)."""
+  """Trains the colorizer; `custom_config['config']` carries its slice of the PipelineConfig (plain data)."""
 
   SPEC_CLASS = standard_component_specs.TrainerSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)

@@ -2,11 +2,18 @@
 
 Keys (standard_component_specs.TrainerSpec):
   input_dict['examples']: the Examples artifact of LabExampleGen (a dataset version: manifest + Split-<name>/).
-  exec_properties['train_args']: TrainArgs JSON; `num_steps` > 0 caps the training steps.
-  exec_properties['eval_args']: EvalArgs JSON (unused: the trainer evaluates every epoch on the eval split).
-  exec_properties['custom_config']: JSON with {'config': PipelineConfig as plain data}.
-  output_dict['model']: the SavedModel goes to `<model.uri>/Format-Serving`.
+  exec_properties['train_args']: TrainArgs JSON; `splits` (default ['train']) are the training files, `num_steps`
+    > 0 caps the training steps.
+  exec_properties['eval_args']: EvalArgs JSON; `splits` (default ['eval']) are evaluated every epoch and choose the
+    annealed-mean temperature.
+  exec_properties['custom_config']: JSON with {'config': the model and training sections of the PipelineConfig}.
+  output_dict['model']: the SavedModel goes to `<model.uri>/Format-Serving`; the run fails when none was written.
   output_dict['model_run']: TensorBoard logs.
+
+The files come from the artifact through TFX's own helpers (`fn_args_utils.get_common_fn_args`:
+`artifact_utils.get_split_uris` + `io_utils.all_files_pattern`), as with the stock Trainer, so a split that the
+Examples artifact does not have fails here, naming it. Every path goes through TFX's filesystem layer (`fileio`):
+the artifacts may live on gs://.
 """
 
 from __future__ import annotations
@@ -18,15 +25,16 @@ from typing import Any
 from tfx import types
 from tfx.components.trainer import fn_args_utils
 from tfx.dsl.components.base import base_executor
-from tfx.proto import trainer_pb2
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
-from tfx.dsl.io import fileio
 from tfx.utils import path_utils
-from tfx.utils import proto_utils
 
-from contracts import schema
 from trainer import train
+
+
+class ModelNotWrittenError(RuntimeError):
+  """The training function returned without writing a SavedModel where the Model artifact expects it."""
 
 
 class Executor(base_executor.BaseExecutor):
@@ -37,16 +45,17 @@ class Executor(base_executor.BaseExecutor):
     examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
     model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
     model_run = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_RUN_KEY])
-    train_args = trainer_pb2.TrainArgs()
-    proto_utils.json_to_proto(exec_properties.get(standard_component_specs.TRAIN_ARGS_KEY) or '{}', train_args)
-    custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or '{}')
-    fn_args = fn_args_utils.FnArgs(
-        working_dir=os.path.join(model.uri, 'working'),
-        train_files=[os.path.join(examples.uri, schema.split_file_pattern('train'))],
-        eval_files=[os.path.join(examples.uri, schema.split_file_pattern('eval'))],
-        train_steps=train_args.num_steps or None,
-        serving_model_dir=path_utils.serving_model_path(model.uri),
-        model_run_dir=model_run.uri,
-        custom_config={**custom_config, 'dataset_dir': examples.uri})
+    properties = dict(exec_properties)
+    for key in (standard_component_specs.TRAIN_ARGS_KEY, standard_component_specs.EVAL_ARGS_KEY):
+      properties[key] = properties.get(key) or '{}'
+    fn_args = fn_args_utils.get_common_fn_args(input_dict, properties, working_dir=os.path.join(model.uri, 'working'))
+    fn_args.serving_model_dir = path_utils.serving_model_dir(model.uri)
+    fn_args.model_run_dir = model_run.uri
+    fn_args.custom_config = json.loads(properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or '{}')
     fileio.makedirs(fn_args.working_dir)
     train.run_fn(fn_args)
+    written = fn_args.serving_model_dir
+    if not (fileio.exists(f'{written}/saved_model.pb') or fileio.exists(f'{written}/saved_model.pbtxt')):
+      raise ModelNotWrittenError(
+          f'the training function returned without writing a SavedModel to {written} (the Model artifact\'s '
+          '`Format-Serving` folder); nothing would be evaluated or pushed')

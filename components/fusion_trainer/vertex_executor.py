@@ -16,20 +16,38 @@ from tfx.dsl.components.base import base_executor
 import configs
 
 EXECUTOR_CLASS_PATH = 'components.fusion_trainer.executor.Executor'
+# custom_config key holding {'region': ..., 'job': custom_job_args(...)}: only the runner bits the job needs
+# (not the whole RunnerConfig, so unrelated runner settings leave the trainer's cache key alone).
+JOB_KEY = 'vertex_job'
+
+
+def _machine(machine_type: str, accelerator_type: str, accelerator_count: int) -> dict[str, Any]:
+  machine = {'machine_type': machine_type}
+  if accelerator_type and accelerator_count > 0:
+    machine['accelerator_type'] = accelerator_type
+    machine['accelerator_count'] = accelerator_count
+  return machine
 
 
 def custom_job_args(runner: configs.RunnerConfig) -> dict[str, Any]:
-  """Vertex CustomJob spec: one chief pool and (worker_count - 1) workers, same machine and image."""
-  machine = {'machine_type': runner.trainer_machine_type}
-  if runner.trainer_accelerator_type and runner.trainer_accelerator_count:
-    machine['accelerator_type'] = runner.trainer_accelerator_type
-    machine['accelerator_count'] = runner.trainer_accelerator_count
+  """Vertex CustomJob spec: one chief pool (`trainer_*`) and (worker_count - 1) workers (`worker_*`, defaulting
+  to the chief's machine), same image."""
+  chief = _machine(runner.trainer_machine_type, runner.trainer_accelerator_type, runner.trainer_accelerator_count)
+  worker = _machine(runner.worker_machine_type or runner.trainer_machine_type,
+                    runner.worker_accelerator_type or runner.trainer_accelerator_type,
+                    (runner.trainer_accelerator_count if runner.worker_accelerator_count < 0
+                     else runner.worker_accelerator_count))
   container = {'image_uri': runner.container_image}
-  pools = [{'machine_spec': machine, 'replica_count': 1, 'container_spec': container}]
+  pools = [{'machine_spec': chief, 'replica_count': 1, 'container_spec': container}]
   if runner.trainer_worker_count > 1:
-    pools.append({'machine_spec': machine, 'replica_count': runner.trainer_worker_count - 1,
+    pools.append({'machine_spec': worker, 'replica_count': runner.trainer_worker_count - 1,
                   'container_spec': container})
   return {'project': runner.gcp_project, 'worker_pool_specs': pools}
+
+
+def job_config(runner: configs.RunnerConfig) -> dict[str, Any]:
+  """What goes under custom_config[JOB_KEY]."""
+  return {'region': runner.gcp_region, 'job': custom_job_args(runner)}
 
 
 class Executor(base_executor.BaseExecutor):
@@ -39,7 +57,9 @@ class Executor(base_executor.BaseExecutor):
          exec_properties: dict[str, Any]) -> None:
     from tfx.extensions.google_cloud_ai_platform import runner  # pylint: disable=g-import-not-at-top
     custom = json.loads(exec_properties.get('custom_config') or '{}')
-    config = configs.config_from_dict(custom.get('config', {}))
+    if JOB_KEY not in custom:
+      raise ValueError(f'custom_config has no {JOB_KEY!r} (the custom job spec); see '
+                       'components.fusion_trainer.component.trainer_custom_config')
+    job = custom[JOB_KEY]
     runner.start_cloud_training(input_dict, output_dict, exec_properties, EXECUTOR_CLASS_PATH,
-                                custom_job_args(config.runner), job_id=None, enable_vertex=True,
-                                vertex_region=config.runner.gcp_region)
+                                job['job'], job_id=None, enable_vertex=True, vertex_region=job['region'])

@@ -14,7 +14,7 @@ from components.lab_example_gen import executor
 
 
 class LabExampleGenSpec(ComponentSpec):
-  """The config (JSON) and an input fingerprint in; Examples (with dead letters and manifest) out."""
+  """The config slice (JSON) and an input fingerprint in; Examples (with dead letters and manifest) out."""
   PARAMETERS = {
       executor.CONFIG_KEY: ExecutionParameter(type=str),
       executor.INPUT_FINGERPRINT_KEY: ExecutionParameter(type=str, optional=True),
@@ -34,7 +34,15 @@ class LabExampleGen(base_beam_component.BaseBeamComponent):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self, config_json: str, input_fingerprint: str = ''):
+    """`config_json`: `example_gen_config(config)`, only the sections the build reads."""
     spec = LabExampleGenSpec(
         config=config_json, input_fingerprint=input_fingerprint,
         examples=types.Channel(type=standard_artifacts.Examples))
     super().__init__(spec=spec)
+
+
+def example_gen_config(config) -> str:
+  """The slice of a PipelineConfig LabExampleGen gets: `data` (+ `model` when the build runs its embedder)."""
+  import configs  # pylint: disable=g-import-not-at-top
+  sections = ('data', 'model') if config.data.precompute_embeddings else ('data',)
+  return configs.slice_json(config, *sections)
