@@ -42,7 +42,6 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
          exec_properties: dict[str, Any]) -> None:
-    examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
     model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
     model_run = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_RUN_KEY])
     properties = dict(exec_properties)
