@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_quality --photos=../shared/data/caltech-3k --size=128 --minutes=30
 
 Builds one Lab dataset (train/eval split by content hash), trains each variant for `--minutes` of wall time on
-this machine, and reports on the evaluation split (metrics of shared/notes/anchors.md, `trainer/metrics.py`):
+this machine, and reports on the evaluation split (metrics of the README's "Metrics" section, `trainer/metrics.py`):
 ΔPSNR against the gray baseline, the colourfulness ratio and ΔCF, and the desaturation failure rate.
 """
 
