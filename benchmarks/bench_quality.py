@@ -19,6 +19,8 @@ from typing import Any, Sequence
 from absl import app
 from absl import flags
 
+import benchmarks
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder).')
 flags.DEFINE_integer('size', 128, 'Image size.')
@@ -87,9 +89,7 @@ def main(argv: Sequence[str]) -> None:
       print('result:', json.dumps(entry), flush=True)
   finally:
     shutil.rmtree(work, ignore_errors=True)
-  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(results, f, indent=2)
+  benchmarks.write_results(FLAGS.output, results)
   print(f'\n{"variant/loss":24s} {"ΔPSNR":>7s} {"CF ratio":>8s} {"ΔCF":>6s} {"desat.":>6s} steps')
   for v in results['variants']:
     if 'error' in v:

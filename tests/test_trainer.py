@@ -32,7 +32,8 @@ def beta_config(*overrides):
 
 
 def test_model_inputs_shapes_and_the_fusion_embedding_reaches_the_output():
-  config = configs.load_config(overrides=['model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16'])
+  config = configs.load_config(overrides=['model.variant=fusion', 'model.encoder_filters=[8, 16, 32]',
+                                          'model.fusion_channels=16'])
   fusion = model_lib.build_colorizer(config.model, embedding_size=5)
   assert sorted((t.name, tuple(t.shape)) for t in fusion.inputs) == [('embedding', (None, 5)),
                                                                      ('l', (None, None, None, 1))]

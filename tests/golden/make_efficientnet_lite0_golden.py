@@ -51,29 +51,24 @@ def _same_pad(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
   return np.pad(x, pads + [(0, 0)])
 
 
+def _taps(x: np.ndarray, kernel: int, stride: int):
+  """Yields (i, j, window) per kernel tap: window[y, x] is the SAME-padded input pixel that tap (i, j) of output
+  pixel (y, x) multiplies."""
+  out_h, out_w = -(-x.shape[0] // stride), -(-x.shape[1] // stride)
+  padded = _same_pad(x, kernel, stride)
+  for i in range(kernel):
+    for j in range(kernel):
+      yield i, j, padded[i:i + stride * out_h:stride, j:j + stride * out_w:stride, :]
+
+
 def conv2d(x: np.ndarray, weight: np.ndarray, stride: int) -> np.ndarray:
   """[H, W, Cin] * torch weight [Cout, Cin, k, k] -> [H', W', Cout], SAME padding, no bias."""
-  k = weight.shape[-1]
-  out_h, out_w = -(-x.shape[0] // stride), -(-x.shape[1] // stride)
-  padded = _same_pad(x, k, stride)
-  out = np.zeros((out_h, out_w, weight.shape[0]))
-  for i in range(k):
-    for j in range(k):
-      window = padded[i:i + stride * out_h:stride, j:j + stride * out_w:stride, :]
-      out += window @ weight[:, :, i, j].T
-  return out
+  return sum(window @ weight[:, :, i, j].T for i, j, window in _taps(x, weight.shape[-1], stride))
 
 
 def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, stride: int) -> np.ndarray:
   """[H, W, C] * torch weight [C, 1, k, k] (one filter per channel) -> [H', W', C], SAME padding, no bias."""
-  k = weight.shape[-1]
-  out_h, out_w = -(-x.shape[0] // stride), -(-x.shape[1] // stride)
-  padded = _same_pad(x, k, stride)
-  out = np.zeros((out_h, out_w, x.shape[2]))
-  for i in range(k):
-    for j in range(k):
-      out += padded[i:i + stride * out_h:stride, j:j + stride * out_w:stride, :] * weight[:, 0, i, j]
-  return out
+  return sum(window * weight[:, 0, i, j] for i, j, window in _taps(x, weight.shape[-1], stride))
 
 
 def batch_norm(x: np.ndarray, state: dict, prefix: str) -> np.ndarray:
