@@ -26,7 +26,7 @@ PYTHON = sys.executable
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=['model.variant=beta', 'model.encoder_filters=[16, 32, 64]',
+  return configs.load_config(overrides=['model.variant=beta', 'model.loss=mse', 'model.encoder_filters=[16, 32, 64]',
                                         'training.batch_size_per_replica=4', 'training.learning_rate=0.003',
                                         'training.checkpoint_every_steps=1000', *overrides])
 
@@ -136,10 +136,12 @@ def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, 
   from trainer import data as data_lib
   from trainer import embedders
   photos = sample_photo_paths(3)
-  version = trainer_datasets.build(tmp_path_factory, 'embedded', photos, 32, **{'data.precompute_embeddings': 'true'})
+  version = trainer_datasets.build(tmp_path_factory, 'embedded', photos, 32,
+                                   **{'data.precompute_embeddings': 'true', 'model.variant': 'fusion'})
   info = data_lib.dataset_info(version)
   assert (info.embedding_name, info.embedding_size) == ('efficientnet_lite0', 1280)
-  config = configs.load_config(overrides=['model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16',
+  config = configs.load_config(overrides=['model.variant=fusion', 'model.loss=mse',
+                                          'model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16',
                                           'training.batch_size_per_replica=2'])
   embedder = embedders.load_embedder(config.model)
   for serialized in tf.data.TFRecordDataset(info.files['train'], compression_type='GZIP'):
