@@ -22,6 +22,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+import benchmarks
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('model', 'outputs/serving_model', 'SavedModel or pushed-model folder.')
 flags.DEFINE_string('photos', 'sample_photos', 'Folder of photos.')
@@ -84,9 +86,7 @@ def main(argv: Sequence[str]) -> None:
       'native_size_images_per_s': native_rate,
       'memory_24mp': memory,
   }
-  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(results, f, indent=2)
+  benchmarks.write_results(FLAGS.output, results)
   lat = results['one_megapixel_latency_s']
   print(f'1 MP: p50 {lat["p50"]:.2f} s, p90 {lat["p90"]:.2f} s, p99 {lat["p99"]:.2f} s '
         f'({results["one_megapixel_images_per_s"]:.2f} images/s); native size {native_rate:.1f} images/s; '

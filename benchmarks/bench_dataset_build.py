@@ -27,6 +27,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+import benchmarks
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Folder of photos (searched recursively).')
 flags.DEFINE_integer('size', 256, 'Output image side.')
@@ -219,9 +221,7 @@ def main(argv: Sequence[str]) -> None:
       'speedup_over_loop': best['images_per_s'] / loop['images_per_s'],
       'record_bytes_fraction_of_loop': best['bytes_per_record'] / loop['bytes_per_record'],
   }
-  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(results, f, indent=2)
+  benchmarks.write_results(FLAGS.output, results)
   s = results['summary']
   print(f'\nSummary (medians of {FLAGS.repeats}): job {s["job_images_per_s"]:.0f} images/s ({s["best_mode"]}) = '
         f'{s["fraction_of_decode_floor"]:.2f}x the decode floor ({floor:.0f}/s; per repeat '

@@ -10,13 +10,14 @@ is measured in both phases: encoder frozen (only the decoder learns) and the who
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from typing import Sequence
 
 from absl import app
 from absl import flags
+
+import benchmarks
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', 'sample_photos', 'Photos for the (tiny) dataset whose manifest the trainer reads.')
@@ -57,10 +58,8 @@ def main(argv: Sequence[str]) -> None:
     auto = schedule.resolve_precision(configs.load_config().training)
   finally:
     shutil.rmtree(work, ignore_errors=True)
-  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump({'size': FLAGS.size, 'batch': FLAGS.batch, 'steps': FLAGS.steps, 'auto_precision': auto,
-               'rows': rows}, f, indent=2)
+  benchmarks.write_results(FLAGS.output, {'size': FLAGS.size, 'batch': FLAGS.batch, 'steps': FLAGS.steps,
+                                          'auto_precision': auto, 'rows': rows})
   print(f'\n{"configuration":16s} ' + ' '.join(f'{p:>16s}' for p in FLAGS.precisions))
   for configuration in FLAGS.configurations:
     print(f'{configuration:16s} ' + ' '.join(

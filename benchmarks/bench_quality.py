@@ -4,8 +4,8 @@
 
 Builds one Lab dataset (train/eval split by content hash), trains each variant/loss pair for `--minutes` of wall
 time on this machine, and scores it on the eval split with the evaluator's own scoring
-(`components/colorization_evaluator/scoring.py`, metrics of `trainer/metrics.py`): ΔPSNR against gray, the
-colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab accuracy, and the hue-balanced recall with its six
+(`components/colorization_evaluator/scoring.py`; metrics as the README's "Metrics" section defines them,
+`trainer/metrics.py`): ΔPSNR against gray, the colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab accuracy, and the hue-balanced recall with its six
 sectors; the two references (no colour, constant sepia) are rows of the same table. A pair may name a precision:
 `unet/classification@mixed_bfloat16`. Writes the JSON results and a PNG grid of 8 eval photos
 (gray | each variant | original).
@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 from absl import app
 from absl import flags
+
+import benchmarks
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder).')
@@ -116,9 +118,7 @@ def main(argv: Sequence[str]) -> None:
     _grid(shown, columns, FLAGS.grid)
   finally:
     shutil.rmtree(work, ignore_errors=True)
-  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(results, f, indent=2)
+  benchmarks.write_results(FLAGS.output, results)
   print(f'\n{"variant/loss":34s} {"ΔPSNR":>6s} {"CF":>5s} {"ΔCF":>5s} {"desat":>5s} {"AuC_w":>5s} {"hue":>5s} '
         f'{"sectors (0-60 ... 300-360)":>32s} {"steps":>6s} {"ex/s":>5s}')
   for v in results['variants']:

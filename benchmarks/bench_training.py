@@ -20,6 +20,8 @@ from typing import Any, Sequence
 from absl import app
 from absl import flags
 
+import benchmarks
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', 'sample_photos', 'Photos to build the benchmark datasets from.')
 flags.DEFINE_list('sizes', ['128', '256'], 'Image sizes.')
@@ -193,9 +195,7 @@ def main(argv: Sequence[str]) -> None:
     print('embeddings:', json.dumps(results['embeddings']), flush=True)
   finally:
     shutil.rmtree(work, ignore_errors=True)
-  os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
-  with open(FLAGS.output, 'w') as f:
-    json.dump(results, f, indent=2)
+  benchmarks.write_results(FLAGS.output, results)
   peak = results['ceiling']['conv3x3_forward_and_filter_grad_gflops']
   print('\nSummary (medians; examples/s, fraction of the conv ceiling, input pipeline cost):')
   for row in results['summary']:

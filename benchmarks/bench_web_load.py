@@ -38,6 +38,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+import benchmarks
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('model', None, 'SavedModel or pushed-model folder; default: train a tiny one (as tests do).')
 flags.DEFINE_string('photos', 'sample_photos', 'Folder of sample photos (one becomes the ~1 MP upload).')
@@ -214,9 +216,7 @@ def main(argv: Sequence[str]) -> None:
         'past_the_limit': burst,
         'server_peak_rss_mib': max(p['server_peak_rss_mib'] for p in phases + [burst]),
     }
-    os.makedirs(os.path.dirname(FLAGS.output), exist_ok=True)
-    with open(FLAGS.output, 'w') as f:
-      json.dump(results, f, indent=2)
+    benchmarks.write_results(FLAGS.output, results)
     print(f'Results: {FLAGS.output}')
   finally:
     shutil.rmtree(workdir, ignore_errors=True)

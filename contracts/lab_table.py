@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from contracts import colorspace
+from contracts import local_files
 from contracts import schema
 
 _VERSION = f'v{schema.SCHEMA_VERSION}'
@@ -28,8 +29,7 @@ _table: np.ndarray | None = None
 
 
 def _cache_path() -> str:
-  root = os.environ.get('COLORIZE_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'colorize')
-  return os.path.join(root, f'srgb8_to_lab_rgbx_{_VERSION}.npy')
+  return os.path.join(local_files.cache_dir(), f'srgb8_to_lab_rgbx_{_VERSION}.npy')
 
 
 def build_table() -> np.ndarray:

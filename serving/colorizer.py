@@ -8,9 +8,11 @@ import io
 import numpy as np
 from PIL import Image
 
+from contracts import colorspace
 from contracts import dead_letters
 from contracts import decode
 from contracts import limits
+from contracts import strips
 from serving import model_store
 
 # Checked before the model sees the bytes, so a decompression bomb never reaches the graph.
@@ -87,14 +89,15 @@ def is_colour(image: Image.Image) -> bool:
 
 
 def comparison(data: bytes, png: bytes) -> bytes:
-  """Side by side: input as gray | colorized | original (the original only when the input was in colour)."""
+  """Side by side, drawn by `contracts.strips`: the input's L as gray | its L with the colorized ab | the original
+  (the original only when the input was in colour)."""
   from PIL import ImageOps  # pylint: disable=g-import-not-at-top
   original = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert('RGB')
   colorized = Image.open(io.BytesIO(png)).convert('RGB')
-  panels = [original.convert('L').convert('RGB'), colorized]
-  if is_colour(original):
-    panels.append(original)
-  strip = Image.fromarray(np.concatenate([np.asarray(p) for p in panels], axis=1))
+  lab = colorspace.rgb8_to_lab(np.asarray(original))
+  ab_pred = colorspace.rgb8_to_lab(np.asarray(colorized))[..., 1:]
+  strip = Image.fromarray(strips.gray_prediction_original(
+      lab[..., :1], ab_pred, lab[..., 1:] if is_colour(original) else None))
   buffer = io.BytesIO()
   strip.save(buffer, format='PNG')
   return buffer.getvalue()

@@ -11,33 +11,37 @@ def delta_e(lab1, lab2):
   return np.sqrt(((np.asarray(lab1, np.float64) - lab2) ** 2).sum(-1))
 
 
+# The README's figure: within 0.0002 ΔE of scikit-image (measured: 1.95e-4 at most over all 2^24 8-bit colours,
+# 1.8e-4 on float colours; the residue is float32 arithmetic and the order of operations).
+MAX_DELTA_E = 2e-4
+
+
 def test_random_colours_match_scikit_image():
   rng = np.random.default_rng(0)
-  rgb8 = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
-  assert delta_e(colorspace.rgb8_to_lab(rgb8), color.rgb2lab(rgb8)).max() < 0.5
-  rgb = rng.random((1000, 3))
-  assert delta_e(colorspace.rgb_to_lab(rgb), color.rgb2lab(rgb[None])[0]).max() < 0.5
+  rgb8 = rng.integers(0, 256, (1000, 1000, 3), dtype=np.uint8)  # a million 8-bit colours (the dataset's path)
+  assert delta_e(colorspace.rgb8_to_lab(rgb8), color.rgb2lab(rgb8)).max() < MAX_DELTA_E
+  rgb = rng.random((1000000, 3))
+  assert delta_e(colorspace.rgb_to_lab(rgb), color.rgb2lab(rgb[None])[0]).max() < MAX_DELTA_E
 
 
 def test_real_photos_match_scikit_image(sample_rgb):
   for rgb8 in sample_rgb:
-    assert delta_e(colorspace.rgb8_to_lab(rgb8), color.rgb2lab(rgb8)).max() < 0.5
+    assert delta_e(colorspace.rgb8_to_lab(rgb8), color.rgb2lab(rgb8)).max() < MAX_DELTA_E
 
 
 def test_lab_to_rgb_matches_scikit_image():
   # In-gamut Lab colours (out of gamut, the two libraries clip at different stages, both legitimately).
   rng = np.random.default_rng(1)
-  lab = color.rgb2lab(rng.random((1, 5000, 3)))[0]
+  lab = color.rgb2lab(rng.random((1, 1000000, 3)))[0]
   ours = colorspace.lab_to_rgb(lab)
   theirs = color.lab2rgb(lab[None])[0]
-  assert np.abs(ours - theirs).max() * 255 < 1.0
+  assert np.abs(ours - theirs).max() * 255 < 1e-3  # a thousandth of an 8-bit level (measured 4.3e-4)
 
 
-def test_round_trip_within_one_level(sample_rgb):
+def test_round_trip_is_exact_in_8_bits(sample_rgb):
   rng = np.random.default_rng(2)
-  for rgb8 in [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)] + sample_rgb:
-    back = colorspace.lab_to_rgb8(colorspace.rgb8_to_lab(rgb8))
-    assert np.abs(back.astype(int) - rgb8).max() <= 1
+  for rgb8 in [rng.integers(0, 256, (1000, 1000, 3), dtype=np.uint8)] + sample_rgb:
+    np.testing.assert_array_equal(colorspace.lab_to_rgb8(colorspace.rgb8_to_lab(rgb8)), rgb8)
 
 
 def test_known_values():

@@ -1,52 +1,28 @@
-"""The trainer: shapes and losses, the "alpha version" overfit, export/reload in a fresh process, strategies,
-kill-and-resume, and a worker that gives up when its peers never come."""
+"""The trainer: model inputs and shapes, losses, the "alpha version" overfit, export/reload in a fresh process,
+precomputed embeddings, the classification loss, online augmentation, TFX's run_fn (distribution:
+tests/test_trainer_distribute.py)."""
 
 import json
 import os
-import re
-import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
-import portpicker
 import pytest
 import tensorflow as tf
 
 import configs
-from pipeline import build_dataset
+from tests import trainer_datasets
 from tests.conftest import REPO
 from tests.conftest import sample_photo_paths
+from tests.trainer_datasets import one_photo_dataset  # pylint: disable=unused-import (a fixture)
+from tests.trainer_datasets import small_dataset  # pylint: disable=unused-import (a fixture)
 from trainer import losses
 from trainer import model as model_lib
 from trainer import train as train_lib
 
 PYTHON = sys.executable
-
-
-def _build(tmp_path_factory, name, photos, size, **overrides):
-  folder = tmp_path_factory.mktemp(f'{name}_photos')
-  for path in photos:
-    shutil.copy(path, folder / f'{os.path.basename(os.path.dirname(path))}_{os.path.basename(path)}')
-  out = tmp_path_factory.mktemp(f'{name}_datasets')
-  config = configs.load_config(overrides=[
-      f'data.input_uri={folder}', f'data.output_dir={out}', f'data.image_size={size}', 'data.augmentation.copies=0',
-      'data.split_ratios={train: 1.0}', 'data.shards={train: 2}'] + [f'{k}={v}' for k, v in overrides.items()])
-  return build_dataset.run_build(config).version_dir
-
-
-@pytest.fixture(scope='module')
-def one_photo_dataset(tmp_path_factory):
-  strawberry = [p for p in sample_photo_paths() if '/strawberry/' in p][0]  # a vividly coloured photo
-  return _build(tmp_path_factory, 'one', [strawberry], 32)
-
-
-@pytest.fixture(scope='module')
-def small_dataset(tmp_path_factory):
-  return _build(tmp_path_factory, 'small', sample_photo_paths(8), 32)
 
 
 def beta_config(*overrides):
@@ -55,15 +31,22 @@ def beta_config(*overrides):
                                         'training.checkpoint_every_steps=1000', *overrides])
 
 
-def test_model_shapes_and_fusion_input():
-  config = configs.load_config(overrides=['model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16'])
+def test_model_inputs_shapes_and_the_fusion_embedding_reaches_the_output():
+  config = configs.load_config(overrides=['model.variant=fusion', 'model.encoder_filters=[8, 16, 32]',
+                                          'model.fusion_channels=16'])
   fusion = model_lib.build_colorizer(config.model, embedding_size=5)
-  out = fusion({'l': tf.zeros([2, 24, 40, 1]), 'embedding': tf.ones([2, 5])})
+  assert sorted((t.name, tuple(t.shape)) for t in fusion.inputs) == [('embedding', (None, 5)),
+                                                                     ('l', (None, None, None, 1))]
+  l = tf.random.stateless_uniform([2, 24, 40, 1], (0, 1), -1.0, 1.0)
+  out = fusion({'l': l, 'embedding': tf.zeros([2, 5])})
   assert out.shape == (2, 24, 40, 2)
   assert float(tf.reduce_max(tf.abs(out))) <= 1.0  # tanh: scaled ab
+  # The embedding is an input that matters: another embedding, another prediction for the same L.
+  other = fusion({'l': l, 'embedding': tf.random.stateless_normal([2, 5], (0, 2), stddev=10.0)})
+  assert float(tf.reduce_max(tf.abs(other - out))) > 1e-4
   config.model.variant = 'beta'
   beta = model_lib.build_colorizer(config.model)
-  assert set(beta.input_names if hasattr(beta, 'input_names') else beta.input) != set()
+  assert [(t.name, tuple(t.shape)) for t in beta.inputs] == [('l', (None, None, None, 1))]
   assert beta({'l': tf.zeros([1, 16, 16, 1])}).shape == (1, 16, 16, 2)
 
 
@@ -147,93 +130,19 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
   np.testing.assert_allclose(np.load(tmp_path / 'ab.npy'), expected, atol=1e-3)
 
 
-def _train_command(dataset, output, *overrides, max_steps=4):
-  return [PYTHON, '-m', 'trainer.task', f'--dataset={dataset}', f'--output={output}', f'--max_steps={max_steps}',
-          '--set', 'model.variant=beta', '--set', 'model.encoder_filters=[16, 32, 64]',
-          '--set', 'training.batch_size_per_replica=4'] + [a for o in overrides for a in ('--set', o)]
-
-
-def test_mirrored_strategy_over_two_logical_cpus(small_dataset, tmp_path):
-  run = subprocess.run(_train_command(small_dataset, tmp_path, 'training.cpu_devices=2'), capture_output=True,
-                       text=True, cwd=REPO, timeout=300)
-  assert run.returncode == 0, run.stderr[-2000:]
-  assert 'replicas=2' in run.stdout and 'global_batch=8' in run.stdout
-  assert os.path.exists(os.path.join(tmp_path, 'export', 'saved_model.pb'))
-
-
-def test_killed_training_resumes_from_its_last_checkpoint(small_dataset, tmp_path):
-  command = _train_command(small_dataset, tmp_path, 'training.checkpoint_every_steps=2', max_steps=400)
-  process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  checkpoints = os.path.join(tmp_path, 'checkpoints')
-  deadline = time.time() + 240
-  def saved_steps():  # finished checkpoints only (TF writes `ckpt-N_temp/` first, then `ckpt-N.index`)
-    names = os.listdir(checkpoints) if os.path.isdir(checkpoints) else []
-    return [int(m.group(1)) for m in map(re.compile(r'ckpt-(\d+)\.index').fullmatch, names) if m]
-
-  while time.time() < deadline and not any(step >= 4 for step in saved_steps()):
-    time.sleep(0.5)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  last = tf.train.latest_checkpoint(checkpoints)
-  assert last, 'no checkpoint before the kill'
-  saved_step = int(last.rsplit('-', 1)[1])
-  assert not os.path.exists(os.path.join(tmp_path, 'export'))
-  run = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
-  assert run.returncode == 0, run.stderr[-2000:]
-  resumed = int(run.stdout.split('resumed from step ')[1].split(')')[0])
-  assert resumed >= saved_step >= 4
-  assert 'Trained 400 steps' in run.stdout
-
-
-def _tf_config(ports, index):
-  return json.dumps({'cluster': {'worker': [f'127.0.0.1:{p}' for p in ports]}, 'task': {'type': 'worker',
-                                                                                      'index': index}})
-
-
-def test_multi_worker_training_on_loopback(small_dataset, tmp_path):
-  ports = [portpicker.pick_unused_port(), portpicker.pick_unused_port()]
-  workers = []
-  for index in range(2):
-    env = dict(os.environ, TF_CONFIG=_tf_config(ports, index))
-    workers.append(subprocess.Popen(_train_command(small_dataset, tmp_path / f'w{index}', max_steps=3),
-                                    cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-  try:
-    outputs = [w.communicate(timeout=420) for w in workers]
-  finally:
-    for w in workers:
-      if w.poll() is None:
-        w.kill()
-  for w, (out, err) in zip(workers, outputs):
-    assert w.returncode == 0, err[-2000:]
-    assert 'replicas=2' in out and 'global_batch=8' in out
-  assert os.path.exists(tmp_path / 'w0' / 'export' / 'saved_model.pb')  # worker 0 is the chief
-  assert not os.path.exists(tmp_path / 'w1' / 'export')               # only the chief exports
-
-
-def test_a_worker_whose_peer_never_comes_gives_up(small_dataset, tmp_path):
-  ports = [portpicker.pick_unused_port(), portpicker.pick_unused_port()]
-  env = dict(os.environ, TF_CONFIG=_tf_config(ports, 0))
-  start = time.time()
-  run = subprocess.run(_train_command(small_dataset, tmp_path, 'training.worker_start_timeout_seconds=5'),
-                       cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
-  assert run.returncode != 0
-  assert run.returncode == -signal.SIGKILL
-  assert 'did not come up within 5 s' in run.stderr
-  assert time.time() - start < 200
-
-
 def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, tmp_path):
   """The dataset build's stored embeddings are what the trainer would compute in the graph from the record."""
   from contracts import schema
   from trainer import data as data_lib
   from trainer import embedders
   photos = sample_photo_paths(3)
-  version = _build(tmp_path_factory, 'embedded', photos, 32, **{'data.precompute_embeddings': 'true',
-                                                                 'model.variant': 'fusion'})
+  version = trainer_datasets.build(tmp_path_factory, 'embedded', photos, 32,
+                                   **{'data.precompute_embeddings': 'true', 'model.variant': 'fusion'})
   info = data_lib.dataset_info(version)
   assert (info.embedding_name, info.embedding_size) == ('efficientnet_lite0', 1280)
-  config = configs.load_config(overrides=['model.variant=fusion', 'model.encoder_filters=[8, 16, 32]',
-                                          'model.fusion_channels=16', 'training.batch_size_per_replica=2'])
+  config = configs.load_config(overrides=['model.variant=fusion', 'model.loss=mse',
+                                          'model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16',
+                                          'training.batch_size_per_replica=2'])
   embedder = embedders.load_embedder(config.model)
   for serialized in tf.data.TFRecordDataset(info.files['train'], compression_type='GZIP'):
     record = schema.decode_example_numpy(serialized.numpy())
@@ -265,22 +174,6 @@ def test_classification_loss_trains_and_exports_annealed_mean(small_dataset, tmp
   # The annealed mean of a distribution over the bins lies inside the bins' hull.
   assert centers[:, 0].min() - 1 <= ab[..., 0].min() and ab[..., 0].max() <= centers[:, 0].max() + 1
   assert centers[:, 1].min() - 1 <= ab[..., 1].min() and ab[..., 1].max() <= centers[:, 1].max() + 1
-
-
-def test_vertex_cluster_spec_becomes_tf_config(monkeypatch):
-  from trainer import distribute
-  monkeypatch.setenv('TF_CONFIG', '')  # recorded, so the TF_CONFIG written below is removed after the test
-  monkeypatch.setenv('CLUSTER_SPEC', json.dumps({
-      'cluster': {'workerpool0': ['cmle-training-workerpool0-ab:2222'],
-                  'workerpool1': ['cmle-training-workerpool1-ab-0:2222', 'cmle-training-workerpool1-ab-1:2222']},
-      'task': {'type': 'workerpool1', 'index': 1}}))
-  tf_config = distribute.cluster_from_environment()
-  assert tf_config['cluster']['chief'] == ['cmle-training-workerpool0-ab:2222']
-  assert len(tf_config['cluster']['worker']) == 2
-  assert tf_config['task'] == {'type': 'worker', 'index': 1}
-  assert json.loads(os.environ['TF_CONFIG']) == tf_config  # what MultiWorkerMirroredStrategy reads
-  assert not distribute.is_chief(tf_config)
-  assert distribute.is_chief({'cluster': tf_config['cluster'], 'task': {'type': 'chief', 'index': 0}})
 
 
 def test_online_augmentation_flips_l_ab_and_mask_together(small_dataset):

