@@ -112,8 +112,10 @@ class ModelConfig:
     annealed_mean_temperature: Temperature of the annealed-mean decoding of the bin distribution, used when
       `temperature_candidates` is empty or there is no eval split.
     temperature_candidates: After training, the temperature is chosen among these on the eval split: the one with
-      the highest hue-balanced recall among those whose ΔPSNR vs gray is >= 0 (else the one with the best
+      the highest hue-balanced recall among those whose ΔPSNR vs gray is >= -temperature_max_psnr_cost (else the best
       ΔPSNR). It is stored next to the model (`color_bins.json`) and baked into the serving graph.
+    temperature_max_psnr_cost: How many dB of PSNR against gray the chosen temperature may cost (0: only
+      temperatures with ΔPSNR >= 0 qualify). Keep it within the gate's `-evaluation.min_delta_psnr`.
     chroma_boost: `l1_chroma`: the chroma the prediction is pushed towards, as a multiple of the true chroma.
     chroma_weight: `l1_chroma`: weight of the chroma term against the L1 term.
   """
@@ -129,6 +131,7 @@ class ModelConfig:
   annealed_mean_temperature: float = 0.38
   temperature_candidates: list[float] = dataclasses.field(
       default_factory=lambda: [0.2, 0.25, 0.3, 0.38, 0.46, 0.56, 0.7, 0.85, 1.0])
+  temperature_max_psnr_cost: float = 0.0
   chroma_boost: float = 1.2
   chroma_weight: float = 0.5
 

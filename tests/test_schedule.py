@@ -42,4 +42,5 @@ def test_temperature_criterion():
   for row in table:
     row['delta_psnr'] -= 1.0
   assert temperature.pick(table) == 0.7  # none reaches ΔPSNR 0: the least fidelity lost
+  assert temperature.pick(table, max_psnr_cost=1.0) == 0.38  # allowed to cost up to 1 dB
   assert not math.isnan(temperature.pick(table))

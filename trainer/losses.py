@@ -39,8 +39,9 @@ def masked_l1_chroma(ab_true, ab_pred, mask, boost: float = 1.2, weight: float =
   """
   ab_pred = tf.cast(ab_pred, ab_true.dtype)
   l1 = tf.reduce_mean(tf.abs(ab_true - ab_pred), -1)
-  chroma_true = tf.sqrt(tf.reduce_sum(tf.square(ab_true), -1) + 1e-8)
-  chroma_pred = tf.sqrt(tf.reduce_sum(tf.square(ab_pred), -1) + 1e-8)
+  chroma_true = tf.sqrt(tf.reduce_sum(tf.square(ab_true), -1))
+  # Shifted so that zero ab has exactly zero chroma, with a finite gradient there.
+  chroma_pred = tf.sqrt(tf.reduce_sum(tf.square(ab_pred), -1) + 1e-8) - 1e-4
   return _masked_mean(l1 + weight * tf.nn.relu(boost * chroma_true - chroma_pred), mask)
 
 

@@ -79,7 +79,8 @@ def choose_temperature(config, objective: Objective, colorizer, embed, eval_batc
   choice = temperature_lib.choose(
       config.model.temperature_candidates, eval_batches,
       lambda features: colorizer(embed(features), training=False),
-      lambda logits, temperature: _bins_decoder(temperature, image_size)(logits).numpy())
+      lambda logits, temperature: _bins_decoder(temperature, image_size)(logits).numpy(),
+      max_psnr_cost=config.model.temperature_max_psnr_cost)
   print('annealed-mean temperature on the eval split: ' + ', '.join(
       f'T={row["temperature"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} hue recall {row["hue_recall"]:.3f}'
       for row in choice.table) + f'  -> T={choice.temperature}', flush=True)

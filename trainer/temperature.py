@@ -2,8 +2,9 @@
 
 softmax(logits / T) averaged over the bin centres: a low T takes the mode (vivid, sometimes patchy and wrong),
 T = 1 the mean (safe, brown). Zhang et al. fixed T = 0.38 by eye; here it is measured. Criterion: among the
-candidates whose ΔPSNR against gray is >= 0 (the colours add something rather than cost fidelity), the one with the
-highest hue-balanced recall (the colour is the right one); when none reaches ΔPSNR 0, the one with the best ΔPSNR.
+candidates whose ΔPSNR against gray is >= -`model.temperature_max_psnr_cost` (0 by default: the colours add
+something rather than cost fidelity), the one with the highest hue-balanced recall (the colour is the right one);
+when none qualifies, the one with the best ΔPSNR.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Choice:
 
 
 def choose(candidates: Iterable[float], batches: Iterable, logits_fn: Callable, decode_fn: Callable,
-           max_examples: int = 256) -> Choice:
+           max_psnr_cost: float = 0.0, max_examples: int = 256) -> Choice:
   """Scores every candidate temperature on eval batches and picks one (criterion in the module docstring).
 
   Args:
@@ -29,6 +30,7 @@ def choose(candidates: Iterable[float], batches: Iterable, logits_fn: Callable, 
     batches: Eval batches (features, targets) as `trainer.data.make_dataset` yields them (scaled L, ab).
     logits_fn: features -> the model's bin logits.
     decode_fn: (logits, temperature) -> ab in ab units at the model's size.
+    max_psnr_cost: How many dB of PSNR against gray the chosen temperature may cost (`model.*`).
     max_examples: Eval examples used.
   """
   from trainer import metrics  # pylint: disable=g-import-not-at-top
@@ -48,11 +50,11 @@ def choose(candidates: Iterable[float], batches: Iterable, logits_fn: Callable, 
     report = metrics.evaluate(labs, predictions)
     table.append({'temperature': float(temperature), 'delta_psnr': report.delta_psnr,
                   'hue_recall': report.hue_recall, 'colourfulness_ratio': report.colourfulness_ratio})
-  return Choice(pick(table), table)
+  return Choice(pick(table, max_psnr_cost), table)
 
 
-def pick(table: list[dict[str, float]]) -> float:
-  """The criterion: the best hue recall among rows with ΔPSNR >= 0, else the best ΔPSNR."""
-  fine = [row for row in table if row['delta_psnr'] >= 0.0]
+def pick(table: list[dict[str, float]], max_psnr_cost: float = 0.0) -> float:
+  """The criterion: the best hue recall among rows with ΔPSNR >= -max_psnr_cost, else the best ΔPSNR."""
+  fine = [row for row in table if row['delta_psnr'] >= -max_psnr_cost]
   best = max(fine, key=lambda row: row['hue_recall']) if fine else max(table, key=lambda row: row['delta_psnr'])
   return best['temperature']

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 from tfx.dsl.io import fileio
 
-from contracts import colorspace
 from contracts import schema
+from contracts import strips
 from trainer import metrics
 
 SECTOR_NAMES = [f'{start}-{start + 60}°' for start in range(0, 360, 60)]
@@ -53,9 +53,7 @@ def write_report(out_dir: str, summary: dict[str, Any], records, predictions, sa
   rows = []
   for i, (record, ab) in enumerate(zip(records[:samples], predictions[:samples])):
     lab = record[schema.LAB]
-    gray = colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], np.zeros_like(ab)], -1))
-    strip = np.concatenate([gray, colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], ab], -1)),
-                            colorspace.lab_to_rgb8(lab)], axis=1)
+    strip = strips.gray_prediction_original(lab[..., :1], ab, lab[..., 1:])
     name = f'samples/{i:03d}.png'
     _write(os.path.join(out_dir, name), _png_bytes(strip))
     rows.append(f'<figure><img src="{name}" width="{3 * 2 * lab.shape[1]}"><figcaption>'
