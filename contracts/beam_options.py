@@ -18,6 +18,18 @@ def _is_local(runner: definitions.RunnerConfig, local_runners=_LOCAL_RUNNERS) ->
   return any(runner.beam_runner.endswith(name) for name in local_runners)
 
 
+def _workers_use_this_environment(args) -> bool:
+  """Portable SDK workers started as this machine's processes (`--environment_type=EXTERNAL`: a worker pool
+  started from this environment; `LOOPBACK`: inside the launcher) import this project as it is installed here and
+  never install a staged package, so building and staging an sdist of setup.py would be wasted work."""
+  for i, arg in enumerate(args):
+    value = arg.split('=', 1)[1] if arg.startswith('--environment_type=') else (
+        args[i + 1] if arg == '--environment_type' and i + 1 < len(args) else None)
+    if value is not None and value.upper() in ('EXTERNAL', 'LOOPBACK'):
+      return True
+  return False
+
+
 def beam_args(runner: definitions.RunnerConfig) -> list[str]:
   """Command-line style Beam options for `runner` (also usable as TFX `beam_pipeline_args`)."""
   args = [f'--runner={runner.beam_runner}']
@@ -32,7 +44,7 @@ def beam_args(runner: definitions.RunnerConfig) -> list[str]:
       args.append(f'--region={runner.gcp_region}')
     if runner.container_image:
       args.append(f'--sdk_container_image={runner.container_image}')
-    elif os.path.exists(SETUP_FILE):
+    elif os.path.exists(SETUP_FILE) and not _workers_use_this_environment(runner.beam_args):
       args.append(f'--setup_file={SETUP_FILE}')
   return args + list(runner.beam_args)
 
