@@ -116,3 +116,6 @@ def test_external_workers_get_no_staged_sdist():
   assert not any(a.startswith('--setup_file') for a in beam_options.beam_args(portable))
   flink = dataclasses.replace(runner, beam_runner='FlinkRunner', beam_args=['--environment_type', 'DOCKER'])
   assert f'--setup_file={beam_options.SETUP_FILE}' in beam_options.beam_args(flink)
+  command_line = ['--environment_type=LOOPBACK']  # after `--` on pipeline.build_dataset's command line
+  assert not any(a.startswith('--setup_file') for a in beam_options.beam_args(
+      dataclasses.replace(runner, beam_runner='PortableRunner'), command_line))
