@@ -5,21 +5,59 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from configs import definitions
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETUP_FILE = os.path.join(PROJECT_ROOT, 'setup.py')
 _LOCAL_RUNNERS = ('FnApiRunner', 'DirectRunner', 'PrismRunner')
+# Runners this project's Beam jobs refuse, and why (checked on the final argument list, `check_runner`).
+UNSUPPORTED_RUNNERS = {
+    'DaskRunner': 'it silently drops whatever a DoFn emits from finish_bundle (its evaluator collects the outputs '
+                  'before calling finish_bundle), and the dataset job emits records, file batches and shard '
+                  'summaries there: a build would lose data',
+}
+
+
+class UnsupportedRunnerError(ValueError):
+  """A Beam runner known to lose this project's data."""
+
+
+def check_runner(args) -> None:
+  """Raises UnsupportedRunnerError when the runner named in `args` (the last `--runner`) is unsupported."""
+  args = list(args)
+  runner = None
+  for i, arg in enumerate(args):
+    if arg.startswith('--runner='):
+      runner = arg.split('=', 1)[1]
+    elif arg == '--runner' and i + 1 < len(args):
+      runner = args[i + 1]
+  for name, why in UNSUPPORTED_RUNNERS.items():
+    if runner and runner.rsplit('.', 1)[-1] == name:
+      raise UnsupportedRunnerError(f'Beam runner {runner} is not supported: {why}. Use the local FnApiRunner, '
+                                   'a portable runner (Flink, Spark, a job server) or Dataflow.')
 
 
 def _is_local(runner: definitions.RunnerConfig, local_runners=_LOCAL_RUNNERS) -> bool:
   return any(runner.beam_runner.endswith(name) for name in local_runners)
 
 
-def beam_args(runner: definitions.RunnerConfig) -> list[str]:
-  """Command-line style Beam options for `runner` (also usable as TFX `beam_pipeline_args`)."""
+def _workers_use_this_environment(args) -> bool:
+  """Portable SDK workers started as this machine's processes (`--environment_type=EXTERNAL`: a worker pool
+  started from this environment; `LOOPBACK`: inside the launcher) import this project as it is installed here and
+  never install a staged package, so building and staging an sdist of setup.py would be wasted work."""
+  for i, arg in enumerate(args):
+    value = arg.split('=', 1)[1] if arg.startswith('--environment_type=') else (
+        args[i + 1] if arg == '--environment_type' and i + 1 < len(args) else None)
+    if value is not None and value.upper() in ('EXTERNAL', 'LOOPBACK'):
+      return True
+  return False
+
+
+def beam_args(runner: definitions.RunnerConfig, extra: Sequence[str] = ()) -> list[str]:
+  """Command-line style Beam options for `runner` (also usable as TFX `beam_pipeline_args`), then `extra` (e.g. a
+  command line's own Beam options, which win). Refuses an unsupported runner (`check_runner`)."""
   args = [f'--runner={runner.beam_runner}']
   if _is_local(runner):
     args.append(f'--direct_running_mode={runner.direct_running_mode}')
@@ -32,9 +70,11 @@ def beam_args(runner: definitions.RunnerConfig) -> list[str]:
       args.append(f'--region={runner.gcp_region}')
     if runner.container_image:
       args.append(f'--sdk_container_image={runner.container_image}')
-    elif os.path.exists(SETUP_FILE):
+    elif os.path.exists(SETUP_FILE) and not _workers_use_this_environment(list(runner.beam_args) + list(extra)):
       args.append(f'--setup_file={SETUP_FILE}')
-  return args + list(runner.beam_args)
+  args += list(runner.beam_args) + list(extra)
+  check_runner(args)
+  return args
 
 
 def runs_in_this_process(runner: definitions.RunnerConfig) -> bool:

@@ -79,11 +79,20 @@ def _finish_version(grouped: dict[str, Any], *, data, version_dir, embedding=Non
   encoded = sources_summary['records_encoded']
   arrived = sum(s['examples'] + s['duplicate_records'] for s in shards)
   if arrived != encoded:
-    raise DataLossError(f'{version_dir}: {encoded} records were encoded but {arrived} reached the shard writers; '
-                        'refusing to write the manifest (seen with the FnApiRunner in multi_processing mode on large '
-                        'records: use direct_running_mode=in_memory)')
+    raise DataLossError(f'{version_dir}: records lost: {encoded} records were encoded but {arrived} reached the '
+                        'shard writers; refusing to write the manifest (seen with the FnApiRunner in '
+                        'multi_processing mode on large records: use direct_running_mode=in_memory; a runner that '
+                        'drops what DoFns emit from finish_bundle, like DaskRunner, does the same)')
+  letters, listed_counts = list(grouped['dead_letters']), list(grouped['listed'])
+  if listed_counts:  # file inputs (one count per pattern): every listed file was read or is a read-stage dead letter
+    listed = sum(listed_counts)
+    reached = sources_summary['files_read'] + sum(1 for letter in letters if letter[1] == 'read')
+    if reached != listed:
+      raise DataLossError(f'{version_dir}: files lost: {listed} files were listed but {reached} reached the photo '
+                          'stage; refusing to write the manifest (a runner that drops what DoFns emit from '
+                          'finish_bundle, like DaskRunner, loses file batches and their records together)')
   dead_letters_by_reason = dead_letters.write_dead_letters(
-      grouped['dead_letters'], beam.io.filesystems.FileSystems.join(version_dir, schema.DEAD_LETTERS_FILE))
+      letters, beam.io.filesystems.FileSystems.join(version_dir, schema.DEAD_LETTERS_FILE))
   manifest = _manifest(shards, dead_letters_by_reason, sources_summary, data=data, version_dir=version_dir,
                        embedding=embedding)
   tfrecord_files.delete_spill_dir(beam.io.filesystems.FileSystems.join(version_dir, SPILL_DIR))
@@ -113,10 +122,11 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
   if source.kind == 'tfds':
     photos = root | 'ReadTfds' >> tfds_source.ReadTfds(source.tfds_name, source.tfds_split, data.tfds_data_dir)
     match_dead = root | 'NoMatchDeadLetters' >> beam.Create([])
+    listed = root | 'NoListing' >> beam.Create([])
   else:
-    photos, match_dead = root | 'MatchFiles' >> matching.MatchFiles(
+    photos, match_dead, listed = root | 'MatchFiles' >> matching.MatchFiles(
         source.patterns, spread=distributed, batch_size=pool.PHOTOS_PER_TASK,
-        counter_namespace=records.COUNTER_NAMESPACE)
+        counter_namespace=records.COUNTER_NAMESPACE, with_counts=True)
   manifest_embedding = {'name': embedding.name, 'size': embedding.size} if embedding else None
   spill_dir = beam.io.filesystems.FileSystems.join(version_dir, SPILL_DIR) if data.spill_records else None
   processed = photos | 'ProcessPhotos' >> beam.ParDo(
@@ -129,7 +139,7 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
   # Everything the manifest needs meets in one single-key CoGroupByKey (fewer stages at the end of the job than a
   # combine, a ToList and side inputs); the trigger makes it fire even when there is no input at all.
   manifest_inputs = {'shards': written.shards, 'dead_letters': dead, 'sources': processed[records.SOURCES_TAG],
-                     'trigger': root | 'ManifestTrigger' >> beam.Create([None])}
+                     'listed': listed, 'trigger': root | 'ManifestTrigger' >> beam.Create([None])}
   return ({name: pcoll | f'Key{name.title().replace("_", "")}' >> beam.Map(lambda value: (None, value))
            for name, pcoll in manifest_inputs.items()}
           | 'GatherForManifest' >> beam.CoGroupByKey()
@@ -162,8 +172,9 @@ def run_build(config: configs.PipelineConfig, extra_beam_args: Sequence[str] = (
     embedding: The frozen embedder, needed when `data.precompute_embeddings` is set (see `build_examples`).
   """
   data = config.data
+  # Refuses a runner known to lose data (UnsupportedRunnerError) before any folder exists.
+  args = beam_options.beam_args(config.runner, extra_beam_args)
   version_dir = version_dir or dataset_version.new_version_dir(data.output_dir)
-  args = beam_options.beam_args(config.runner) + list(extra_beam_args)
   logging.getLogger(__name__).info('Building %s from %s with %s', version_dir, data.input_uri, ' '.join(args))
   start = time.perf_counter()
   with dataset_version.WriterLock(version_dir):
