@@ -140,7 +140,7 @@ def test_the_temperature_chosen_on_the_eval_split_is_the_one_served(artifacts, t
   config, examples, models = artifacts
   stored = json.load(open(os.path.join(models['strong'].uri, 'working', 'color_bins.json')))
   table = stored['temperature_search']
-  assert stored['temperature'] == temperature.pick(table)
+  assert stored['temperature'] == temperature.pick(table, config.model.temperature_max_psnr_cost)
   _, _, report = evaluate(config, examples, models['strong'], None, tmp_path, **LOOSE)
   served = report['candidate']
   chosen = [row for row in table if row['temperature'] == stored['temperature']][0]
