@@ -153,7 +153,7 @@ class TrainingConfig:
     worker_start_timeout_seconds: How long a worker waits for its peers before giving up with an error.
     precision: `float32`, `mixed_bfloat16` (bf16 compute, float32 weights; no loss scaling needed),
       `mixed_float16` (the optimizer scales the loss dynamically) or `auto`: mixed_bfloat16 on GPUs of compute
-      capability >= 8.0, mixed_float16 on 7.x, float32 on CPUs (bf16 measured 17x slower there, even with
+      capability >= 8.0, mixed_float16 on 7.x, float32 on CPUs (bf16 measured 4-10x slower there, even with
       AVX512_BF16: `trainer/schedule.py`).
     lr_schedule: `cosine` (linear warm-up, then cosine decay to 0 over the run) or `constant` (after warm-up).
     warmup_fraction: Share of the run spent warming the learning rate up linearly from 0.

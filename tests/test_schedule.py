@@ -28,7 +28,7 @@ def test_encoder_frozen_for_the_first_fraction():
 
 
 def test_precision_auto_is_float32_on_this_cpu():
-  # bf16 measured 17x slower than float32 on CPU (no fast bf16 kernels for depthwise convolutions): not the default.
+  # bf16 measured 4-10x slower than float32 on CPU (no fast bf16 kernels for depthwise convolutions): not the default.
   assert schedule.resolve_precision(configs.load_config().training) == 'float32'
   training = configs.load_config(overrides=['training.precision=mixed_bfloat16']).training
   assert schedule.resolve_precision(training) == 'mixed_bfloat16'

@@ -43,7 +43,7 @@ def resolve_precision(training: definitions.TrainingConfig) -> str:
   `auto`: on GPUs, mixed_bfloat16 from compute capability 8.0 (Ampere: bf16 tensor cores, no loss scaling),
   mixed_float16 on 7.x (Volta/Turing tensor cores, with loss scaling), float32 before. On CPUs float32, even
   with AVX512_BF16: TensorFlow's CPU kernels for this model's depthwise convolutions and resizes have no fast
-  bf16 path, and a bf16 unet step measured 17x slower than float32 on the reference EPYC (README, training
+  bf16 path, and a bf16 unet step measured 4-5x slower than float32 on the reference EPYC (README, training
   benchmark).
   """
   if training.precision != 'auto':
