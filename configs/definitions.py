@@ -111,11 +111,16 @@ class ModelConfig:
     rebalance_lambda: Class-rebalancing mix between the empirical bin distribution and uniform.
     annealed_mean_temperature: Temperature of the annealed-mean decoding of the bin distribution, used when
       `temperature_candidates` is empty or there is no eval split.
-    temperature_candidates: After training, the temperature is chosen among these on the eval split: the one with
-      the highest hue-balanced recall among those whose ΔPSNR vs gray is >= -temperature_max_psnr_cost (else the best
-      ΔPSNR). It is stored next to the model (`color_bins.json`) and baked into the serving graph.
-    temperature_max_psnr_cost: How many dB of PSNR against gray the chosen temperature may cost (0: only
-      temperatures with ΔPSNR >= 0 qualify). Keep it within the gate's `-evaluation.min_delta_psnr`.
+    temperature_candidates: After training, the temperature is chosen among these (jointly with the prior
+      correction) on the eval split: the pair with the highest hue-balanced recall among those whose ΔPSNR vs gray
+      is >= -temperature_max_psnr_cost (else the best ΔPSNR). The choice is stored next to the model
+      (`color_bins.json`) and baked into the serving graph (trainer/decoding.py).
+    prior_correction: Decoding-time prior correction s: the logits get s x log(rebalancing weight) before the
+      annealed mean, so colours rare in the training photos win where the network hesitates (used when
+      `temperature_candidates` is empty or there is no eval split).
+    prior_correction_candidates: The strengths tried with each temperature (0 = the network's own distribution).
+    temperature_max_psnr_cost: How many dB of PSNR against gray the chosen decoding may cost (0: only decodings
+      with ΔPSNR >= 0 qualify). Keep it within the gate's `-evaluation.min_delta_psnr`.
     chroma_boost: `l1_chroma`: the chroma the prediction is pushed towards, as a multiple of the true chroma.
     chroma_weight: `l1_chroma`: weight of the chroma term against the L1 term.
   """
@@ -131,6 +136,8 @@ class ModelConfig:
   annealed_mean_temperature: float = 0.38
   temperature_candidates: list[float] = dataclasses.field(
       default_factory=lambda: [0.2, 0.25, 0.3, 0.38, 0.46, 0.56, 0.7, 0.85, 1.0])
+  prior_correction: float = 0.0
+  prior_correction_candidates: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.5, 1.0])
   temperature_max_psnr_cost: float = 0.0
   chroma_boost: float = 1.2
   chroma_weight: float = 0.5

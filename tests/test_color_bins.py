@@ -200,3 +200,23 @@ def test_annealed_mean_fixes_the_brown_problem(centers):
   assert np.linalg.norm(annealed - green) < 0.7 * np.linalg.norm(plain - green)  # toward the stronger mode
   assert chroma(annealed) > chroma(plain)
   np.testing.assert_allclose(mode, green, atol=1.0)  # T -> 0: the mode
+
+
+def test_prior_correction_lets_the_rare_colour_win_where_the_network_hesitates(centers):
+  """The decoding-time prior correction multiplies the predicted distribution by w^s (w: rebalancing weights)."""
+  hist = _photo_like_histogram(centers)
+  weights = color_bins.rebalancing_weights(hist, centers=centers)
+  rare, frequent = _index(centers, RARE), _index(centers, FREQUENT)
+  # The network hesitates: 60% gray (common), 40% orange (rare).
+  p = np.full(len(centers), 1e-6)
+  p[frequent], p[rare] = 0.6, 0.4
+  logits = tf.constant(np.log(p / p.sum()), tf.float32)
+  mode = lambda s: color_bins.annealed_mean(logits, centers, 0.05, color_bins.prior_logit_bias(weights, s)).numpy()
+  np.testing.assert_allclose(mode(0.0), FREQUENT, atol=1.0)  # no correction: the common colour
+  np.testing.assert_allclose(mode(1.0), RARE, atol=1.0)      # corrected: the rare one wins
+  np.testing.assert_array_equal(color_bins.prior_logit_bias(weights, 0.0), 0.0)
+  # Exactly w^s: the distribution behind the corrected mean at T = 1.
+  s = 0.5
+  corrected = p * weights.astype(np.float64) ** s
+  np.testing.assert_allclose(color_bins.annealed_mean(logits, centers, 1.0, color_bins.prior_logit_bias(weights, s)),
+                             corrected @ centers / corrected.sum(), atol=1e-3)

@@ -133,17 +133,18 @@ def test_the_shipped_gates_refuse_no_colour_and_a_constant_sepia(artifacts, tmp_
     assert sum(r > 0 for r in report['candidate']['hue_recall_sectors']) <= 2
 
 
-def test_the_temperature_chosen_on_the_eval_split_is_the_one_served(artifacts, tmp_path):
-  """Classification: the trainer's temperature search (its own eval pass, in the Keras graph) and the evaluator
-  (the SavedModel's predict_ab) agree at the chosen temperature, and only there."""
-  from trainer import temperature
+def test_the_decoding_chosen_on_the_eval_split_is_the_one_served(artifacts, tmp_path):
+  """Classification: the trainer's decoding search (its own eval pass, in the Keras graph) and the evaluator
+  (the SavedModel's predict_ab) agree at the chosen temperature and prior correction, and only there."""
+  from trainer import decoding
   config, examples, models = artifacts
   stored = json.load(open(os.path.join(models['strong'].uri, 'working', 'color_bins.json')))
   table = stored['temperature_search']
-  assert stored['temperature'] == temperature.pick(table, config.model.temperature_max_psnr_cost)
+  assert len(table) == len(config.model.temperature_candidates) * len(config.model.prior_correction_candidates)
+  chosen = decoding.pick(table, config.model.temperature_max_psnr_cost)
+  assert (stored['temperature'], stored['prior_correction']) == (chosen['temperature'], chosen['prior_correction'])
   _, _, report = evaluate(config, examples, models['strong'], None, tmp_path, **LOOSE)
   served = report['candidate']
-  chosen = [row for row in table if row['temperature'] == stored['temperature']][0]
   assert abs(chosen['delta_psnr'] - served['delta_psnr']) < 0.02
   assert abs(chosen['hue_recall'] - served['hue_recall']) < 0.01
   assert any(abs(row['delta_psnr'] - served['delta_psnr']) > 0.05 for row in table)  # other temperatures differ

@@ -1,4 +1,4 @@
-"""Learning-rate schedule, the frozen-encoder phase, the precision policy and the temperature criterion."""
+"""Learning-rate schedule, the frozen-encoder phase, the precision policy and the decoding criterion."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 
 import configs
 from trainer import schedule
-from trainer import temperature
+from trainer import decoding
 
 
 def test_warm_up_then_cosine_to_zero():
@@ -34,13 +34,16 @@ def test_precision_auto_is_float32_on_this_cpu():
   assert schedule.resolve_precision(training) == 'mixed_bfloat16'
 
 
-def test_temperature_criterion():
-  table = [{'temperature': 0.2, 'delta_psnr': -0.5, 'hue_recall': 0.6},
-           {'temperature': 0.38, 'delta_psnr': 0.1, 'hue_recall': 0.4},
-           {'temperature': 0.7, 'delta_psnr': 0.3, 'hue_recall': 0.3}]
-  assert temperature.pick(table) == 0.38  # the best hue recall that costs no PSNR against gray
+def test_decoding_criterion():
+  table = [{'temperature': 0.2, 'prior_correction': 1.0, 'delta_psnr': -0.5, 'hue_recall': 0.6},
+           {'temperature': 0.38, 'prior_correction': 0.5, 'delta_psnr': 0.1, 'hue_recall': 0.4},
+           {'temperature': 0.7, 'prior_correction': 0.0, 'delta_psnr': 0.3, 'hue_recall': 0.3}]
+  assert decoding.pick(table) is table[1]  # the best hue recall that costs no PSNR against gray
   for row in table:
     row['delta_psnr'] -= 1.0
-  assert temperature.pick(table) == 0.7  # none reaches ΔPSNR 0: the least fidelity lost
-  assert temperature.pick(table, max_psnr_cost=1.0) == 0.38  # allowed to cost up to 1 dB
-  assert not math.isnan(temperature.pick(table))
+  assert decoding.pick(table) is table[2]  # none reaches ΔPSNR 0: the least fidelity lost
+  assert decoding.pick(table, max_psnr_cost=1.0) is table[1]  # allowed to cost up to 1 dB
+  table[1]['hue_recall'], table[2]['hue_recall'] = 0.1, math.nan
+  assert decoding.pick(table, max_psnr_cost=1.0) is table[1]  # a NaN is never chosen over a number
+  table[2]['delta_psnr'] = math.nan
+  assert decoding.pick(table) is table[1]

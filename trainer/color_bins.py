@@ -212,12 +212,27 @@ def classification_loss(ab_true_scaled, logits, mask, weights, centers: np.ndarr
   return tf.reduce_sum(per_pixel * mask, axis=[1, 2]) / tf.maximum(tf.reduce_sum(mask, axis=[1, 2]), 1.0)
 
 
-def annealed_mean(logits, centers: np.ndarray | None = None, temperature: float = TEMPERATURE):
-  """Bin logits [..., Q] -> ab [..., 2] in ab units: the mean of softmax(logits / T) over the centres.
+def prior_logit_bias(weights, strength: float) -> np.ndarray:
+  """strength x log(rebalancing weight), float32 [Q]: added to the logits before decoding (`annealed_mean`).
+
+  It multiplies the predicted distribution by w^strength, the decoding-time counterpart of the training's class
+  rebalancing (logit adjustment, Menon et al. 2021): bins that are rare in the training photos (green, cyan,
+  purple) win the pixels where the network hesitates between them and the common browns. Bounded, because the
+  weights are (`rebalancing_weights`' uniform mix); 0 decodes the network's distribution as it is.
+  """
+  return (strength * np.log(np.asarray(weights, np.float64))).astype(np.float32)
+
+
+def annealed_mean(logits, centers: np.ndarray | None = None, temperature: float = TEMPERATURE, logit_bias=None):
+  """Bin logits [..., Q] -> ab [..., 2] in ab units: the mean of softmax((logits + bias) / T) over the centres.
 
   T = 1 is the plain mean (desaturated: it averages a red and a green hypothesis to brown); T -> 0 is the mode
-  (vivid but patchy); Zhang's T = 0.38 sits in between.
+  (vivid but patchy); Zhang's T = 0.38 sits in between. `logit_bias` ([Q], `prior_logit_bias`) shifts the
+  distribution towards rare colours first.
   """
   centers = ab_bin_centers() if centers is None else centers
-  probs = tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
+  logits = tf.cast(logits, tf.float32)
+  if logit_bias is not None:
+    logits += tf.constant(np.asarray(logit_bias, np.float32))
+  probs = tf.nn.softmax(logits / temperature, axis=-1)
   return tf.tensordot(probs, tf.constant(np.asarray(centers, np.float32)), axes=1)

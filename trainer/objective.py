@@ -1,5 +1,6 @@
 """What the network is trained to output and how that output becomes ab: regression, or Zhang et al.'s
-rebalanced classification whose annealed-mean temperature is chosen after training on the eval split."""
+rebalanced classification whose decoding (annealed-mean temperature, prior correction) is chosen after training
+on the eval split."""
 
 from __future__ import annotations
 
@@ -35,12 +36,19 @@ def _at_model_size(ab, image_size: int):
   return tf.image.resize(ab, (image_size, image_size), method='bilinear')
 
 
-def _bins_decoder(temperature: float, image_size: int):
-  """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature`."""
+def _bins_decoder(temperature: float, image_size: int, logit_bias=None):
+  """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature` after `logit_bias`."""
   from trainer import color_bins  # pylint: disable=g-import-not-at-top
   centers = color_bins.ab_bin_centers()
   return lambda logits: _at_model_size(
-      color_bins.annealed_mean(logits, centers=centers, temperature=temperature), image_size)
+      color_bins.annealed_mean(logits, centers=centers, temperature=temperature, logit_bias=logit_bias), image_size)
+
+
+def _corrected_decoder(weights, temperature: float, prior_correction: float, image_size: int):
+  """The decoder at (temperature, prior correction), the correction drawn from the training's rebalancing weights."""
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  bias = color_bins.prior_logit_bias(weights, prior_correction) if prior_correction else None
+  return _bins_decoder(temperature, image_size, bias)
 
 
 def make_objective(model_config, info, image_size: int) -> Objective:
@@ -67,22 +75,29 @@ def make_objective(model_config, info, image_size: int) -> Objective:
       (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
   weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
   loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
-  output_to_ab = _bins_decoder(model_config.annealed_mean_temperature, image_size)
+  output_to_ab = _corrected_decoder(weights, model_config.annealed_mean_temperature, model_config.prior_correction,
+                                    image_size)
   return Objective(loss_fn, output_to_ab, len(centers), {
       'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
-      'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature})
+      'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature,
+      'prior_correction': model_config.prior_correction})
 
 
-def choose_temperature(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
-  """Classification: picks the annealed-mean temperature on the eval split; updates the decoding in place."""
-  from trainer import temperature as temperature_lib  # pylint: disable=g-import-not-at-top
-  choice = temperature_lib.choose(
-      config.model.temperature_candidates, eval_batches,
+def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
+  """Classification: picks the annealed-mean temperature and the prior correction on the eval split
+  (`trainer/decoding.py`); updates the decoding in place, so the exported graph serves the choice."""
+  from trainer import decoding  # pylint: disable=g-import-not-at-top
+  weights = objective.color_bins['weights']
+  choice = decoding.choose(
+      config.model.temperature_candidates, config.model.prior_correction_candidates, eval_batches,
       lambda features: colorizer(embed(features), training=False),
-      lambda logits, temperature: _bins_decoder(temperature, image_size)(logits).numpy(),
+      lambda logits, temperature, correction: _corrected_decoder(weights, temperature, correction,
+                                                                 image_size)(logits).numpy(),
       max_psnr_cost=config.model.temperature_max_psnr_cost)
-  print('annealed-mean temperature on the eval split: ' + ', '.join(
-      f'T={row["temperature"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} hue recall {row["hue_recall"]:.3f}'
-      for row in choice.table) + f'  -> T={choice.temperature}', flush=True)
-  objective.color_bins.update(temperature=choice.temperature, temperature_search=choice.table)
-  objective.output_to_ab = _bins_decoder(choice.temperature, image_size)
+  print('decoding on the eval split: ' + ', '.join(
+      f'T={row["temperature"]:.2f}/s={row["prior_correction"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} '
+      f'hue recall {row["hue_recall"]:.3f}' for row in choice.table)
+      + f'  -> T={choice.temperature} s={choice.prior_correction}', flush=True)
+  objective.color_bins.update(temperature=choice.temperature, prior_correction=choice.prior_correction,
+                              temperature_search=choice.table)
+  objective.output_to_ab = _corrected_decoder(weights, choice.temperature, choice.prior_correction, image_size)

@@ -230,7 +230,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
 
   if objective.num_bins and chief and has_eval and model_config.temperature_candidates:
-    objective_lib.choose_temperature(config, objective, colorizer, embed, eval_batches(), info.image_size)
+    objective_lib.choose_decoding(config, objective, colorizer, embed, eval_batches(), info.image_size)
   writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
   if objective.color_bins is not None and chief:
     objective_lib.write_json(os.path.join(output_dir, 'color_bins.json'), objective.color_bins)

@@ -5,7 +5,7 @@ Keys (standard_component_specs.TrainerSpec):
   exec_properties['train_args']: TrainArgs JSON; `splits` (default ['train']) are the training files, `num_steps`
     > 0 caps the training steps.
   exec_properties['eval_args']: EvalArgs JSON; `splits` (default ['eval']) are evaluated every epoch and choose the
-    annealed-mean temperature.
+    decoding (annealed-mean temperature, prior correction).
   exec_properties['custom_config']: JSON with {'config': the model and training sections of the PipelineConfig}.
   output_dict['model']: the SavedModel goes to `<model.uri>/Format-Serving`; the run fails when none was written.
   output_dict['model_run']: TensorBoard logs.

@@ -1,0 +1,74 @@
+"""Choosing how a classification colorizer's bin distribution becomes ab, on the eval split, after training.
+
+Two knobs, both measured rather than fixed by eye:
+- the annealed-mean temperature T, softmax(logits / T) averaged over the bin centres: a low T takes the mode
+  (vivid, sometimes patchy and wrong), T = 1 the mean (safe, brown); Zhang et al. fixed T = 0.38 by eye;
+- the prior correction s: logits + s x log(rebalancing weight) (`color_bins.prior_logit_bias`), which lets the
+  rare colours of the training photos (green, cyan, purple) win where the network hesitates between them and the
+  common browns; s = 0 leaves the distribution as the network predicts it.
+
+Criterion: among the (T, s) pairs whose ΔPSNR against gray is >= -`model.temperature_max_psnr_cost` (0 by
+default: the colours add something rather than cost fidelity), the one with the highest hue-balanced recall (the
+colour is the right one, every hue sector counting the same); when none qualifies, the one with the best ΔPSNR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Callable, Iterable
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Choice:
+  temperature: float
+  prior_correction: float
+  # per candidate: temperature, prior_correction, delta_psnr, hue_recall, colourfulness_ratio
+  table: list[dict[str, float]]
+
+
+def choose(temperatures: Iterable[float], prior_corrections: Iterable[float], batches: Iterable,
+           logits_fn: Callable, decode_fn: Callable, max_psnr_cost: float = 0.0, max_examples: int = 256) -> Choice:
+  """Scores every (temperature, prior correction) pair on eval batches and picks one (criterion above).
+
+  Args:
+    temperatures: Annealed-mean temperatures to try.
+    prior_corrections: Prior-correction strengths to try (0 = none).
+    batches: Eval batches (features, targets) as `trainer.data.make_dataset` yields them (scaled L, ab).
+    logits_fn: features -> the model's bin logits.
+    decode_fn: (logits, temperature, prior_correction) -> ab in ab units at the model's size.
+    max_psnr_cost: How many dB of PSNR against gray the chosen decoding may cost (`model.*`).
+    max_examples: Eval examples used.
+  """
+  from trainer import metrics  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  logits, labs, seen = [], [], 0
+  for features, targets in batches:
+    logits.append(logits_fn(features))
+    l = model_lib.unscale_l(features['l'].numpy())
+    ab = model_lib.unscale_ab(targets['ab'].numpy())
+    labs.extend(np.concatenate([l, ab], -1))
+    seen += len(l)
+    if seen >= max_examples:
+      break
+  table = []
+  for temperature, correction in itertools.product(temperatures, prior_corrections or [0.0]):
+    predictions = [ab for chunk in logits for ab in np.asarray(decode_fn(chunk, temperature, correction))]
+    report = metrics.evaluate(labs, predictions)
+    table.append({'temperature': float(temperature), 'prior_correction': float(correction),
+                  'delta_psnr': report.delta_psnr, 'hue_recall': report.hue_recall,
+                  'colourfulness_ratio': report.colourfulness_ratio})
+  best = pick(table, max_psnr_cost)
+  return Choice(best['temperature'], best.get('prior_correction', 0.0), table)
+
+
+def pick(table: list[dict[str, float]], max_psnr_cost: float = 0.0) -> dict[str, float]:
+  """The criterion: the row with the best hue recall among ΔPSNR >= -max_psnr_cost, else the best ΔPSNR."""
+  def number(value):  # a NaN (e.g. no coloured pixel) never wins
+    return -np.inf if np.isnan(value) else value
+  fine = [row for row in table if row['delta_psnr'] >= -max_psnr_cost]
+  if fine:
+    return max(fine, key=lambda row: number(row['hue_recall']))
+  return max(table, key=lambda row: number(row['delta_psnr']))
