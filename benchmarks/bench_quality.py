@@ -140,13 +140,14 @@ def main(argv: Sequence[str]) -> None:
       shutil.rmtree(work, ignore_errors=True)
   benchmarks.write_results(FLAGS.output, results)
   print(f'\n{"variant/loss":34s} {"ΔPSNR":>6s} {"CF":>5s} {"ΔCF":>5s} {"desat":>5s} {"AuC_w":>5s} {"hue":>5s} '
-        f'{"sectors (0-60 ... 300-360)":>32s} {"steps":>6s} {"ex/s":>5s}')
+        f'{"sectors (0-60 ... 300-360)":>32s} {"steps":>6s} {"ex/s":>5s} {"T/s":>9s}')
   for v in results['variants']:
     sectors = ' '.join(f'{s:.2f}' for s in v['hue_recall_sectors'])
+    decoding = f'{v["temperature"]:.2f}/{v.get("prior_correction", 0.0):.1f}' if 'temperature' in v else ''
     print(f'{(v["variant"] + "/" + v["loss"] + (("@" + v["precision"]) if v["precision"] else "")):34s} '
           f'{v["delta_psnr"]:6.2f} {v["colourfulness_ratio"]:5.2f} {v["delta_colourfulness"]:5.1f} '
           f'{v["desaturation_rate"]:5.2f} {v["rebalanced_ab_accuracy"]:5.3f} {v["hue_recall"]:5.3f} {sectors:>32s} '
-          f'{v.get("steps", ""):>6} {v.get("examples_per_s", 0):5.1f}')
+          f'{v.get("steps", ""):>6} {v.get("examples_per_s", 0):5.1f} {decoding:>9s}')
   print(f'grid: {FLAGS.grid}')
 
 
