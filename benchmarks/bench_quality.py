@@ -24,6 +24,7 @@ from absl import app
 from absl import flags
 
 import benchmarks
+from configs import flags as config_flags  # --set key=value: applied to every variant after the benchmark's own
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder).')
@@ -104,7 +105,7 @@ def main(argv: Sequence[str]) -> None:
       # The decoding is chosen for the targets' ΔPSNR >= 0 (gcp.yaml's allowance), not the demo's 1 dB.
       overrides = [f'model.variant={variant}', f'model.loss={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
                    'training.epochs=1000', 'training.checkpoint_every_steps=100000',
-                   'model.temperature_max_psnr_cost=0.0']
+                   'model.temperature_max_psnr_cost=0.0'] + config_flags.OVERRIDES.value
       if precision:
         overrides.append(f'training.precision={precision}')
       run_config = configs.load_config(overrides=overrides)

@@ -118,7 +118,9 @@ class ModelConfig:
     prior_correction: Decoding-time prior correction s: the logits get s x log(rebalancing weight) before the
       annealed mean, so colours rare in the training photos win where the network hesitates (used when
       `temperature_candidates` is empty or there is no eval split).
-    prior_correction_candidates: The strengths tried with each temperature (0 = the network's own distribution).
+    prior_correction_candidates: The strengths tried with each temperature: 0 = the network's distribution as
+      trained (rebalanced), < 0 undoes the training's rebalancing towards the photos' own statistics (duller,
+      safer PSNR), > 0 favours rare colours further (more hues, more wrong ones).
     temperature_max_psnr_cost: How many dB of PSNR against gray the chosen decoding may cost (0: only decodings
       with ΔPSNR >= 0 qualify). Keep it within the gate's `-evaluation.min_delta_psnr`.
     chroma_boost: `l1_chroma`: the chroma the prediction is pushed towards, as a multiple of the true chroma.
@@ -137,7 +139,8 @@ class ModelConfig:
   temperature_candidates: list[float] = dataclasses.field(
       default_factory=lambda: [0.2, 0.25, 0.3, 0.38, 0.46, 0.56, 0.7, 0.85, 1.0])
   prior_correction: float = 0.0
-  prior_correction_candidates: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.5, 1.0])
+  prior_correction_candidates: list[float] = dataclasses.field(
+      default_factory=lambda: [-1.0, -0.5, -0.25, -0.1, 0.0, 0.25, 0.5, 1.0])
   temperature_max_psnr_cost: float = 0.0
   chroma_boost: float = 1.2
   chroma_weight: float = 0.5

@@ -25,12 +25,12 @@ import numpy as np
 class Choice:
   temperature: float
   prior_correction: float
-  # per candidate: temperature, prior_correction, delta_psnr, hue_recall, colourfulness_ratio
+  # per candidate: temperature, prior_correction, delta_psnr, hue_recall(_sectors), colourfulness_ratio
   table: list[dict[str, float]]
 
 
 def choose(temperatures: Iterable[float], prior_corrections: Iterable[float], batches: Iterable,
-           logits_fn: Callable, decode_fn: Callable, max_psnr_cost: float = 0.0, max_examples: int = 256) -> Choice:
+           logits_fn: Callable, decode_fn: Callable, max_psnr_cost: float = 0.0, max_examples: int = 512) -> Choice:
   """Scores every (temperature, prior correction) pair on eval batches and picks one (criterion above).
 
   Args:
@@ -53,12 +53,14 @@ def choose(temperatures: Iterable[float], prior_corrections: Iterable[float], ba
     seen += len(l)
     if seen >= max_examples:
       break
+  truths = metrics.prepare(labs)  # the truth's side of every metric, once for all candidates
   table = []
   for temperature, correction in itertools.product(temperatures, prior_corrections or [0.0]):
     predictions = [ab for chunk in logits for ab in np.asarray(decode_fn(chunk, temperature, correction))]
-    report = metrics.evaluate(labs, predictions)
+    report = metrics.evaluate(truths, predictions)
     table.append({'temperature': float(temperature), 'prior_correction': float(correction),
                   'delta_psnr': report.delta_psnr, 'hue_recall': report.hue_recall,
+                  'hue_recall_sectors': report.hue_recall_sectors,
                   'colourfulness_ratio': report.colourfulness_ratio})
   best = pick(table, max_psnr_cost)
   return Choice(best['temperature'], best.get('prior_correction', 0.0), table)

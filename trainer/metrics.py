@@ -60,21 +60,41 @@ class Report:
 
 
 
-def evaluate(lab_true: list[np.ndarray], ab_pred: list[np.ndarray]) -> Report:
-  """lab_true: [H, W, 3] float Lab per image; ab_pred: [H, W, 2] per image (same size)."""
-  psnrs, psnrs_gray, cf_pred, cf_true = [], [], [], []
-  recall = HueRecall()
-  for lab, ab in zip(lab_true, ab_pred):
+@dataclasses.dataclass
+class Truth:
+  """What `evaluate` needs from one coloured ground-truth image, computed once for many predictions."""
+  index: int
+  lab: np.ndarray
+  rgb: np.ndarray
+  psnr_gray: float
+  colourfulness: float
+
+
+def prepare(lab_true: list[np.ndarray]) -> list[Truth]:
+  """The coloured images of an evaluation set with their sRGB truth, gray PSNR and colourfulness."""
+  truths = []
+  for i, lab in enumerate(lab_true):
     if not is_coloured(lab):
       continue
-    recall.add(lab[..., 1:], ab)
-    truth = colorspace.lab_to_rgb8(lab)
-    prediction = colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], ab], axis=-1))
-    gray = colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], np.zeros_like(ab)], axis=-1))
-    psnrs.append(psnr(prediction, truth))
-    psnrs_gray.append(psnr(gray, truth))
+    rgb = colorspace.lab_to_rgb8(lab)
+    gray = colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], np.zeros_like(lab[..., 1:])], axis=-1))
+    truths.append(Truth(i, lab, rgb, psnr(gray, rgb), colourfulness(rgb)))
+  return truths
+
+
+def evaluate(lab_true: list[np.ndarray] | list[Truth], ab_pred: list[np.ndarray]) -> Report:
+  """lab_true: [H, W, 3] float Lab per image (or `prepare`'s result for it); ab_pred: [H, W, 2] per image."""
+  truths = lab_true if lab_true and isinstance(lab_true[0], Truth) else prepare(lab_true)
+  psnrs, psnrs_gray, cf_pred, cf_true = [], [], [], []
+  recall = HueRecall()
+  for truth in truths:
+    ab = ab_pred[truth.index]
+    recall.add(truth.lab[..., 1:], ab)
+    prediction = colorspace.lab_to_rgb8(np.concatenate([truth.lab[..., :1], ab], axis=-1))
+    psnrs.append(psnr(prediction, truth.rgb))
+    psnrs_gray.append(truth.psnr_gray)
     cf_pred.append(colourfulness(prediction))
-    cf_true.append(colourfulness(truth))
+    cf_true.append(truth.colourfulness)
   if not psnrs:
     raise ValueError('no coloured image to evaluate')
   cf_pred_arr, cf_true_arr = np.array(cf_pred), np.array(cf_true)
