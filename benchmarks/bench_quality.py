@@ -114,17 +114,21 @@ def main(argv: Sequence[str]) -> None:
       if FLAGS.redecode and os.path.exists(trained):
         with open(trained) as f:
           entry = json.load(f)
-        result = train_lib.train(run_config, version, out, max_steps=entry['steps'])  # restores; no step runs
+        if loss == 'classification':  # restores the final checkpoint, runs no step, chooses the decoding again
+          export_dir = train_lib.train(run_config, version, out, max_steps=entry['steps']).export_dir
+        else:  # regression has no decoding to choose: the exported model is the one trained
+          export_dir = os.path.join(out, 'export')
       else:
         start = time.perf_counter()
         result = train_lib.train(run_config, version, out, time_budget_seconds=FLAGS.minutes * 60)
+        export_dir = result.export_dir
         entry = {'variant': variant, 'loss': loss, 'precision': precision or run_config.training.precision,
                  'steps': result.steps, 'train_seconds': time.perf_counter() - start,
                  'examples_per_s': result.examples_per_second,
                  'final_val_loss': result.history['val_loss'][-1] if result.history['val_loss'] else None}
         with open(trained, 'w') as f:
           json.dump(entry, f)
-      predictor = scoring.saved_model_predictor(result.export_dir)
+      predictor = scoring.saved_model_predictor(export_dir)
       report, _ = scoring.score(predictor, records)
       entry.update(report)
       bins = os.path.join(out, 'color_bins.json')
