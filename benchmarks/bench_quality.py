@@ -24,6 +24,7 @@ from absl import app
 from absl import flags
 
 import benchmarks
+from benchmarks import grid
 from configs import flags as config_flags  # --set key=value: applied to every variant after the benchmark's own
 
 FLAGS = flags.FLAGS
@@ -40,30 +41,6 @@ flags.DEFINE_string('work_dir', '', 'Keep the dataset and every trained variant 
                     'deleted). With --redecode, variants already trained there are not trained again.')
 flags.DEFINE_bool('redecode', False, 'For variants already trained in --work_dir: restore the final checkpoint, '
                   'choose the decoding again on the eval split with the current code, export and score (no training).')
-
-
-def draw_grid(records, columns: list[tuple[str, list]], path: str) -> None:
-  """One row per photo: gray | each variant's colorization | original, with a header row of names."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
-  from contracts import colorspace  # pylint: disable=g-import-not-at-top
-  from contracts import schema  # pylint: disable=g-import-not-at-top
-  rows = []
-  for i, record in enumerate(records):
-    lab = record[schema.LAB]
-    cells = [colorspace.lab_to_rgb8(np.concatenate([lab[..., :1], np.asarray(ab[i])], -1)) for _, ab in columns]
-    rows.append(np.concatenate(cells + [colorspace.lab_to_rgb8(lab)], axis=1))
-  picture = np.concatenate(rows, axis=0)
-  size = records[0][schema.LAB].shape[1]
-  header = Image.new('RGB', (picture.shape[1], 18), 'white')
-  draw = ImageDraw.Draw(header)
-  for j, name in enumerate([name for name, _ in columns] + ['original']):
-    draw.text((j * size + 3, 3), name, fill='black')
-  canvas = Image.new('RGB', (picture.shape[1], picture.shape[0] + 18), 'white')
-  canvas.paste(header, (0, 0))
-  canvas.paste(Image.fromarray(picture), (0, 18))
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  canvas.save(path)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -139,7 +116,7 @@ def main(argv: Sequence[str]) -> None:
       results['variants'].append(entry)
       columns.append((triple, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
       print('result:', json.dumps(entry), flush=True)
-    draw_grid(shown, columns, FLAGS.grid)
+    grid.draw_grid(shown, columns, FLAGS.grid)
   finally:
     if not FLAGS.work_dir:
       shutil.rmtree(work, ignore_errors=True)

@@ -21,7 +21,7 @@ from absl import app
 from absl import flags
 
 import benchmarks
-from benchmarks import bench_quality
+from benchmarks import grid
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/demo-photos', 'Photos none of the models was trained on (folder).')
@@ -65,7 +65,7 @@ def main(argv: Sequence[str]) -> None:
       report, _ = scoring.score(predictor, records)
       results['rows'].append({'model': name, 'model_dir': model_dir, **report})
       columns.append((name, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
-    bench_quality.draw_grid(shown, columns, FLAGS.grid)
+    grid.draw_grid(shown, columns, FLAGS.grid)
   finally:
     shutil.rmtree(work, ignore_errors=True)
   benchmarks.write_results(FLAGS.output, results)
