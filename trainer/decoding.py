@@ -63,7 +63,7 @@ def choose(temperatures: Iterable[float], prior_corrections: Iterable[float], ba
                   'hue_recall_sectors': report.hue_recall_sectors,
                   'colourfulness_ratio': report.colourfulness_ratio})
   best = pick(table, max_psnr_cost)
-  return Choice(best['temperature'], best.get('prior_correction', 0.0), table)
+  return Choice(best['temperature'], best['prior_correction'], table)
 
 
 def pick(table: list[dict[str, float]], max_psnr_cost: float = 0.0) -> dict[str, float]:

@@ -36,19 +36,14 @@ def _at_model_size(ab, image_size: int):
   return tf.image.resize(ab, (image_size, image_size), method='bilinear')
 
 
-def _bins_decoder(temperature: float, image_size: int, logit_bias=None):
-  """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature` after `logit_bias`."""
+def _bins_decoder(weights, temperature: float, prior_correction: float, image_size: int):
+  """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature`, after the prior
+  correction drawn from the training's rebalancing `weights`."""
   from trainer import color_bins  # pylint: disable=g-import-not-at-top
   centers = color_bins.ab_bin_centers()
-  return lambda logits: _at_model_size(
-      color_bins.annealed_mean(logits, centers=centers, temperature=temperature, logit_bias=logit_bias), image_size)
-
-
-def _corrected_decoder(weights, temperature: float, prior_correction: float, image_size: int):
-  """The decoder at (temperature, prior correction), the correction drawn from the training's rebalancing weights."""
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
   bias = color_bins.prior_logit_bias(weights, prior_correction) if prior_correction else None
-  return _bins_decoder(temperature, image_size, bias)
+  return lambda logits: _at_model_size(
+      color_bins.annealed_mean(logits, centers=centers, temperature=temperature, logit_bias=bias), image_size)
 
 
 def make_objective(model_config, info, image_size: int) -> Objective:
@@ -75,8 +70,8 @@ def make_objective(model_config, info, image_size: int) -> Objective:
       (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
   weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
   loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
-  output_to_ab = _corrected_decoder(weights, model_config.annealed_mean_temperature, model_config.prior_correction,
-                                    image_size)
+  output_to_ab = _bins_decoder(weights, model_config.annealed_mean_temperature, model_config.prior_correction,
+                               image_size)
   return Objective(loss_fn, output_to_ab, len(centers), {
       'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
       'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature,
@@ -91,8 +86,8 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
   choice = decoding.choose(
       config.model.temperature_candidates, config.model.prior_correction_candidates, eval_batches,
       lambda features: colorizer(embed(features), training=False),
-      lambda logits, temperature, correction: _corrected_decoder(weights, temperature, correction,
-                                                                 image_size)(logits).numpy(),
+      lambda logits, temperature, correction: _bins_decoder(weights, temperature, correction,
+                                                            image_size)(logits).numpy(),
       max_psnr_cost=config.model.temperature_max_psnr_cost)
   print('decoding on the eval split: ' + ', '.join(
       f'T={row["temperature"]:.2f}/s={row["prior_correction"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} '
@@ -100,4 +95,4 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
       + f'  -> T={choice.temperature} s={choice.prior_correction}', flush=True)
   objective.color_bins.update(temperature=choice.temperature, prior_correction=choice.prior_correction,
                               temperature_search=choice.table)
-  objective.output_to_ab = _corrected_decoder(weights, choice.temperature, choice.prior_correction, image_size)
+  objective.output_to_ab = _bins_decoder(weights, choice.temperature, choice.prior_correction, image_size)
