@@ -216,3 +216,23 @@ def test_tfx_run_fn_contract(small_dataset, tmp_path):
   train_lib.run_fn(fn_args)
   assert os.path.exists(tmp_path / 'model' / 'Format-Serving' / 'saved_model.pb')
   assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path / 'model_run' / 'train'))
+
+
+def test_time_budget_from_the_config_stops_the_run_and_still_exports(small_dataset, tmp_path):
+  """training.time_budget_seconds (what `make demo` sets) ends the step loop long before the epochs would, with
+  the usual end-of-run evaluation and export; refused for multi-worker runs and for a negative value."""
+  config = beta_config('training.time_budget_seconds=3', 'training.epochs=100000')
+  result = train_lib.train(config, small_dataset, str(tmp_path))
+  from trainer import data as data_lib
+  steps_per_epoch = max(1, data_lib.dataset_info(small_dataset).examples['train'] // 4)
+  assert 1 <= result.steps < 100000 * steps_per_epoch
+  assert result.history['step'][-1] == result.steps  # the final evaluation ran at the last step
+  assert tf.saved_model.load(result.export_dir).signatures['predict_ab'] is not None
+  with pytest.raises(configs.ConfigError, match='time_budget_seconds'):
+    beta_config('training.time_budget_seconds=-1')
+  cluster = {'cluster': {'worker': ['localhost:1', 'localhost:2']}, 'task': {'type': 'worker', 'index': 1}}
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv('TF_CONFIG', json.dumps(cluster))
+    with pytest.raises(ValueError, match='single-worker'):
+      train_lib.train(beta_config('training.time_budget_seconds=3', 'training.strategy=default'), small_dataset,
+                      str(tmp_path / 'workers'))

@@ -52,7 +52,8 @@ def cluster_from_environment() -> dict[str, Any] | None:
   return None
 
 
-def _worker_count(tf_config: dict[str, Any] | None) -> int:
+def worker_count(tf_config: dict[str, Any] | None) -> int:
+  """Workers (chief included) that TF_CONFIG's cluster lists; 0 without a cluster."""
   if not tf_config:
     return 0
   return sum(len(v) for k, v in tf_config.get('cluster', {}).items() if k in ('chief', 'worker', 'master'))
@@ -96,7 +97,7 @@ def choose_strategy(training: definitions.TrainingConfig) -> tf.distribute.Strat
   """The strategy for this process; call before any other TensorFlow op."""
   tf_config = cluster_from_environment()
   wanted = training.strategy
-  if wanted in ('auto', 'multi_worker') and _worker_count(tf_config) > 1:
+  if wanted in ('auto', 'multi_worker') and worker_count(tf_config) > 1:
     strategy = _create_multi_worker_strategy(training.worker_start_timeout_seconds)
     _LOG.info('MultiWorkerMirroredStrategy: %d replicas', strategy.num_replicas_in_sync)
     return strategy

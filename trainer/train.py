@@ -51,8 +51,9 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
     export_dir: Where the SavedModel goes (default `<output_dir>/export`).
     max_steps: Stop after this many steps in total (tests, benchmarks); default epochs x steps per epoch.
     export: Write the SavedModel (chief only).
-    time_budget_seconds: Stop (with a final evaluation, checkpoint and export) once training took this long.
-      Single-worker runs only (benchmarks): workers would disagree on the last step.
+    time_budget_seconds: Stop (with a final evaluation, checkpoint and export) once training took this long
+      (default: `training.time_budget_seconds`, 0 = none). Single-worker runs only: workers would disagree on
+      the last step.
   """
   from trainer import distribute  # pylint: disable=g-import-not-at-top
   strategy = distribute.choose_strategy(config.training)  # before any other TF op
@@ -85,6 +86,10 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   tf_config = distribute.cluster_from_environment()
   chief = distribute.is_chief(tf_config)
   training, model_config = config.training, config.model
+  time_budget_seconds = time_budget_seconds or training.time_budget_seconds or None
+  if time_budget_seconds and distribute.worker_count(tf_config) > 1:
+    raise ValueError(f'training.time_budget_seconds={time_budget_seconds}: a time budget is for single-worker '
+                     'runs (each worker would stop at a different step); set 0 and use training.epochs')
 
   info = data_lib.dataset_info(dataset_path)
   if info.embedding_size and (model_config.variant != 'fusion' or info.embedding_name != model_config.embedder):
