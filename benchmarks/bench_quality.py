@@ -91,7 +91,7 @@ def main(argv: Sequence[str]) -> None:
       if FLAGS.redecode and os.path.exists(trained):
         with open(trained) as f:
           entry = json.load(f)
-        if loss == 'classification':  # restores the final checkpoint, runs no step, chooses the decoding again
+        if loss.startswith('classification'):  # restores the final checkpoint, runs no step, chooses the decoding again
           export_dir = train_lib.train(run_config, version, out, max_steps=entry['steps']).export_dir
         else:  # regression has no decoding to choose: the exported model is the one trained
           export_dir = os.path.join(out, 'export')

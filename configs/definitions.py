@@ -104,7 +104,10 @@ class ModelConfig:
     loss: `classification` over the in-gamut ab bins of grid 10 (Zhang et al.'s 313; 264 derived from 8-bit sRGB
       here, see trainer/color_bins.py), `mse` or `huber` regression of ab, or `l1_chroma`: L1 on ab plus a
       penalty on predicted chroma below `chroma_boost` x the true chroma (regression that does not average
-      towards brown; DDColor/BigColor-style saturation target).
+      towards brown; DDColor/BigColor-style saturation target), or `classification+l1_chroma`: both, as two heads
+      on one decoder (Zhang et al. 2017 train the same pair), the loss being the cross-entropy plus
+      `regression_weight` x l1_chroma; each pixel is served the more saturated of the two heads' ab (the bins
+      decoded as chosen on the eval split).
     encoder_filters: Filters of the stride-2 encoder stages (`beta`, `fusion`).
     decoder_filters: Filters of the U-Net decoder stages at strides 16, 8, 4 and 2 (`unet`).
     fusion_channels: Channels of the 1x1 convolution that mixes the tiled embedding into the bottleneck.
@@ -125,12 +128,14 @@ class ModelConfig:
       with ΔPSNR >= 0 qualify). Keep it within the gate's `-evaluation.min_delta_psnr`.
     chroma_boost: `l1_chroma`: the chroma the prediction is pushed towards, as a multiple of the true chroma.
     chroma_weight: `l1_chroma`: weight of the chroma term against the L1 term.
+    regression_weight: `classification+l1_chroma`: weight of the regression head's loss (scaled ab, ~0.1 after
+      training) against the cross-entropy (~4 nats): 10 gives both heads' gradients a similar say.
   """
 
   variant: Literal['unet', 'fusion', 'beta'] = 'unet'
   embedder: Literal['efficientnet_lite0', 'inception_resnet_v2'] = 'efficientnet_lite0'
   embedder_weights: str = ''
-  loss: Literal['classification', 'mse', 'huber', 'l1_chroma'] = 'classification'
+  loss: Literal['classification', 'mse', 'huber', 'l1_chroma', 'classification+l1_chroma'] = 'classification'
   encoder_filters: list[int] = dataclasses.field(default_factory=lambda: [64, 128, 256])
   decoder_filters: list[int] = dataclasses.field(default_factory=lambda: [128, 64, 48, 32])
   fusion_channels: int = 256
@@ -144,6 +149,7 @@ class ModelConfig:
   temperature_max_psnr_cost: float = 0.0
   chroma_boost: float = 1.2
   chroma_weight: float = 0.5
+  regression_weight: float = 10.0
 
 
 @dataclasses.dataclass

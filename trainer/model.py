@@ -64,17 +64,19 @@ def _conv(filters: int, stride: int = 1, name: str | None = None, activation: st
   return layers.Conv2D(filters, 3, strides=stride, padding='same', activation=activation, name=name)
 
 
-def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, num_bins: int = 0) -> keras.Model:
+def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, num_bins: int = 0,
+                    regression_head: bool = False) -> keras.Model:
   """The trainable colorizer.
 
   Args:
     config: Model config (variant, filters, fusion width).
     embedding_size: Size of the global embedding input (required for `fusion`, ignored for `beta`).
     num_bins: For the classification loss: output logits over this many ab bins instead of ab.
+    regression_head: With num_bins: also output ab (`output_head`).
 
   Returns:
     A functional model: inputs {'l': [B, H, W, 1] scaled L} (+ {'embedding': [B, E]} for fusion);
-    output ab scaled to [-1, 1] [B, H, W, 2], or bin logits [B, H, W, num_bins].
+    output ab scaled to [-1, 1] [B, H, W, 2], or bin logits [B, H, W, num_bins] (+ 2 ab channels).
   """
   f1, f2, f3 = config.encoder_filters
   l_input = keras.Input(shape=(None, None, 1), name='l')
@@ -106,11 +108,17 @@ def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, nu
   x = layers.UpSampling2D(2, interpolation='nearest', name='decoder_2_up')(x)
   x = _conv(f1 // 2, 1, 'decoder_4')(x)
   x = layers.UpSampling2D(2, interpolation='nearest', name='decoder_3_up')(x)
-  if num_bins:
-    outputs = layers.Conv2D(num_bins, 1, name='ab_bin_logits', dtype='float32')(x)
-  else:
-    outputs = layers.Conv2D(2, 3, padding='same', activation='tanh', name='ab', dtype='float32')(x)
-  return keras.Model(inputs, outputs, name=f'colorizer_{config.variant}')
+  return keras.Model(inputs, output_head(x, num_bins, regression_head), name=f'colorizer_{config.variant}')
+
+
+def output_head(x, num_bins: int = 0, regression_head: bool = False):
+  """The last layer(s), in float32: bin logits [.., num_bins] (classification), ab scaled by tanh [.., 2]
+  (regression), or both concatenated [.., num_bins + 2] (`classification+l1_chroma`: two heads on one decoder)."""
+  logits = layers.Conv2D(num_bins, 1, name='ab_bin_logits', dtype='float32')(x) if num_bins else None
+  if logits is not None and not regression_head:
+    return logits
+  ab = layers.Conv2D(2, 3, padding='same', activation='tanh', name='ab', dtype='float32')(x)
+  return ab if logits is None else layers.Concatenate(name='ab_bin_logits_and_ab', dtype='float32')([logits, ab])
 
 
 def gray_to_rgb_0_255(l_scaled, size: int | None = None):

@@ -15,20 +15,21 @@ class Network:
   encoder_variables: list  # `unet`: the pretrained encoder, trained after the frozen phase
 
 
-def build_network(model_config, num_bins: int) -> Network:
-  """Builds the configured variant (inside the strategy's scope)."""
+def build_network(model_config, num_bins: int, regression_head: bool = False) -> Network:
+  """Builds the configured variant (inside the strategy's scope); its output as `model.output_head` says."""
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   if model_config.variant == 'unet':
     from trainer import unet  # pylint: disable=g-import-not-at-top
     colorizer = unet.build_unet(model_config, num_bins=num_bins, encoder_weights=model_config.embedder_weights or
-                                'imagenet')
+                                'imagenet', regression_head=regression_head)
     return Network(colorizer, None, unet.decoder_variables(colorizer), unet.encoder_variables(colorizer))
   embedder, embedding_size = None, 0
   if model_config.variant == 'fusion':
     from trainer import embedders  # pylint: disable=g-import-not-at-top
     embedder = embedders.load_embedder(model_config)
     embedding_size = embedder.size
-  colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins)
+  colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins,
+                                        regression_head=regression_head)
   return Network(colorizer, embedder, list(colorizer.trainable_variables), [])
 
 

@@ -1,6 +1,6 @@
-"""What the network is trained to output and how that output becomes ab: regression, or Zhang et al.'s
-rebalanced classification whose decoding (annealed-mean temperature, prior correction) is chosen after training
-on the eval split."""
+"""What the network is trained to output and how that output becomes ab: regression, Zhang et al.'s rebalanced
+classification whose decoding (annealed-mean temperature, prior correction) is chosen after training on the eval
+split, or both heads at once (`classification+l1_chroma`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class Objective:
   loss_fn: Any           # (ab_true_scaled, output, mask) -> [B]
   output_to_ab: Any      # output -> ab in ab units, at the model's size
   num_bins: int = 0      # > 0: classification over this many ab bins
+  regression_head: bool = False   # with num_bins: 2 more output channels, ab regressed (`model.output_head`)
   color_bins: dict | None = None  # classification: what goes to color_bins.json
 
 
@@ -36,14 +37,30 @@ def _at_model_size(ab, image_size: int):
   return tf.image.resize(ab, (image_size, image_size), method='bilinear')
 
 
-def _bins_decoder(weights, temperature: float, prior_correction: float, image_size: int):
+def _bins_decoder(weights, temperature: float, prior_correction: float, image_size: int,
+                  regression_head: bool = False):
   """Bin logits -> ab in ab units at the model's size: the annealed mean at `temperature`, after the prior
-  correction drawn from the training's rebalancing `weights`."""
+  correction drawn from the training's rebalancing `weights`.
+
+  With a regression head (the output's last 2 channels), each pixel takes the more saturated of the two heads'
+  ab: the classification head's colour where it is more vivid, the regression head's (L1: the median) where the
+  classification head is duller, so neither head's desaturation survives where the other has a colour.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   centers = color_bins.ab_bin_centers()
   bias = color_bins.prior_logit_bias(weights, prior_correction) if prior_correction else None
-  return lambda logits: _at_model_size(
-      color_bins.annealed_mean(logits, centers=centers, temperature=temperature, logit_bias=bias), image_size)
+
+  def decode(output):
+    ab = color_bins.annealed_mean(output[..., :len(centers)], centers=centers, temperature=temperature,
+                                  logit_bias=bias)
+    if regression_head:
+      regressed = model_lib.unscale_ab(tf.cast(output[..., len(centers):], tf.float32))
+      chroma = lambda x: tf.reduce_sum(tf.square(x), -1, keepdims=True)
+      ab = tf.where(chroma(ab) >= chroma(regressed), ab, regressed)
+    return _at_model_size(ab, image_size)
+  return decode
 
 
 def make_objective(model_config, info, image_size: int) -> Objective:
@@ -60,9 +77,10 @@ def make_objective(model_config, info, image_size: int) -> Objective:
   from trainer import losses  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
 
-  if model_config.loss != 'classification':
+  if not model_config.loss.startswith('classification'):
     return Objective(losses.regression_loss(model_config),
                      lambda out: _at_model_size(model_lib.unscale_ab(out), image_size))
+  two_heads = model_config.loss == 'classification+l1_chroma'
   centers = color_bins.ab_bin_centers()
   sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
                                  embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
@@ -70,12 +88,24 @@ def make_objective(model_config, info, image_size: int) -> Objective:
       (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
   weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
   loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
+  if two_heads:
+    loss_fn = functools.partial(two_head_loss, classification_loss=loss_fn, num_bins=len(centers),
+                                regression_loss=losses.regression_loss(model_config),
+                                regression_weight=model_config.regression_weight)
   output_to_ab = _bins_decoder(weights, model_config.annealed_mean_temperature, model_config.prior_correction,
-                               image_size)
-  return Objective(loss_fn, output_to_ab, len(centers), {
+                               image_size, two_heads)
+  return Objective(loss_fn, output_to_ab, len(centers), two_heads, {
       'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
       'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature,
-      'prior_correction': model_config.prior_correction})
+      'prior_correction': model_config.prior_correction, 'regression_head': two_heads})
+
+
+def two_head_loss(ab_true, output, mask, *, classification_loss, regression_loss, num_bins: int,
+                  regression_weight: float):
+  """`classification+l1_chroma`: the bins' cross-entropy on the first `num_bins` channels plus
+  `regression_weight` x the regression loss on the last two (Zhang et al. 2017 train the same two heads)."""
+  return (classification_loss(ab_true, output[..., :num_bins], mask)
+          + regression_weight * regression_loss(ab_true, output[..., num_bins:], mask))
 
 
 def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
@@ -86,8 +116,8 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
   choice = decoding.choose(
       config.model.temperature_candidates, config.model.prior_correction_candidates, eval_batches,
       lambda features: colorizer(embed(features), training=False),
-      lambda logits, temperature, correction: _bins_decoder(weights, temperature, correction,
-                                                            image_size)(logits).numpy(),
+      lambda logits, temperature, correction: _bins_decoder(weights, temperature, correction, image_size,
+                                                            objective.regression_head)(logits).numpy(),
       max_psnr_cost=config.model.temperature_max_psnr_cost)
   print('decoding on the eval split: ' + ', '.join(
       f'T={row["temperature"]:.2f}/s={row["prior_correction"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} '
@@ -95,4 +125,5 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
       + f'  -> T={choice.temperature} s={choice.prior_correction}', flush=True)
   objective.color_bins.update(temperature=choice.temperature, prior_correction=choice.prior_correction,
                               temperature_search=choice.table)
-  objective.output_to_ab = _bins_decoder(weights, choice.temperature, choice.prior_correction, image_size)
+  objective.output_to_ab = _bins_decoder(weights, choice.temperature, choice.prior_correction, image_size,
+                                         objective.regression_head)

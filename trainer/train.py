@@ -106,7 +106,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
   objective = objective_lib.make_objective(model_config, info, info.image_size)
   with strategy.scope():
-    net = networks.build_network(model_config, objective.num_bins)
+    net = networks.build_network(model_config, objective.num_bins, objective.regression_head)
     optimizer = networks.optimizer(policy, training.learning_rate)
     optimizer.build(net.decoder_variables)
     encoder_optimizer = None

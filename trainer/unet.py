@@ -75,8 +75,10 @@ class GrayToRGB(layers.Layer):
     return (*input_shape[:-1], 3)
 
 
-def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weights='imagenet') -> keras.Model:
-  """The trainable colorizer: {'l': [B, H, W, 1] scaled L} -> ab scaled [B, H/2, W/2, 2] or logits [.., num_bins].
+def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weights='imagenet',
+               regression_head: bool = False) -> keras.Model:
+  """The trainable colorizer: {'l': [B, H, W, 1] scaled L} -> ab scaled [B, H/2, W/2, 2] or logits [.., num_bins]
+  (+ 2 ab channels with `regression_head`; `model.output_head`).
 
   H and W must be multiples of DOWNSAMPLING.
   """
@@ -94,11 +96,7 @@ def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weigh
     x = layers.Concatenate(name=f'decoder_{stride}_skip')([x, skip])
     x = _conv_bn_relu(x, filters, f'decoder_{stride}_a')
     x = _conv_bn_relu(x, filters, f'decoder_{stride}_b')
-  if num_bins:
-    outputs = layers.Conv2D(num_bins, 1, name='ab_bin_logits', dtype='float32')(x)
-  else:
-    outputs = layers.Conv2D(2, 3, padding='same', activation='tanh', name='ab', dtype='float32')(x)
-  return keras.Model({'l': l_input}, outputs, name='colorizer_unet')
+  return keras.Model({'l': l_input}, model_lib.output_head(x, num_bins, regression_head), name='colorizer_unet')
 
 
 def encoder_variables(colorizer: keras.Model) -> list:

@@ -1,0 +1,78 @@
+"""`classification+l1_chroma`: one decoder, two heads (bins and ab), one loss, and the per-pixel decoding."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import configs
+from tests import trainer_datasets
+from tests.conftest import sample_photo_paths
+from trainer import color_bins
+from trainer import losses
+from trainer import model as model_lib
+from trainer import objective as objective_lib
+from trainer import train as train_lib
+
+GREEN = (-40.0, 40.0)
+
+
+def _index(centers, ab):
+  return int(np.flatnonzero((centers == np.asarray(ab, np.float32)).all(-1))[0])
+
+
+def test_two_head_loss_is_the_cross_entropy_plus_the_weighted_regression_loss():
+  centers = color_bins.ab_bin_centers()
+  weights = np.ones(len(centers), np.float32)
+  rng = np.random.default_rng(0)
+  ab_true = tf.constant(rng.uniform(-0.4, 0.4, (2, 4, 4, 2)), tf.float32)
+  output = tf.constant(rng.normal(size=(2, 4, 4, len(centers) + 2)), tf.float32)
+  mask = tf.ones((2, 4, 4, 1))
+  classification = lambda a, o, m: color_bins.classification_loss(a, o, m, weights=weights, centers=centers)
+  total = objective_lib.two_head_loss(ab_true, output, mask, classification_loss=classification,
+                                      regression_loss=losses.masked_l1_chroma, num_bins=len(centers),
+                                      regression_weight=10.0)
+  expected = (classification(ab_true, output[..., :len(centers)], mask)
+              + 10.0 * losses.masked_l1_chroma(ab_true, output[..., len(centers):], mask))
+  np.testing.assert_allclose(total.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_each_pixel_is_served_the_more_saturated_head():
+  """Pixel 0: the bins say green (chroma 57), the regression head a faint red -> green. Pixel 1: the bins say
+  gray, the regression head blue -> blue."""
+  centers = color_bins.ab_bin_centers()
+  logits = np.full((1, 1, 2, len(centers)), -30.0, np.float32)
+  logits[0, 0, 0, _index(centers, GREEN)] = 30.0
+  logits[0, 0, 1, _index(centers, (0.0, 0.0))] = 30.0
+  regressed = model_lib.scale_ab(np.array([[[[10.0, 5.0], [10.0, -50.0]]]], np.float32))
+  output = tf.constant(np.concatenate([logits, regressed], -1))
+  decode = objective_lib._bins_decoder(np.ones(len(centers)), 1.0, 0.0, image_size=2,  # pylint: disable=protected-access
+                                       regression_head=True)
+  ab = decode(output).numpy()[0, 0]
+  np.testing.assert_allclose(ab[0], GREEN, atol=0.5)
+  np.testing.assert_allclose(ab[1], (10.0, -50.0), atol=0.5)
+  classification_only = objective_lib._bins_decoder(np.ones(len(centers)), 1.0, 0.0, 2)  # pylint: disable=protected-access
+  np.testing.assert_allclose(classification_only(output[..., :len(centers)]).numpy()[0, 0, 1], (0, 0), atol=0.5)
+
+
+@pytest.fixture(scope='module')
+def split_dataset(tmp_path_factory):
+  """Train and eval splits: the decoding is chosen on the eval split."""
+  return trainer_datasets.build(tmp_path_factory, 'split', sample_photo_paths(10), 32,
+                                **{'data.split_ratios': '{train: 0.6, eval: 0.4}',
+                                   'data.shards': '{train: 1, eval: 1}'})
+
+
+def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_path):
+  config = configs.load_config(overrides=[
+      'model.variant=beta', 'model.loss=classification+l1_chroma', 'model.encoder_filters=[16, 32, 64]',
+      'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000',
+      'model.temperature_candidates=[0.38, 1.0]', 'model.prior_correction_candidates=[0.0]',
+      'model.temperature_max_psnr_cost=100'])
+  result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=4)
+  stored = json.loads((tmp_path / 'color_bins.json').read_text())
+  assert stored['regression_head'] is True and len(stored['temperature_search']) == 2
+  assert np.isfinite(result.history['loss']).all()
+  predict = tf.saved_model.load(result.export_dir).signatures['predict_ab']
+  assert predict(l=tf.fill([1, 32, 32, 1], 50.0))['ab'].shape == (1, 32, 32, 2)
