@@ -79,10 +79,15 @@ def main(argv: Sequence[str]) -> None:
     for triple in FLAGS.variants:
       pair, _, precision = triple.partition('@')
       variant, loss = pair.split('/')
-      # The decoding is chosen for the targets' ΔPSNR >= 0 (gcp.yaml's allowance), not the demo's 1 dB.
+      # The decoding is chosen as gcp.yaml would: for the targets' ΔPSNR >= 0, not the demo's 1 dB, over the full
+      # (T, s) grid (ModelConfig's defaults), not the demo's coarse 4 x 4.
+      full_grid = configs.ModelConfig()
       overrides = [f'model.variant={variant}', f'model.loss={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
                    'training.epochs=1000', 'training.checkpoint_every_steps=100000',
-                   'model.temperature_max_psnr_cost=0.0'] + config_flags.OVERRIDES.value
+                   'model.temperature_max_psnr_cost=0.0',
+                   f'model.temperature_candidates={list(full_grid.temperature_candidates)}',
+                   f'model.prior_correction_candidates={list(full_grid.prior_correction_candidates)}',
+                   ] + config_flags.OVERRIDES.value
       if precision:
         overrides.append(f'training.precision={precision}')
       run_config = configs.load_config(overrides=overrides)
