@@ -15,6 +15,7 @@ from typing import Sequence
 
 from absl import app
 from absl import flags
+from absl import logging as absl_logging
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
@@ -115,6 +116,7 @@ def main(argv: Sequence[str]) -> None:
   start = time.perf_counter()
   run_local.run(config)
   seconds = time.perf_counter() - start
+  absl_logging.set_verbosity(absl_logging.WARNING)  # the components' INFO lines were the progress; not the summary's
   print()
   print('=== Summary ===')
   print(summarize(config, seconds))
