@@ -76,12 +76,12 @@ def main(argv: Sequence[str]) -> None:
     columns = [('gray', [np.zeros_like(r[schema.LAB][..., 1:]) for r in shown])]
     for name, report in scoring.score_references(records).items():
       results['variants'].append({'variant': f'reference: {name}', 'loss': '', 'precision': '', **report})
+    # The decoding is chosen as gcp.yaml would: for the targets' ΔPSNR >= 0, not the demo's 1 dB, over the full
+    # (T, s) grid (ModelConfig's defaults), not the demo's coarse 4 x 4.
+    full_grid = configs.ModelConfig()
     for triple in FLAGS.variants:
       pair, _, precision = triple.partition('@')
       variant, loss = pair.split('/')
-      # The decoding is chosen as gcp.yaml would: for the targets' ΔPSNR >= 0, not the demo's 1 dB, over the full
-      # (T, s) grid (ModelConfig's defaults), not the demo's coarse 4 x 4.
-      full_grid = configs.ModelConfig()
       overrides = [f'model.variant={variant}', f'model.loss={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
                    'training.epochs=1000', 'training.checkpoint_every_steps=100000',
                    'model.temperature_max_psnr_cost=0.0',
@@ -96,7 +96,7 @@ def main(argv: Sequence[str]) -> None:
       if FLAGS.redecode and os.path.exists(trained):
         with open(trained) as f:
           entry = json.load(f)
-        if loss.startswith('classification'):  # restores the final checkpoint, runs no step, chooses the decoding again
+        if run_config.model.bins_head:  # restores the final checkpoint, runs no step, chooses the decoding again
           export_dir = train_lib.train(run_config, version, out, max_steps=entry['steps']).export_dir
         else:  # regression has no decoding to choose: the exported model is the one trained
           export_dir = os.path.join(out, 'export')

@@ -151,6 +151,16 @@ class ModelConfig:
   chroma_weight: float = 0.5
   regression_weight: float = 10.0
 
+  @property
+  def bins_head(self) -> bool:
+    """The network outputs bin logits (`classification`, `classification+l1_chroma`)."""
+    return self.loss.startswith('classification')
+
+  @property
+  def regression_loss(self) -> str | None:
+    """The loss of the network's ab regression head (`l1_chroma` for `classification+l1_chroma`); None without one."""
+    return None if self.loss == 'classification' else self.loss.rpartition('+')[2]
+
 
 @dataclasses.dataclass
 class TrainingConfig:

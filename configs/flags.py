@@ -16,6 +16,7 @@ OVERRIDES = flags.DEFINE_multi_string(
     'set', [], 'Override one config key, e.g. --set data.image_size=128 (value parsed as YAML). Repeatable.')
 
 
-def config_from_flags() -> definitions.PipelineConfig:
-  """The config named by --config with every --set applied (call after absl has parsed argv)."""
-  return loading.load_config(CONFIG_PATH.value, OVERRIDES.value)
+def config_from_flags(defaults: list[str] | None = None) -> definitions.PipelineConfig:
+  """The config named by --config with every --set applied (call after absl has parsed argv); `defaults`
+  (key=value, e.g. a command's own settings) go first, so a --set of the same key wins."""
+  return loading.load_config(CONFIG_PATH.value, list(defaults or []) + OVERRIDES.value)

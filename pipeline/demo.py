@@ -19,7 +19,6 @@ from absl import logging as absl_logging
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
-import configs
 from configs import flags as config_flags
 from contracts import dataset_version
 from pipeline import run_local
@@ -111,7 +110,7 @@ def main(argv: Sequence[str]) -> None:
   del argv
   logging.getLogger().setLevel(logging.WARNING)
   budget = [f'training.time_budget_seconds={FLAGS.train_seconds}'] if FLAGS.train_seconds else []
-  config = configs.load_config(config_flags.CONFIG_PATH.value, budget + config_flags.OVERRIDES.value)
+  config = config_flags.config_from_flags(defaults=budget)
   print(f'Running the TFX pipeline on {config.data.input_uri} (LocalDagRunner; progress below) ...', flush=True)
   start = time.perf_counter()
   run_local.run(config)

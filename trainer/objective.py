@@ -77,10 +77,10 @@ def make_objective(model_config, info, image_size: int) -> Objective:
   from trainer import losses  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
 
-  if not model_config.loss.startswith('classification'):
+  if not model_config.bins_head:
     return Objective(losses.regression_loss(model_config),
                      lambda out: _at_model_size(model_lib.unscale_ab(out), image_size))
-  two_heads = model_config.loss == 'classification+l1_chroma'
+  two_heads = model_config.regression_loss is not None
   centers = color_bins.ab_bin_centers()
   sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
                                  embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
