@@ -130,6 +130,11 @@ class ModelConfig:
     chroma_weight: `l1_chroma`: weight of the chroma term against the L1 term.
     regression_weight: `classification+l1_chroma`: weight of the regression head's loss (scaled ab, ~0.1 after
       training) against the cross-entropy (~4 nats): 10 gives both heads' gradients a similar say.
+    regression_rebalancing: Class rebalancing for the regression losses (and the two-head variant's regression
+      head), in [0, 1]: each pixel's loss is scaled by w^this, w being the classification's rebalancing weight
+      (`rebalance_lambda`) of its true colour's bin, renormalized to average 1 over the training photos. 0 = off;
+      1 = the cross-entropy's full rebalancing. Rare colours (green, cyan, purple) then weigh as much as the
+      browns that fill most photos, which a median regression otherwise settles on.
   """
 
   variant: Literal['unet', 'fusion', 'beta'] = 'unet'
@@ -150,6 +155,7 @@ class ModelConfig:
   chroma_boost: float = 1.2
   chroma_weight: float = 0.5
   regression_weight: float = 10.0
+  regression_rebalancing: float = 0.0
 
   @property
   def bins_head(self) -> bool:
@@ -361,6 +367,9 @@ class PipelineConfig:
     if has('model') and self.model.variant == 'unet' and len(self.model.decoder_filters) != 4:
       raise ConfigError('model.decoder_filters: needs 4 values (decoder stages at strides 16, 8, 4, 2), got '
                         f'{self.model.decoder_filters}')
+    if has('model') and not 0.0 <= self.model.regression_rebalancing <= 1.0:
+      raise ConfigError(f'model.regression_rebalancing: must be in [0, 1] (0 = off), got '
+                        f'{self.model.regression_rebalancing}')
     if has('training'):
       for key in ('warmup_fraction', 'frozen_encoder_fraction'):
         if not 0.0 <= getattr(self.training, key) < 1.0:

@@ -110,6 +110,20 @@ def test_rebalancing_weights(centers):
   np.testing.assert_allclose(color_bins.rebalancing_weights(hist, lam=1.0, centers=centers), 1.0, rtol=1e-5)
 
 
+def test_rebalancing_strength_softens_the_weights(centers):
+  """strength s: w^s renormalized (the regression losses' knob); 0 = every bin 1, 1 = Zhang's weights."""
+  hist = _photo_like_histogram(centers)
+  p = color_bins.bin_distribution(hist, centers=centers)
+  full = color_bins.rebalancing_weights(hist, centers=centers)
+  half = color_bins.rebalancing_weights(hist, centers=centers, strength=0.5)
+  np.testing.assert_allclose(color_bins.rebalancing_weights(hist, centers=centers, strength=0.0), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(color_bins.rebalancing_weights(hist, centers=centers, strength=1.0), full, rtol=1e-6)
+  assert np.sum(p * half) == pytest.approx(1.0, abs=1e-5)
+  np.testing.assert_allclose(half / half[0], np.sqrt(full / full[0]), rtol=1e-4)
+  rare, frequent = _index(centers, RARE), _index(centers, FREQUENT)
+  assert 1.0 < half[rare] / half[frequent] < full[rare] / full[frequent]
+
+
 def _one_hot_logits(centers, ab, peak=20.0):
   """Logits [..., Q] peaked at the nearest bin of each ab."""
   return peak * tf.one_hot(color_bins.nearest_bin_numpy(ab, centers), len(centers))

@@ -56,6 +56,33 @@ def test_each_pixel_is_served_the_more_saturated_head():
   np.testing.assert_allclose(classification_only(output[..., :len(centers)]).numpy()[0, 0, 1], (0, 0), atol=0.5)
 
 
+def test_rebalanced_regression_scales_each_pixel_by_its_true_colours_weight():
+  """`model.regression_rebalancing`: pixel i's L1 (+ chroma term) counts w(bin of its true ab)^strength times,
+  the mean still over the valid pixels; a gray and a green pixel with the same error weigh differently."""
+  centers = color_bins.ab_bin_centers()
+  gray, green = _index(centers, (0.0, 0.0)), _index(centers, GREEN)
+  histogram = np.ones(len(centers))
+  histogram[gray] = 10_000  # photos are mostly gray-brown
+  config = configs.ModelConfig(loss='l1_chroma', regression_rebalancing=1.0)
+  weights = color_bins.rebalancing_weights(histogram, lam=config.rebalance_lambda)
+  ab_true = model_lib.scale_ab(np.array([[[[0.0, 0.0], GREEN, GREEN]]], np.float32))
+  ab_pred = ab_true + 0.1  # the same error everywhere
+  mask = np.array([[[[1.0], [1.0], [0.0]]]], np.float32)  # the third pixel is padding
+  loss = objective_lib._regression_loss(config, histogram)  # pylint: disable=protected-access
+  plain = losses.regression_loss(config)
+  per_pixel = [float(plain(ab_true[:, :, i:i + 1], ab_pred[:, :, i:i + 1], mask[:, :, :1])[0]) for i in range(2)]
+  expected = (weights[gray] * per_pixel[0] + weights[green] * per_pixel[1]) / 2
+  assert float(loss(ab_true, ab_pred, mask)[0]) == pytest.approx(expected, rel=1e-5)
+  assert weights[green] > 10 * weights[gray]
+  unbalanced = objective_lib._regression_loss(configs.ModelConfig(loss='l1_chroma'), histogram)  # pylint: disable=protected-access
+  assert float(unbalanced(ab_true, ab_pred, mask)[0]) == pytest.approx(sum(per_pixel) / 2, rel=1e-5)
+
+
+def test_regression_rebalancing_is_refused_outside_0_to_1():
+  with pytest.raises(configs.ConfigError, match='model.regression_rebalancing'):
+    configs.load_config(overrides=['model.regression_rebalancing=1.5'])
+
+
 @pytest.fixture(scope='module')
 def split_dataset(tmp_path_factory):
   """Train and eval splits: the decoding is chosen on the eval split."""
@@ -74,5 +101,17 @@ def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_pat
   stored = json.loads((tmp_path / 'color_bins.json').read_text())
   assert stored['regression_head'] is True and len(stored['temperature_search']) == 2
   assert np.isfinite(result.history['loss']).all()
+  predict = tf.saved_model.load(result.export_dir).signatures['predict_ab']
+  assert predict(l=tf.fill([1, 32, 32, 1], 50.0))['ab'].shape == (1, 32, 32, 2)
+
+
+def test_rebalanced_regression_trains_and_exports(split_dataset, tmp_path):
+  config = configs.load_config(overrides=[
+      'model.variant=beta', 'model.loss=l1_chroma', 'model.regression_rebalancing=0.5',
+      'model.encoder_filters=[16, 32, 64]', 'training.batch_size_per_replica=4',
+      'training.checkpoint_every_steps=1000'])
+  result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3)
+  assert np.isfinite(result.history['loss']).all()
+  assert not (tmp_path / 'color_bins.json').exists()  # regression: nothing to decode
   predict = tf.saved_model.load(result.export_dir).signatures['predict_ab']
   assert predict(l=tf.fill([1, 32, 32, 1], 50.0))['ab'].shape == (1, 32, 32, 2)

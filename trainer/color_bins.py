@@ -135,14 +135,15 @@ def bin_distribution(histogram, sigma: float = SIGMA, centers: np.ndarray | None
 
 
 def rebalancing_weights(histogram, lam: float = LAMBDA, sigma: float = SIGMA,
-                        centers: np.ndarray | None = None) -> np.ndarray:
-  """Zhang's class-rebalancing weights, float32 [Q]: w ∝ ((1 - lam) p + lam / Q)^-1 with sum(p * w) = 1.
+                        centers: np.ndarray | None = None, strength: float = 1.0) -> np.ndarray:
+  """Zhang's class-rebalancing weights, float32 [Q]: w ∝ ((1 - lam) p + lam / Q)^-strength with sum(p * w) = 1.
 
   lam = 0 would fully equalize the bins (rare noise dominates); lam = 1 is no rebalancing. p is
-  `bin_distribution(histogram, sigma)`.
+  `bin_distribution(histogram, sigma)`. strength < 1 softens the weights (the regression losses' knob,
+  `model.regression_rebalancing`); 0 gives every bin weight 1.
   """
   p = bin_distribution(histogram, sigma, centers)
-  w = 1.0 / ((1.0 - lam) * p + lam / len(p))
+  w = (1.0 / ((1.0 - lam) * p + lam / len(p))) ** strength
   return (w / np.sum(p * w)).astype(np.float32)
 
 

@@ -13,24 +13,27 @@ import tensorflow as tf
 HUBER_DELTA = 0.1  # in scaled ab units (about 13 ab units)
 
 
-def _masked_mean(per_pixel, mask):
-  """Mean over valid pixels of each example: [B, H, W] -> [B]."""
+def _masked_mean(per_pixel, mask, pixel_weights=None):
+  """Mean over valid pixels of each example: [B, H, W] -> [B]. `pixel_weights` [B, H, W] (class rebalancing)
+  scale each pixel's loss; the mean still divides by the valid-pixel count, as the classification loss does."""
   mask = tf.squeeze(tf.cast(mask, per_pixel.dtype), -1)
+  if pixel_weights is not None:
+    per_pixel *= tf.cast(pixel_weights, per_pixel.dtype)
   return tf.reduce_sum(per_pixel * mask, axis=[1, 2]) / tf.maximum(tf.reduce_sum(mask, axis=[1, 2]), 1.0)
 
 
-def masked_mse(ab_true, ab_pred, mask):
-  return _masked_mean(tf.reduce_mean(tf.square(ab_true - tf.cast(ab_pred, ab_true.dtype)), -1), mask)
+def masked_mse(ab_true, ab_pred, mask, pixel_weights=None):
+  return _masked_mean(tf.reduce_mean(tf.square(ab_true - tf.cast(ab_pred, ab_true.dtype)), -1), mask, pixel_weights)
 
 
-def masked_huber(ab_true, ab_pred, mask, delta: float = HUBER_DELTA):
+def masked_huber(ab_true, ab_pred, mask, delta: float = HUBER_DELTA, pixel_weights=None):
   error = tf.abs(ab_true - tf.cast(ab_pred, ab_true.dtype))
   quadratic = tf.minimum(error, delta)
   per_pixel = tf.reduce_mean(0.5 * tf.square(quadratic) + delta * (error - quadratic), -1)
-  return _masked_mean(per_pixel, mask)
+  return _masked_mean(per_pixel, mask, pixel_weights)
 
 
-def masked_l1_chroma(ab_true, ab_pred, mask, boost: float = 1.2, weight: float = 0.5):
+def masked_l1_chroma(ab_true, ab_pred, mask, boost: float = 1.2, weight: float = 0.5, pixel_weights=None):
   """L1 on ab plus a one-sided penalty on chroma below `boost` x the true chroma.
 
   L1 regresses to the median instead of the mean (less averaging of a red and a green hypothesis into brown);
@@ -42,7 +45,7 @@ def masked_l1_chroma(ab_true, ab_pred, mask, boost: float = 1.2, weight: float =
   chroma_true = tf.sqrt(tf.reduce_sum(tf.square(ab_true), -1))
   # Shifted so that zero ab has exactly zero chroma, with a finite gradient there.
   chroma_pred = tf.sqrt(tf.reduce_sum(tf.square(ab_pred), -1) + 1e-8) - 1e-4
-  return _masked_mean(l1 + weight * tf.nn.relu(boost * chroma_true - chroma_pred), mask)
+  return _masked_mean(l1 + weight * tf.nn.relu(boost * chroma_true - chroma_pred), mask, pixel_weights)
 
 
 REGRESSION_LOSSES = {'mse': masked_mse, 'huber': masked_huber, 'l1_chroma': masked_l1_chroma}

@@ -63,34 +63,63 @@ def _bins_decoder(weights, temperature: float, prior_correction: float, image_si
   return decode
 
 
+def _training_histogram(info) -> 'np.ndarray':
+  """The ab-bin histogram of up to REBALANCING_SAMPLE training examples (padding excluded): what the class
+  rebalancing weights come from."""
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
+                                 embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
+  return color_bins.bin_histogram(
+      (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
+
+
+def _regression_loss(model_config, histogram):
+  """The configured regression loss; with `model.regression_rebalancing` > 0 each pixel's loss is scaled by the
+  rebalancing weight of its true colour's bin, so the rare greens, cyans and purples count as much as the browns
+  that fill most photos (Zhang's rebalancing, carried over from the cross-entropy to L1/L2)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  from trainer import losses  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  loss = losses.regression_loss(model_config)
+  if not model_config.regression_rebalancing:
+    return loss
+  centers = color_bins.ab_bin_centers()
+  weights = tf.constant(color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda,
+                                                       strength=model_config.regression_rebalancing))
+
+  def rebalanced(ab_true, ab_pred, mask):
+    bins = color_bins.nearest_bin(tf.cast(ab_true, tf.float32) * model_lib.AB_SCALE, centers)
+    return loss(ab_true, ab_pred, mask, pixel_weights=tf.gather(weights, bins))
+  return rebalanced
+
+
 def make_objective(model_config, info, image_size: int) -> Objective:
   """The loss and the output decoding: regression, or Zhang et al.'s rebalanced classification.
 
   Classification: the histogram is computed once, over up to REBALANCING_SAMPLE training examples (padding
   excluded), and stored next to the model (`color_bins.json`); the exported graph carries the centres and the
-  annealed-mean temperature (chosen after training, `trainer/temperature.py`) as constants.
+  annealed-mean temperature (chosen after training, `trainer/decoding.py`) as constants.
   """
   import functools  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer import color_bins  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  from trainer import losses  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
 
+  needs_histogram = model_config.bins_head or model_config.regression_rebalancing
+  histogram = _training_histogram(info) if needs_histogram else None
   if not model_config.bins_head:
-    return Objective(losses.regression_loss(model_config),
+    return Objective(_regression_loss(model_config, histogram),
                      lambda out: _at_model_size(model_lib.unscale_ab(out), image_size))
   two_heads = model_config.regression_loss is not None
   centers = color_bins.ab_bin_centers()
-  sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
-                                 embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
-  histogram = color_bins.bin_histogram(
-      (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
   weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
   loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
   if two_heads:
     loss_fn = functools.partial(two_head_loss, classification_loss=loss_fn, num_bins=len(centers),
-                                regression_loss=losses.regression_loss(model_config),
+                                regression_loss=_regression_loss(model_config, histogram),
                                 regression_weight=model_config.regression_weight)
   output_to_ab = _bins_decoder(weights, model_config.annealed_mean_temperature, model_config.prior_correction,
                                image_size, two_heads)
