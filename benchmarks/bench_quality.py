@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import re
 import time
 from typing import Any, Sequence
 
@@ -32,7 +33,8 @@ flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder).')
 flags.DEFINE_integer('size', 128, 'Image size.')
 flags.DEFINE_float('minutes', 30.0, 'Training wall-time budget per variant.')
 flags.DEFINE_list('variants', ['unet/classification', 'unet/l1_chroma', 'fusion/mse', 'fusion/classification'],
-                  'variant/loss[@precision] triples.')
+                  'variant/loss[@precision][:key=value[;key=value...]] specs: the overrides after ":" apply to '
+                  'that variant only (e.g. unet/l1_chroma:model.regression_rebalancing=0.5), after any --set.')
 flags.DEFINE_integer('batch', 16, 'Batch size.')
 flags.DEFINE_integer('grid_photos', 8, 'Eval photos in the picture grid.')
 flags.DEFINE_string('output', 'benchmarks/results/quality.json', 'Where the JSON results go.')
@@ -79,7 +81,9 @@ def main(argv: Sequence[str]) -> None:
     # The decoding is chosen as gcp.yaml would: for the targets' ΔPSNR >= 0, not the demo's 1 dB, over the full
     # (T, s) grid (ModelConfig's defaults), not the demo's coarse 4 x 4.
     full_grid = configs.ModelConfig()
-    for triple in FLAGS.variants:
+    for spec in FLAGS.variants:
+      triple, _, own = spec.partition(':')
+      own_overrides = [item for item in own.split(';') if item]
       pair, _, precision = triple.partition('@')
       variant, loss = pair.split('/')
       overrides = [f'model.variant={variant}', f'model.loss={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
@@ -90,8 +94,9 @@ def main(argv: Sequence[str]) -> None:
                    ] + config_flags.OVERRIDES.value
       if precision:
         overrides.append(f'training.precision={precision}')
+      overrides += own_overrides
       run_config = configs.load_config(overrides=overrides)
-      out = os.path.join(work, triple.replace('/', '_').replace('@', '_'))
+      out = os.path.join(work, re.sub(r'[^A-Za-z0-9_.+-]', '_', spec))
       trained = os.path.join(out, 'bench_entry.json')
       if FLAGS.redecode and os.path.exists(trained):
         with open(trained) as f:
@@ -110,6 +115,7 @@ def main(argv: Sequence[str]) -> None:
                  'final_val_loss': result.history['val_loss'][-1] if result.history['val_loss'] else None}
         with open(trained, 'w') as f:
           json.dump(entry, f)
+      entry['overrides'] = own_overrides
       predictor = scoring.saved_model_predictor(export_dir)
       report, _ = scoring.score(predictor, records)
       entry.update(report)
@@ -119,7 +125,7 @@ def main(argv: Sequence[str]) -> None:
           stored = json.load(f)
         entry['temperature'], entry['prior_correction'] = stored['temperature'], stored.get('prior_correction', 0.0)
       results['variants'].append(entry)
-      columns.append((triple, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
+      columns.append((spec, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
       print('result:', json.dumps(entry), flush=True)
     grid.draw_grid(shown, columns, FLAGS.grid)
   finally:
@@ -131,7 +137,9 @@ def main(argv: Sequence[str]) -> None:
   for v in results['variants']:
     sectors = ' '.join(f'{s:.2f}' for s in v['hue_recall_sectors'])
     decoding = f'{v["temperature"]:.2f}/{v.get("prior_correction", 0.0):.1f}' if 'temperature' in v else ''
-    print(f'{(v["variant"] + "/" + v["loss"] + (("@" + v["precision"]) if v["precision"] else "")):34s} '
+    name = v['variant'] + '/' + v['loss'] + (('@' + v['precision']) if v['precision'] else '')
+    name += (':' + ';'.join(v['overrides'])) if v.get('overrides') else ''
+    print(f'{name:34s} '
           f'{v["delta_psnr"]:6.2f} {v["colourfulness_ratio"]:5.2f} {v["delta_colourfulness"]:5.1f} '
           f'{v["desaturation_rate"]:5.2f} {v["rebalanced_ab_accuracy"]:5.3f} {v["hue_recall"]:5.3f} {sectors:>32s} '
           f'{v.get("steps", ""):>6} {v.get("examples_per_s", 0):5.1f} {decoding:>9s}')

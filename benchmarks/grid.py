@@ -9,10 +9,10 @@ CHAR_WIDTH, LINE_HEIGHT = 6, 12  # PIL's default bitmap font
 
 
 def _wrap(name: str, width: int) -> list[str]:
-  """A column title in lines of at most `width` characters, broken after '/', '+', '@' or ':' where it can be
-  (long variant names such as unet/classification+l1_chroma would run into the next column)."""
+  """A column title in lines of at most `width` characters, broken after / + @ : ; . or = where it can be (long
+  variant names such as unet/classification+l1_chroma would run into the next column)."""
   lines = ['']
-  for piece in re.findall(r'[^/+@:]+[/+@:]?|[/+@:]', name):
+  for piece in re.findall(r'[^/+@:;.=]+[/+@:;.=]?|[/+@:;.=]', name):
     while len(piece) > width:  # a piece longer than a line is cut
       if lines[-1]:
         lines.append('')
