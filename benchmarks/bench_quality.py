@@ -5,10 +5,11 @@
 Builds one Lab dataset (train/eval split by content hash), trains each variant/loss pair for `--minutes` of wall
 time on this machine, and scores it on the eval split with the evaluator's own scoring
 (`components/colorization_evaluator/scoring.py`; metrics as the README's "Metrics" section defines them,
-`trainer/metrics.py`): ΔPSNR against gray, the colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab accuracy, and the hue-balanced recall with its six
-sectors; the two references (no colour, constant sepia) are rows of the same table. A pair may name a precision:
-`unet/classification@mixed_bfloat16`. Writes the JSON results and a PNG grid of 8 eval photos
-(gray | each variant | original).
+`trainer/metrics.py`): ΔPSNR against gray, the colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab
+accuracy, and the hue-balanced recall with its six sectors; the two references (no colour, constant sepia) are
+rows of the same table. A spec may name a precision (`unet/classification@mixed_bfloat16`) and config overrides
+of its own (`unet/l1_chroma:model.regression_rebalancing=0.5`). Writes the JSON results and a PNG grid of 8 eval
+photos (gray | each variant | original).
 """
 
 from __future__ import annotations

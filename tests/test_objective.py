@@ -74,7 +74,8 @@ def test_rebalanced_regression_scales_each_pixel_by_its_true_colours_weight():
   expected = (weights[gray] * per_pixel[0] + weights[green] * per_pixel[1]) / 2
   assert float(loss(ab_true, ab_pred, mask)[0]) == pytest.approx(expected, rel=1e-5)
   assert weights[green] > 10 * weights[gray]
-  unbalanced = objective_lib._regression_loss(configs.ModelConfig(loss='l1_chroma'), histogram)  # pylint: disable=protected-access
+  plain_config = configs.ModelConfig(loss='l1_chroma')
+  unbalanced = objective_lib._regression_loss(plain_config, histogram)  # pylint: disable=protected-access
   assert float(unbalanced(ab_true, ab_pred, mask)[0]) == pytest.approx(sum(per_pixel) / 2, rel=1e-5)
 
 
