@@ -102,10 +102,8 @@ def main(argv: Sequence[str]) -> None:
       if FLAGS.redecode and os.path.exists(trained):
         with open(trained) as f:
           entry = json.load(f)
-        if run_config.model.bins_head:  # restores the final checkpoint, runs no step, chooses the decoding again
-          export_dir = train_lib.train(run_config, version, out, max_steps=entry['steps']).export_dir
-        else:  # regression has no decoding to choose: the exported model is the one trained
-          export_dir = os.path.join(out, 'export')
+        # restores the final checkpoint, runs no step, chooses the decoding again (bins: T and s; regression: gain)
+        export_dir = train_lib.train(run_config, version, out, max_steps=entry['steps']).export_dir
       else:
         start = time.perf_counter()
         result = train_lib.train(run_config, version, out, time_budget_seconds=FLAGS.minutes * 60)
@@ -125,6 +123,10 @@ def main(argv: Sequence[str]) -> None:
         with open(bins) as f:
           stored = json.load(f)
         entry['temperature'], entry['prior_correction'] = stored['temperature'], stored.get('prior_correction', 0.0)
+      gain = os.path.join(out, 'decoding.json')
+      if os.path.exists(gain):
+        with open(gain) as f:
+          entry['chroma_gain'] = json.load(f)['chroma_gain']
       results['variants'].append(entry)
       columns.append((spec, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
       print('result:', json.dumps(entry), flush=True)
@@ -134,10 +136,11 @@ def main(argv: Sequence[str]) -> None:
       shutil.rmtree(work, ignore_errors=True)
   benchmarks.write_results(FLAGS.output, results)
   print(f'\n{"variant/loss":34s} {"ΔPSNR":>6s} {"CF":>5s} {"ΔCF":>5s} {"desat":>5s} {"AuC_w":>5s} {"hue":>5s} '
-        f'{"sectors (0-60 ... 300-360)":>32s} {"steps":>6s} {"ex/s":>5s} {"T/s":>9s}')
+        f'{"sectors (0-60 ... 300-360)":>32s} {"steps":>6s} {"ex/s":>5s} {"T/s|gain":>9s}')
   for v in results['variants']:
     sectors = ' '.join(f'{s:.2f}' for s in v['hue_recall_sectors'])
-    decoding = f'{v["temperature"]:.2f}/{v.get("prior_correction", 0.0):.1f}' if 'temperature' in v else ''
+    decoding = f'{v["temperature"]:.2f}/{v.get("prior_correction", 0.0):.1f}' if 'temperature' in v else (
+        f'x{v["chroma_gain"]:.2f}' if 'chroma_gain' in v else '')
     name = v['variant'] + '/' + v['loss'] + (('@' + v['precision']) if v['precision'] else '')
     name += (':' + ';'.join(v['overrides'])) if v.get('overrides') else ''
     print(f'{name:34s} '

@@ -124,8 +124,15 @@ class ModelConfig:
     prior_correction_candidates: The strengths tried with each temperature: 0 = the network's distribution as
       trained (rebalanced), < 0 undoes the training's rebalancing towards the photos' own statistics (duller,
       safer PSNR), > 0 favours rare colours further (more hues, more wrong ones).
-    temperature_max_psnr_cost: How many dB of PSNR against gray the chosen decoding may cost (0: only decodings
-      with ΔPSNR >= 0 qualify). Keep it within the gate's `-evaluation.min_delta_psnr`.
+    temperature_max_psnr_cost: How many dB of PSNR against gray the chosen decoding (the bins' (T, s), a
+      regression's chroma gain) may cost (0: only decodings with ΔPSNR >= 0 qualify). Keep it within the gate's
+      `-evaluation.min_delta_psnr`.
+    chroma_gain: Regression losses: the served ab is the network's times this (used when `chroma_gain_candidates`
+      is empty or there is no eval split).
+    chroma_gain_candidates: Regression losses: after training the gain is chosen among these on the eval split,
+      with the bins' criterion (the best hue-balanced recall among ΔPSNR >= -temperature_max_psnr_cost), stored in
+      `decoding.json` next to the model and baked into the serving graph. `l1_chroma` and class-rebalanced
+      regression aim above the true chroma on purpose; a gain < 1 takes back what costs fidelity.
     chroma_boost: `l1_chroma`: the chroma the prediction is pushed towards, as a multiple of the true chroma.
     chroma_weight: `l1_chroma`: weight of the chroma term against the L1 term.
     regression_weight: `classification+l1_chroma`: weight of the regression head's loss (scaled ab, ~0.1 after
@@ -156,6 +163,9 @@ class ModelConfig:
   chroma_weight: float = 0.5
   regression_weight: float = 10.0
   regression_rebalancing: float = 0.0
+  chroma_gain: float = 1.0
+  chroma_gain_candidates: list[float] = dataclasses.field(
+      default_factory=lambda: [0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.2])
 
   @property
   def bins_head(self) -> bool:
@@ -367,6 +377,9 @@ class PipelineConfig:
     if has('model') and self.model.variant == 'unet' and len(self.model.decoder_filters) != 4:
       raise ConfigError('model.decoder_filters: needs 4 values (decoder stages at strides 16, 8, 4, 2), got '
                         f'{self.model.decoder_filters}')
+    if has('model') and not all(g > 0 for g in [self.model.chroma_gain, *self.model.chroma_gain_candidates]):
+      raise ConfigError(f'model.chroma_gain(_candidates): gains must be > 0, got {self.model.chroma_gain} and '
+                        f'{self.model.chroma_gain_candidates}')
     if has('model') and not 0.0 <= self.model.regression_rebalancing <= 1.0:
       raise ConfigError(f'model.regression_rebalancing: must be in [0, 1] (0 = off), got '
                         f'{self.model.regression_rebalancing}')

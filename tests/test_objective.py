@@ -116,3 +116,27 @@ def test_rebalanced_regression_trains_and_exports(split_dataset, tmp_path):
   assert not (tmp_path / 'color_bins.json').exists()  # regression: nothing to decode
   predict = tf.saved_model.load(result.export_dir).signatures['predict_ab']
   assert predict(l=tf.fill([1, 32, 32, 1], 50.0))['ab'].shape == (1, 32, 32, 2)
+
+
+def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_dataset, tmp_path):
+  """The gain search is recorded in decoding.json with the bins' criterion, and the exported graph serves the
+  network's ab times the chosen gain: the same checkpoint exported with gain 1 and with gain 0.5 differs by 0.5x."""
+  from trainer import decoding
+  overrides = ['model.variant=beta', 'model.loss=l1_chroma', 'model.encoder_filters=[16, 32, 64]',
+               'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000']
+  searched = configs.load_config(overrides=overrides + ['model.chroma_gain_candidates=[0.5, 1.0, 1.5]',
+                                                        'model.temperature_max_psnr_cost=100'])
+  train_lib.train(searched, split_dataset, str(tmp_path), max_steps=3, export_dir=str(tmp_path / 'searched'))
+  stored = json.loads((tmp_path / 'decoding.json').read_text())
+  assert [row['chroma_gain'] for row in stored['search']] == [0.5, 1.0, 1.5]
+  assert stored['chroma_gain'] == decoding.pick(stored['search'], 100)['chroma_gain']
+  exports = {}
+  for gain in (1.0, 0.5):  # restores the checkpoint, runs no step, "chooses" the only candidate, exports
+    config = configs.load_config(overrides=overrides + [f'model.chroma_gain_candidates=[{gain}]'])
+    result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3, export_dir=str(tmp_path / str(gain)))
+    assert json.loads((tmp_path / 'decoding.json').read_text())['chroma_gain'] == gain
+    exports[gain] = tf.saved_model.load(result.export_dir).signatures['predict_ab']
+  l = tf.constant(np.random.default_rng(0).uniform(0, 100, (1, 32, 32, 1)), tf.float32)
+  full, half = (exports[g](l=l)['ab'].numpy() for g in (1.0, 0.5))
+  assert np.abs(full).max() > 1.0  # the network colours something, so the gain is visible
+  np.testing.assert_allclose(half, 0.5 * full, atol=1e-3)

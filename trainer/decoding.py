@@ -1,15 +1,17 @@
-"""Choosing how a classification colorizer's bin distribution becomes ab, on the eval split, after training.
+"""Choosing how a colorizer's output becomes ab, on the eval split, after training.
 
-Two knobs, both measured rather than fixed by eye:
+Classification, two knobs, both measured rather than fixed by eye:
 - the annealed-mean temperature T, softmax(logits / T) averaged over the bin centres: a low T takes the mode
   (vivid, sometimes patchy and wrong), T = 1 the mean (safe, brown); Zhang et al. fixed T = 0.38 by eye;
 - the prior correction s: logits + s x log(rebalancing weight) (`color_bins.prior_logit_bias`), which lets the
   rare colours of the training photos (green, cyan, purple) win where the network hesitates between them and the
   common browns; s = 0 leaves the distribution as the network predicts it.
+Regression, one knob: a chroma gain g, ab x g. The saturation-seeking losses (`l1_chroma`'s 1.2x chroma target,
+class-rebalanced regression) overshoot on purpose; g < 1 takes back what costs fidelity, g > 1 adds to a dull model.
 
-Criterion: among the (T, s) pairs whose ΔPSNR against gray is >= -`model.temperature_max_psnr_cost` (0 by
-default: the colours add something rather than cost fidelity), the one with the highest hue-balanced recall (the
-colour is the right one, every hue sector counting the same); when none qualifies, the one with the best ΔPSNR.
+Criterion: among the candidates whose ΔPSNR against gray is >= -`model.temperature_max_psnr_cost` (0 by default:
+the colours add something rather than cost fidelity), the one with the highest hue-balanced recall (the colour is
+the right one, every hue sector counting the same); when none qualifies, the one with the best ΔPSNR.
 """
 
 from __future__ import annotations
@@ -23,30 +25,34 @@ import numpy as np
 
 @dataclasses.dataclass
 class Choice:
-  temperature: float
-  prior_correction: float
-  # per candidate: temperature, prior_correction, delta_psnr, hue_recall(_sectors), colourfulness_ratio
+  knobs: dict[str, float]  # the chosen candidate, e.g. {'temperature': 0.46, 'prior_correction': -0.1}
+  # per candidate: its knobs, delta_psnr, hue_recall(_sectors), colourfulness_ratio
   table: list[dict[str, float]]
 
 
-def choose(temperatures: Iterable[float], prior_corrections: Iterable[float], batches: Iterable,
-           logits_fn: Callable, decode_fn: Callable, max_psnr_cost: float = 0.0, max_examples: int = 512) -> Choice:
-  """Scores every (temperature, prior correction) pair on eval batches and picks one (criterion above).
+def bins_candidates(temperatures: Iterable[float], prior_corrections: Iterable[float]) -> list[dict[str, float]]:
+  """Every (temperature, prior correction) pair; no correction tried when none is listed."""
+  return [{'temperature': float(t), 'prior_correction': float(s)}
+          for t, s in itertools.product(temperatures, list(prior_corrections) or [0.0])]
+
+
+def choose(candidates: list[dict[str, float]], batches: Iterable, output_fn: Callable, decode_fn: Callable,
+           max_psnr_cost: float = 0.0, max_examples: int = 512) -> Choice:
+  """Scores every candidate decoding on eval batches and picks one (criterion above).
 
   Args:
-    temperatures: Annealed-mean temperatures to try.
-    prior_corrections: Prior-correction strengths to try (0 = none).
+    candidates: The decodings to try, each a dict of keyword arguments for `decode_fn`.
     batches: Eval batches (features, targets) as `trainer.data.make_dataset` yields them (scaled L, ab).
-    logits_fn: features -> the model's bin logits.
-    decode_fn: (logits, temperature, prior_correction) -> ab in ab units at the model's size.
+    output_fn: features -> the model's output (bin logits, or scaled ab).
+    decode_fn: (output, **candidate) -> ab in ab units at the model's size.
     max_psnr_cost: How many dB of PSNR against gray the chosen decoding may cost (`model.*`).
     max_examples: Eval examples used.
   """
   from trainer import metrics  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
-  logits, labs, seen = [], [], 0
+  outputs, labs, seen = [], [], 0
   for features, targets in batches:
-    logits.append(logits_fn(features))
+    outputs.append(output_fn(features))
     l = model_lib.unscale_l(features['l'].numpy())
     ab = model_lib.unscale_ab(targets['ab'].numpy())
     labs.extend(np.concatenate([l, ab], -1))
@@ -55,15 +61,15 @@ def choose(temperatures: Iterable[float], prior_corrections: Iterable[float], ba
       break
   truths = metrics.prepare(labs)  # the truth's side of every metric, once for all candidates
   table = []
-  for temperature, correction in itertools.product(temperatures, prior_corrections or [0.0]):
-    predictions = [ab for chunk in logits for ab in np.asarray(decode_fn(chunk, temperature, correction))]
+  for candidate in candidates:
+    predictions = [ab for chunk in outputs for ab in np.asarray(decode_fn(chunk, **candidate))]
     report = metrics.evaluate(truths, predictions)
-    table.append({'temperature': float(temperature), 'prior_correction': float(correction),
+    table.append({**{k: float(v) for k, v in candidate.items()},
                   'delta_psnr': report.delta_psnr, 'hue_recall': report.hue_recall,
                   'hue_recall_sectors': report.hue_recall_sectors,
                   'colourfulness_ratio': report.colourfulness_ratio})
   best = pick(table, max_psnr_cost)
-  return Choice(best['temperature'], best['prior_correction'], table)
+  return Choice({k: best[k] for k in candidates[0]}, table)
 
 
 def pick(table: list[dict[str, float]], max_psnr_cost: float = 0.0) -> dict[str, float]:

@@ -27,6 +27,7 @@ class Objective:
   num_bins: int = 0      # > 0: classification over this many ab bins
   regression_head: bool = False   # with num_bins: 2 more output channels, ab regressed (`model.output_head`)
   color_bins: dict | None = None  # classification: what goes to color_bins.json
+  regression_decoding: dict | None = None  # regression: the chroma gain and its search, what goes to decoding.json
 
 
 def _at_model_size(ab, image_size: int):
@@ -61,6 +62,14 @@ def _bins_decoder(weights, temperature: float, prior_correction: float, image_si
       ab = tf.where(chroma(ab) >= chroma(regressed), ab, regressed)
     return _at_model_size(ab, image_size)
   return decode
+
+
+def _regression_decoder(chroma_gain: float, image_size: int):
+  """Scaled ab -> ab in ab units at the model's size, times the chroma gain chosen on the eval split."""
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  if chroma_gain == 1.0:
+    return lambda output: _at_model_size(model_lib.unscale_ab(output), image_size)
+  return lambda output: _at_model_size(model_lib.unscale_ab(output), image_size) * chroma_gain
 
 
 def _training_histogram(info) -> 'np.ndarray':
@@ -112,7 +121,8 @@ def make_objective(model_config, info, image_size: int) -> Objective:
   histogram = _training_histogram(info) if needs_histogram else None
   if not model_config.bins_head:
     return Objective(_regression_loss(model_config, histogram),
-                     lambda out: _at_model_size(model_lib.unscale_ab(out), image_size))
+                     _regression_decoder(model_config.chroma_gain, image_size),
+                     regression_decoding={'chroma_gain': model_config.chroma_gain})
   two_heads = model_config.regression_loss is not None
   centers = color_bins.ab_bin_centers()
   weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
@@ -137,22 +147,39 @@ def two_head_loss(ab_true, output, mask, *, classification_loss, regression_loss
           + regression_weight * regression_loss(ab_true, output[..., num_bins:], mask))
 
 
-def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
-  """Classification: picks the annealed-mean temperature and the prior correction on the eval split
-  (`trainer/decoding.py`); updates the decoding in place, so the exported graph serves the choice."""
+def decoding_candidates(model_config, objective: Objective) -> list[dict[str, float]]:
+  """What `choose_decoding` tries: (T, s) pairs for the bins, chroma gains for a regression; [] = nothing to choose."""
   from trainer import decoding  # pylint: disable=g-import-not-at-top
-  weights = objective.color_bins['weights']
-  choice = decoding.choose(
-      config.model.temperature_candidates, config.model.prior_correction_candidates, eval_batches,
-      lambda features: colorizer(embed(features), training=False),
-      lambda logits, temperature, correction: _bins_decoder(weights, temperature, correction, image_size,
-                                                            objective.regression_head)(logits).numpy(),
-      max_psnr_cost=config.model.temperature_max_psnr_cost)
+  if objective.num_bins:
+    if not model_config.temperature_candidates:
+      return []
+    return decoding.bins_candidates(model_config.temperature_candidates, model_config.prior_correction_candidates)
+  return [{'chroma_gain': float(g)} for g in model_config.chroma_gain_candidates]
+
+
+def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
+  """Picks the decoding on the eval split (`trainer/decoding.py`): the annealed-mean temperature and prior
+  correction of the bins, or a regression's chroma gain; updates the decoding in place, so the exported graph
+  serves the choice, and records the search next to the model."""
+  from trainer import decoding  # pylint: disable=g-import-not-at-top
+  if objective.num_bins:
+    weights = objective.color_bins['weights']
+    decode = lambda output, temperature, prior_correction: _bins_decoder(
+        weights, temperature, prior_correction, image_size, objective.regression_head)(output).numpy()
+  else:
+    decode = lambda output, chroma_gain: _regression_decoder(chroma_gain, image_size)(output).numpy()
+  choice = decoding.choose(decoding_candidates(config.model, objective), eval_batches,
+                           lambda features: colorizer(embed(features), training=False), decode,
+                           max_psnr_cost=config.model.temperature_max_psnr_cost)
+  describe = lambda knobs: '/'.join(f'{name}={value:g}' for name, value in knobs.items())
   print('decoding on the eval split: ' + ', '.join(
-      f'T={row["temperature"]:.2f}/s={row["prior_correction"]:.2f}: ΔPSNR {row["delta_psnr"]:+.2f} '
+      f'{describe({k: row[k] for k in choice.knobs})}: ΔPSNR {row["delta_psnr"]:+.2f} '
       f'hue recall {row["hue_recall"]:.3f}' for row in choice.table)
-      + f'  -> T={choice.temperature} s={choice.prior_correction}', flush=True)
-  objective.color_bins.update(temperature=choice.temperature, prior_correction=choice.prior_correction,
-                              temperature_search=choice.table)
-  objective.output_to_ab = _bins_decoder(weights, choice.temperature, choice.prior_correction, image_size,
-                                         objective.regression_head)
+      + f'  -> {describe(choice.knobs)}', flush=True)
+  if objective.num_bins:
+    objective.color_bins.update(**choice.knobs, temperature_search=choice.table)
+    objective.output_to_ab = _bins_decoder(weights, choice.knobs['temperature'], choice.knobs['prior_correction'],
+                                           image_size, objective.regression_head)
+  else:
+    objective.regression_decoding = {**choice.knobs, 'search': choice.table}
+    objective.output_to_ab = _regression_decoder(choice.knobs['chroma_gain'], image_size)
