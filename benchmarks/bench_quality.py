@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
-import re
 import time
 from typing import Any, Sequence
 

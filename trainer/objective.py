@@ -67,8 +67,6 @@ def _bins_decoder(weights, temperature: float, prior_correction: float, image_si
 def _regression_decoder(chroma_gain: float, image_size: int):
   """Scaled ab -> ab in ab units at the model's size, times the chroma gain chosen on the eval split."""
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
-  if chroma_gain == 1.0:
-    return lambda output: _at_model_size(model_lib.unscale_ab(output), image_size)
   return lambda output: _at_model_size(model_lib.unscale_ab(output), image_size) * chroma_gain
 
 
@@ -160,15 +158,18 @@ def decoding_candidates(model_config, objective: Objective) -> list[dict[str, fl
 def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
   """Picks the decoding on the eval split (`trainer/decoding.py`): the annealed-mean temperature and prior
   correction of the bins, or a regression's chroma gain; updates the decoding in place, so the exported graph
-  serves the choice, and records the search next to the model."""
+  serves the choice, and records the search next to the model. Nothing to choose from: the decoding stays."""
   from trainer import decoding  # pylint: disable=g-import-not-at-top
+  candidates = decoding_candidates(config.model, objective)
+  if not candidates:
+    return
   if objective.num_bins:
     weights = objective.color_bins['weights']
     decode = lambda output, temperature, prior_correction: _bins_decoder(
         weights, temperature, prior_correction, image_size, objective.regression_head)(output).numpy()
   else:
     decode = lambda output, chroma_gain: _regression_decoder(chroma_gain, image_size)(output).numpy()
-  choice = decoding.choose(decoding_candidates(config.model, objective), eval_batches,
+  choice = decoding.choose(candidates, eval_batches,
                            lambda features: colorizer(embed(features), training=False), decode,
                            max_psnr_cost=config.model.temperature_max_psnr_cost)
   describe = lambda knobs: '/'.join(f'{name}={value:g}' for name, value in knobs.items())

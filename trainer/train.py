@@ -234,7 +234,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   steady = step_seconds[2:] or step_seconds  # the first steps trace and compile the step function
   examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
 
-  if chief and has_eval and objective_lib.decoding_candidates(model_config, objective):
+  if chief and has_eval:
     objective_lib.choose_decoding(config, objective, colorizer, embed, eval_batches(), info.image_size)
   writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
   if objective.color_bins is not None and chief:
