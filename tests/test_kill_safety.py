@@ -62,7 +62,8 @@ def _build_command(photos, output_dir, *extra):
 
 @pytest.fixture(scope='module')
 def killed_build(tmp_path_factory):
-  """A complete small build, then a bigger build killed with SIGKILL once its process pool is working.
+  """A complete small build, then a bigger build killed with SIGKILL once its process pool is working (and stalled
+  on a named pipe, so the kill cannot come too late).
 
   Returns (output_dir, complete version name, partial version name, pool pids seen before the kill, pids alive
   5 s after the kill)."""
@@ -75,6 +76,9 @@ def killed_build(tmp_path_factory):
   complete = (output_dir / dataset_version.LATEST_FILE).read_text().strip()
 
   photos = copy_sample_photos(root / 'photos', 60)
+  # A named pipe posing as a photo: the pool task that reads it blocks until the kill, so the build is still
+  # running when it is killed however fast this machine processes the other photos.
+  os.mkfifo(photos / 'zz_stalls_until_killed.jpg')
   process = subprocess.Popen(_build_command(photos, output_dir, '--set=data.image_size=256'), cwd=REPO,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   try:
