@@ -212,6 +212,11 @@ class TrainingConfig:
       run still warms up, unfreezes and decays. Single-worker runs only (workers would disagree on the last
       step); `make demo` uses it to stay within its minutes on any machine.
     synthetic_input: Feed random tensors instead of records (input-pipeline benchmarks).
+    warm_start_from: Start the colorizer from an earlier run's weights instead of ImageNet's encoder alone: an
+      exported or pushed model folder (its `assets.extra/colorizer_weights.npz`) or such a weights file, local or
+      gs://; a relative path missing from the working directory is taken from the project (the shipped
+      `trainer/pretrained/` colorizer). The file's model must have the same variant, loss and layer sizes. A run
+      resuming from its own checkpoint ignores it. '' = no warm start.
   """
 
   epochs: int = 10
@@ -231,6 +236,7 @@ class TrainingConfig:
   xla: bool = False
   time_budget_seconds: float = 0.0
   synthetic_input: bool = False
+  warm_start_from: str = ''
 
 
 @dataclasses.dataclass

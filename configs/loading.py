@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import types
 import typing
 from typing import Any, Iterable, Literal, Mapping, Union
@@ -16,6 +17,9 @@ from typing import Any, Iterable, Literal, Mapping, Union
 import yaml
 
 from configs import definitions
+
+# A float in exponent form without a dot (`1e-4`), which YAML 1.1 (PyYAML) leaves as a string.
+_EXPONENT_FLOAT = re.compile(r'^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$')
 
 CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIG_PATH = os.path.join(CONFIG_DIR, 'local.yaml')
@@ -70,6 +74,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
       raise ConfigError(f'{key}: expected an integer, got {type(value).__name__} {value!r}')
     return value
   if hint is float:
+    if isinstance(value, str) and _EXPONENT_FLOAT.match(value):
+      return float(value)  # `1e-4`: YAML 1.1 reads a float without a dot as a string
     if isinstance(value, bool) or not isinstance(value, (int, float)):
       raise ConfigError(f'{key}: expected a number, got {type(value).__name__} {value!r}')
     return float(value)

@@ -55,6 +55,10 @@ def test_yaml_values_and_overrides(tmp_path):
   assert config.training.learning_rate == 1.0 and isinstance(config.training.learning_rate, float)
   assert config.runner.beam_args == ['--a=1', '--b=2']
   assert config.model.variant == 'beta'
+  # `1e-4` (no dot) is a string to YAML 1.1; a float setting takes it as the number it means.
+  assert configs.load_config(overrides=['training.learning_rate=1e-4']).training.learning_rate == 1e-4
+  with pytest.raises(configs.ConfigError, match='training.learning_rate: expected a number'):
+    configs.load_config(overrides=['training.learning_rate=fast'])
 
 
 @pytest.mark.parametrize('override, message', [

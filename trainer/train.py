@@ -82,6 +82,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   from trainer import objective as objective_lib  # pylint: disable=g-import-not-at-top
   from trainer import schedule  # pylint: disable=g-import-not-at-top
   from trainer import summaries  # pylint: disable=g-import-not-at-top
+  from trainer import warm_start  # pylint: disable=g-import-not-at-top
 
   tf_config = distribute.cluster_from_environment()
   chief = distribute.is_chief(tf_config)
@@ -123,6 +124,10 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   if manager.latest_checkpoint:
     checkpoint.restore(manager.latest_checkpoint)
     _LOG.info('Resumed from %s at step %d', manager.latest_checkpoint, int(step.numpy()))
+  elif training.warm_start_from:
+    source = warm_start.load_weights(colorizer, training.warm_start_from, model_config)
+    print(f'warm start: {source["path"]} ({source.get("steps", "?")} steps of {source.get("variant")}/'
+          f'{source.get("loss")} on {source.get("trained_on", "?")})', flush=True)
   resumed_from = int(step.numpy())
 
   train_ds = data_lib.make_dataset(info.files['train'], info.image_size, global_batch, training=True,
@@ -247,6 +252,10 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     export_dir = export_dir or os.path.join(output_dir, 'export')
     export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir,
                                   output_to_ab=objective.output_to_ab)
+    # The pushed model is a warm-start source as it is (training.warm_start_from).
+    warm_start.save_weights(colorizer, os.path.join(export_dir, warm_start.EXTRA_DIR, warm_start.WEIGHTS_FILE), {
+        **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
+        'trained_on': info.version_dir})
     objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)

@@ -1,0 +1,71 @@
+"""Warm start (`training.warm_start_from`): every export carries its colorizer's weights, a new run starts from
+them (local, ram:// as a non-local filesystem), and a file of another model is a clear error, never a half-load."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import configs
+from tests.trainer_datasets import small_dataset  # pylint: disable=unused-import (a fixture)
+from trainer import model as model_lib
+from trainer import train as train_lib
+from trainer import warm_start
+
+
+def beta_config(*overrides):
+  return configs.load_config(overrides=['model.variant=beta', 'model.loss=mse', 'model.encoder_filters=[8, 16, 32]',
+                                        'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000',
+                                        *overrides])
+
+
+def _predict(export_dir, l):
+  return tf.saved_model.load(export_dir).signatures['predict_ab'](l=tf.constant(l))['ab'].numpy()
+
+
+def test_a_run_warm_started_from_an_export_starts_where_that_model_ended(small_dataset, tmp_path):
+  l = np.random.default_rng(0).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+  first = train_lib.train(beta_config(), small_dataset, str(tmp_path / 'first'), max_steps=30)
+  assert tf.io.gfile.exists(f'{first.export_dir}/{warm_start.EXTRA_DIR}/{warm_start.WEIGHTS_FILE}')
+  expected = _predict(first.export_dir, l)
+  # One step at a negligible learning rate: what the second run exports is what it started from.
+  still = ['training.learning_rate=1e-12', 'training.warmup_fraction=0']
+  warm = train_lib.train(beta_config(*still, f'training.warm_start_from={first.export_dir}'), small_dataset,
+                         str(tmp_path / 'warm'), max_steps=1)
+  cold = train_lib.train(beta_config(*still), small_dataset, str(tmp_path / 'cold'), max_steps=1)
+  warm_error = np.abs(_predict(warm.export_dir, l) - expected).mean()
+  cold_error = np.abs(_predict(cold.export_dir, l) - expected).mean()
+  print(f'mean |ab - first run| warm {warm_error:.4f}, cold {cold_error:.4f}')
+  assert warm_error < 0.05, warm_error  # ab units (measured 0.004): float16 weights, one batch-norm update
+  assert cold_error > 10 * warm_error
+
+
+def test_weights_round_trip_through_a_non_local_filesystem_and_a_saved_model_folder():
+  config = beta_config()
+  source = model_lib.build_colorizer(config.model)
+  model_dir = 'ram://warm_start_test/model'
+  path = warm_start.save_weights(source, f'{model_dir}/{warm_start.EXTRA_DIR}/{warm_start.WEIGHTS_FILE}',
+                                 warm_start.model_metadata(config.model))
+  assert warm_start.resolve(model_dir) == path  # a model folder names its weights file
+  target = model_lib.build_colorizer(config.model)
+  assert max(float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(source.weights, target.weights)) > 0.01
+  header = warm_start.load_weights(target, model_dir, config.model)
+  assert header['variant'] == 'beta' and header['encoder_filters'] == [8, 16, 32] and header['path'] == path
+  for a, b in zip(source.weights, target.weights):
+    np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-4)  # float16 storage
+
+
+def test_a_file_of_another_model_or_not_a_weights_file_is_a_clear_error(tmp_path):
+  small = beta_config()
+  path = warm_start.save_weights(model_lib.build_colorizer(small.model), str(tmp_path / 'w.npz'),
+                                 warm_start.model_metadata(small.model))
+  wider = beta_config('model.encoder_filters=[8, 16, 64]')
+  target = model_lib.build_colorizer(wider.model)
+  before = [w.numpy().copy() for w in target.weights]
+  with pytest.raises(warm_start.WarmStartError, match=r'w\.npz holds a different colorizer.*encoder_filters'):
+    warm_start.load_weights(target, path, wider.model)
+  assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, target.weights))  # nothing half-loaded
+  (tmp_path / 'junk.npz').write_bytes(b'not a zip file')
+  with pytest.raises(warm_start.WarmStartError, match=r'junk\.npz is not a colorizer weights file'):
+    warm_start.load_weights(target, str(tmp_path / 'junk.npz'), wider.model)
+  with pytest.raises(warm_start.WarmStartError, match=r'cannot read .*missing\.npz'):
+    warm_start.load_weights(target, str(tmp_path / 'missing.npz'), wider.model)
