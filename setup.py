@@ -17,7 +17,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['configs', 'contracts', 'contracts.*', 'dataset', 'dataset.*',
                                                'trainer', 'trainer.*', 'serving', 'serving.*',
                                                'components', 'components.*', 'pipeline', 'pipeline.*']),
-    package_data={'configs': ['*.yaml']},
+    package_data={'configs': ['*.yaml'], 'trainer': ['pretrained/*.npz', 'pretrained/*.md']},
     install_requires=[
         'absl-py>=1.4,<2',
         'apache-beam[gcp]>=2.77',

@@ -127,6 +127,8 @@ class ModelConfig:
     temperature_max_psnr_cost: How many dB of PSNR against gray the chosen decoding (the bins' (T, s), a
       regression's chroma gain) may cost (0: only decodings with ΔPSNR >= 0 qualify). Keep it within the gate's
       `-evaluation.min_delta_psnr`.
+    decoding_hue_tolerance: Hue-balanced recalls within this of the best qualifying one are a tie, settled by the
+      better ΔPSNR: a decoding does not spend fidelity on a hue-recall gain below the eval split's resolution.
     chroma_gain: Regression losses: the served ab is the network's times this (used when `chroma_gain_candidates`
       is empty or there is no eval split).
     chroma_gain_candidates: Regression losses: after training the gain is chosen among these on the eval split,
@@ -159,6 +161,7 @@ class ModelConfig:
   prior_correction_candidates: list[float] = dataclasses.field(
       default_factory=lambda: [-1.0, -0.5, -0.25, -0.1, 0.0, 0.25, 0.5, 1.0])
   temperature_max_psnr_cost: float = 0.0
+  decoding_hue_tolerance: float = 0.01
   chroma_boost: float = 1.2
   chroma_weight: float = 0.5
   regression_weight: float = 10.0
@@ -217,6 +220,10 @@ class TrainingConfig:
       gs://; a relative path missing from the working directory is taken from the project (the shipped
       `trainer/pretrained/` colorizer). The file's model must have the same variant, loss and layer sizes. A run
       resuming from its own checkpoint ignores it. '' = no warm start.
+    warm_start_from_blessed: TFX pipelines: start from the latest blessed model of this pipeline when there is
+      one (TFX's `base_model`, from the same resolver as the evaluator's baseline), else from `warm_start_from`.
+      Each scheduled run then fine-tunes the model it may replace; the trainer re-runs whenever a new model was
+      blessed, even on unchanged examples.
   """
 
   epochs: int = 10
@@ -237,6 +244,7 @@ class TrainingConfig:
   time_budget_seconds: float = 0.0
   synthetic_input: bool = False
   warm_start_from: str = ''
+  warm_start_from_blessed: bool = False
 
 
 @dataclasses.dataclass

@@ -47,6 +47,10 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
     enable_cache: Serve unchanged component runs from the cache.
     trainer: Replaces the FusionTrainer (e.g. a Vertex custom-job trainer); called as trainer(examples=...).
   """
+  latest_blessed = resolver.Resolver(
+      strategy_class=LatestBlessedModelStrategy,
+      model=types.Channel(type=standard_artifacts.Model),
+      model_blessing=types.Channel(type=standard_artifacts.ModelBlessing)).with_id('latest_blessed_model_resolver')
   example_gen = LabExampleGen(example_gen_config(config), input_fingerprint=input_fingerprint)
   examples = example_gen.outputs['examples']
   if trainer is None:
@@ -55,13 +59,11 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
     trainer_class = VertexFusionTrainer if vertex_executor.JOB_KEY in custom_config else FusionTrainer
     training = trainer_class(examples=examples, custom_config=custom_config,
                              train_args=trainer_pb2.TrainArgs(num_steps=train_steps, splits=['train']),
-                             eval_args=trainer_pb2.EvalArgs(splits=['eval'])).with_id('FusionTrainer')
+                             eval_args=trainer_pb2.EvalArgs(splits=['eval']),
+                             base_model=(latest_blessed.outputs['model'] if config.training.warm_start_from_blessed
+                                         else None)).with_id('FusionTrainer')
   else:
     training = trainer(examples=examples)
-  latest_blessed = resolver.Resolver(
-      strategy_class=LatestBlessedModelStrategy,
-      model=types.Channel(type=standard_artifacts.Model),
-      model_blessing=types.Channel(type=standard_artifacts.ModelBlessing)).with_id('latest_blessed_model_resolver')
   evaluator = ColorizationEvaluator(examples=examples, model=training.outputs['model'],
                                     config_json=configs.slice_json(config, 'evaluation'),
                                     baseline_model=latest_blessed.outputs['model'])

@@ -60,6 +60,10 @@ def summarize(config, seconds: float) -> str:
   report = json.load(open(os.path.join(evaluation.uri, 'metrics.json')))
   verdict = 'BLESSED' if report['blessed'] else 'NOT BLESSED: ' + '; '.join(report['reasons'])
   lines.append(f'  model: {model.uri}  ->  {verdict}')
+  if config.training.warm_start_from or config.training.warm_start_from_blessed:
+    start = config.training.warm_start_from or 'scratch'
+    lines.append(f'  trained from: {"the latest blessed model, else " if config.training.warm_start_from_blessed else ""}'
+                 f'{start} (training.warm_start_from)')
   m = report['candidate']
   lines.append(f'  metrics on {report["examples"]} {report["split"]} examples: PSNR {m["psnr"]:.2f} dB '
                f'(gray baseline {m["psnr_gray"]:.2f}, ΔPSNR {m["delta_psnr"]:+.2f}), colourfulness ratio '

@@ -41,7 +41,8 @@ def pushed_models(tmp_path_factory):
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', f'data.output_dir={tmp_path_factory.mktemp("cli_ds")}', 'data.image_size=32',
       'data.split_ratios={train: 1.0}', 'data.shards={train: 1}', 'data.augmentation.copies=0',
-      'model.variant=beta', 'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])
+      'model.variant=beta',
+      'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])
   version = build_dataset.run_build(config).version_dir
   result = train_lib.train(config, version, str(tmp_path_factory.mktemp('cli_train')), max_steps=2)
   base = tmp_path_factory.mktemp('pushed')

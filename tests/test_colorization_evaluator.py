@@ -24,6 +24,7 @@ def artifacts(tmp_path_factory):
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
+      'training.warm_start_from=',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'training.learning_rate=0.003'])
   examples = standard_artifacts.Examples()
   examples.uri = str(root / 'examples')
@@ -141,7 +142,7 @@ def test_the_decoding_chosen_on_the_eval_split_is_the_one_served(artifacts, tmp_
   stored = json.load(open(os.path.join(models['strong'].uri, 'working', 'color_bins.json')))
   table = stored['temperature_search']
   assert len(table) == len(config.model.temperature_candidates) * len(config.model.prior_correction_candidates)
-  chosen = decoding.pick(table, config.model.temperature_max_psnr_cost)
+  chosen = decoding.pick(table, config.model.temperature_max_psnr_cost, config.model.decoding_hue_tolerance)
   assert (stored['temperature'], stored['prior_correction']) == (chosen['temperature'], chosen['prior_correction'])
   _, _, report = evaluate(config, examples, models['strong'], None, tmp_path, **LOOSE)
   served = report['candidate']

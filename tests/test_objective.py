@@ -94,7 +94,8 @@ def split_dataset(tmp_path_factory):
 
 def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_path):
   config = configs.load_config(overrides=[
-      'model.variant=beta', 'model.loss=classification+l1_chroma', 'model.encoder_filters=[16, 32, 64]',
+      'model.variant=beta',
+      'training.warm_start_from=', 'model.loss=classification+l1_chroma', 'model.encoder_filters=[16, 32, 64]',
       'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000',
       'model.temperature_candidates=[0.38, 1.0]', 'model.prior_correction_candidates=[0.0]',
       'model.temperature_max_psnr_cost=100'])
@@ -108,7 +109,7 @@ def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_pat
 
 def test_rebalanced_regression_trains_and_exports(split_dataset, tmp_path):
   config = configs.load_config(overrides=[
-      'model.variant=beta', 'model.loss=l1_chroma', 'model.regression_rebalancing=0.5',
+      'model.variant=beta', 'training.warm_start_from=', 'model.loss=l1_chroma', 'model.regression_rebalancing=0.5',
       'model.encoder_filters=[16, 32, 64]', 'training.batch_size_per_replica=4',
       'training.checkpoint_every_steps=1000'])
   result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3)
@@ -122,7 +123,8 @@ def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_data
   """The gain search is recorded in decoding.json with the bins' criterion, and the exported graph serves the
   network's ab times the chosen gain: the same checkpoint exported with gain 1 and with gain 0.5 differs by 0.5x."""
   from trainer import decoding
-  overrides = ['model.variant=beta', 'model.loss=l1_chroma', 'model.encoder_filters=[16, 32, 64]',
+  overrides = ['model.variant=beta',
+               'training.warm_start_from=', 'model.loss=l1_chroma', 'model.encoder_filters=[16, 32, 64]',
                'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000']
   searched = configs.load_config(overrides=overrides + ['model.chroma_gain_candidates=[0.5, 1.0, 1.5]',
                                                         'model.temperature_max_psnr_cost=100'])

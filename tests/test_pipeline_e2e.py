@@ -24,6 +24,7 @@ def two_runs(tmp_path_factory):
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
+      'training.warm_start_from=',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2',
       'evaluation.min_delta_psnr=-100', 'evaluation.max_delta_colorfulness=1000',
       'evaluation.min_hue_recall_vs_sepia=0', 'evaluation.min_colorfulness_ratio=0', 'evaluation.max_desaturation_rate=1',
@@ -106,3 +107,42 @@ def test_new_photos_rebuild_the_examples(two_runs):
       'COMPLETE', 'CACHED', 'COMPLETE']
   trainer = sorted(_executions_by_component(store)['FusionTrainer'], key=lambda e: e.id)
   assert metadata_store_pb2.Execution.State.Name(trainer[-1].last_known_state) == 'COMPLETE'
+
+
+def test_warm_start_from_blessed_trains_from_the_latest_blessed_model(tmp_path, capfd):
+  """`training.warm_start_from_blessed`: the second run's trainer gets the first run's blessed model as TFX's
+  `base_model` (so it re-runs on unchanged examples) and starts from its weights."""
+  photos = copy_sample_photos(tmp_path / 'photos', 6)
+  config = configs.load_config(overrides=[
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
+      'training.warm_start_from=',
+      'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'training.warm_start_from_blessed=true',
+      'evaluation.min_delta_psnr=-100', 'evaluation.max_delta_colorfulness=1000', 'evaluation.max_psnr_regression=100',
+      'evaluation.max_colorfulness_regression=1000', 'evaluation.min_hue_recall_vs_sepia=0',
+      'evaluation.min_colorfulness_ratio=0', 'evaluation.max_desaturation_rate=1',
+      f'runner.pipeline_root={tmp_path / "pipeline_root"}', f'runner.metadata_path={tmp_path / "metadata.sqlite"}',
+      f'push.destination={tmp_path / "serving_model"}'])
+  run_local.run(config, train_steps=2)
+  assert 'warm start:' not in capfd.readouterr().out
+  run_local.run(config, train_steps=2)
+  second_output = capfd.readouterr().out
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = str(tmp_path / 'metadata.sqlite')
+  store = mlmd.MetadataStore(connection)
+  trainers = sorted(_executions_by_component(store)['FusionTrainer'], key=lambda e: e.id)
+  assert [metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in trainers] == ['COMPLETE', 'COMPLETE']
+  types = {t.id: t.name for t in store.get_artifact_types()}
+
+  def model_inputs(execution):
+    events = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == metadata_store_pb2.Event.INPUT]
+    return [a for a in store.get_artifacts_by_id([e.artifact_id for e in events]) if types[a.type_id] == 'Model']
+
+  first_model = [a for a in store.get_artifacts_by_type('Model')
+                 if any(e.execution_id == trainers[0].id and e.type == metadata_store_pb2.Event.OUTPUT
+                        for e in store.get_events_by_artifact_ids([a.id]))]
+  assert model_inputs(trainers[0]) == []  # nothing blessed yet: the first run starts from scratch
+  assert [a.id for a in model_inputs(trainers[1])] == [first_model[0].id]
+  # ... and its trainer loaded that model's weights (a wrong or missing file would have failed the run).
+  weights = os.path.join(first_model[0].uri, 'Format-Serving', 'assets.extra', 'colorizer_weights.npz')
+  assert f'warm start: {weights} (2 steps of beta/' in second_output

@@ -56,6 +56,7 @@ def ram_artifacts(tmp_path_factory):
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
+      'training.warm_start_from=',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])
   build_dataset.run_build(config, version_dir=str(local / 'examples'))
   train_lib.train(config, str(local / 'examples'), str(local / 'model' / 'working'), max_steps=2,

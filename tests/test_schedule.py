@@ -47,3 +47,11 @@ def test_decoding_criterion():
   assert decoding.pick(table, max_psnr_cost=1.0) is table[1]  # a NaN is never chosen over a number
   table[2]['delta_psnr'] = math.nan
   assert decoding.pick(table) is table[1]
+  # Hue recalls within the tolerance of the best are a tie that the better ΔPSNR wins.
+  table = [{'chroma_gain': 0.8, 'delta_psnr': 0.3, 'hue_recall': 0.428},
+           {'chroma_gain': 0.85, 'delta_psnr': 0.1, 'hue_recall': 0.432},
+           {'chroma_gain': 1.2, 'delta_psnr': -2.0, 'hue_recall': 0.446}]
+  assert decoding.pick(table) is table[1]
+  assert decoding.pick(table, hue_tolerance=0.01) is table[0]
+  assert decoding.pick(table, max_psnr_cost=3.0, hue_tolerance=0.01) is table[2]  # 0.018 better: not a tie
+  assert decoding.pick(table, max_psnr_cost=3.0, hue_tolerance=0.02) is table[0]

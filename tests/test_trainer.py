@@ -26,13 +26,15 @@ PYTHON = sys.executable
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=['model.variant=beta', 'model.loss=mse', 'model.encoder_filters=[16, 32, 64]',
+  return configs.load_config(overrides=['model.variant=beta', 'training.warm_start_from=', 'model.loss=mse',
+                                        'model.encoder_filters=[16, 32, 64]',
                                         'training.batch_size_per_replica=4', 'training.learning_rate=0.003',
                                         'training.checkpoint_every_steps=1000', *overrides])
 
 
 def test_model_inputs_shapes_and_the_fusion_embedding_reaches_the_output():
-  config = configs.load_config(overrides=['model.variant=fusion', 'model.encoder_filters=[8, 16, 32]',
+  config = configs.load_config(overrides=['model.variant=fusion',
+                                          'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]',
                                           'model.fusion_channels=16'])
   fusion = model_lib.build_colorizer(config.model, embedding_size=5)
   assert sorted((t.name, tuple(t.shape)) for t in fusion.inputs) == [('embedding', (None, 5)),
@@ -140,7 +142,7 @@ def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, 
                                    **{'data.precompute_embeddings': 'true', 'model.variant': 'fusion'})
   info = data_lib.dataset_info(version)
   assert (info.embedding_name, info.embedding_size) == ('efficientnet_lite0', 1280)
-  config = configs.load_config(overrides=['model.variant=fusion', 'model.loss=mse',
+  config = configs.load_config(overrides=['model.variant=fusion', 'training.warm_start_from=', 'model.loss=mse',
                                           'model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16',
                                           'training.batch_size_per_replica=2'])
   embedder = embedders.load_embedder(config.model)

@@ -20,7 +20,8 @@ PYTHON = sys.executable
 
 def _train_command(dataset, output, *overrides, max_steps=4):
   return [PYTHON, '-m', 'trainer.task', f'--dataset={dataset}', f'--output={output}', f'--max_steps={max_steps}',
-          '--set', 'model.variant=beta', '--set', 'model.encoder_filters=[16, 32, 64]',
+          '--set', 'model.variant=beta', '--set',
+          'training.warm_start_from=', '--set', 'model.encoder_filters=[16, 32, 64]',
           '--set', 'training.batch_size_per_replica=4'] + [a for o in overrides for a in ('--set', o)]
 
 

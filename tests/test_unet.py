@@ -53,7 +53,8 @@ def vivid_dataset(tmp_path_factory):
 
 def unet_config(*overrides):
   return configs.load_config(overrides=[
-      'model.variant=unet', 'model.decoder_filters=[32, 24, 16, 16]', 'model.fusion_channels=32',
+      'model.variant=unet',
+      'training.warm_start_from=', 'model.decoder_filters=[32, 24, 16, 16]', 'model.fusion_channels=32',
       'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000', *overrides])
 
 

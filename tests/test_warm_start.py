@@ -13,7 +13,8 @@ from trainer import warm_start
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=['model.variant=beta', 'model.loss=mse', 'model.encoder_filters=[8, 16, 32]',
+  return configs.load_config(overrides=['model.variant=beta', 'training.warm_start_from=', 'model.loss=mse',
+                                        'model.encoder_filters=[8, 16, 32]',
                                         'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000',
                                         *overrides])
 

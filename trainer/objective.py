@@ -171,7 +171,8 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
     decode = lambda output, chroma_gain: _regression_decoder(chroma_gain, image_size)(output).numpy()
   choice = decoding.choose(candidates, eval_batches,
                            lambda features: colorizer(embed(features), training=False), decode,
-                           max_psnr_cost=config.model.temperature_max_psnr_cost)
+                           max_psnr_cost=config.model.temperature_max_psnr_cost,
+                           hue_tolerance=config.model.decoding_hue_tolerance)
   describe = lambda knobs: '/'.join(f'{name}={value:g}' for name, value in knobs.items())
   print('decoding on the eval split: ' + ', '.join(
       f'{describe({k: row[k] for k in choice.knobs})}: ΔPSNR {row["delta_psnr"]:+.2f} '

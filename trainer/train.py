@@ -279,6 +279,8 @@ def run_fn(fn_args) -> None:
   import configs  # pylint: disable=g-import-not-at-top
   custom = fn_args.custom_config or {}
   config = configs.config_from_slice(custom.get('config', {}))
+  if fn_args.base_model:  # the latest blessed model (training.warm_start_from_blessed)
+    config.training.warm_start_from = fn_args.base_model
   dataset_dir = custom.get('dataset_dir') or _dataset_dir_of(
       fn_args.train_files, fn_args.eval_files,
       os.path.join(fn_args.working_dir, 'dataset_view') if fn_args.working_dir else None)

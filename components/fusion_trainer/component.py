@@ -34,9 +34,11 @@ class FusionTrainer(base_component.BaseComponent):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
   def __init__(self, examples: types.BaseChannel, custom_config: dict[str, Any],
-               train_args: trainer_pb2.TrainArgs | None = None, eval_args: trainer_pb2.EvalArgs | None = None):
+               train_args: trainer_pb2.TrainArgs | None = None, eval_args: trainer_pb2.EvalArgs | None = None,
+               base_model: types.BaseChannel | None = None):
     spec = standard_component_specs.TrainerSpec(
         examples=examples,
+        base_model=base_model,
         train_args=train_args or trainer_pb2.TrainArgs(),
         eval_args=eval_args or trainer_pb2.EvalArgs(),
         custom_config=json.dumps(custom_config, sort_keys=True),
