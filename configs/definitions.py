@@ -216,7 +216,7 @@ class TrainingConfig:
       step); `make demo` uses it to stay within its minutes on any machine.
     synthetic_input: Feed random tensors instead of records (input-pipeline benchmarks).
     warm_start_from: Start the colorizer from an earlier run's weights instead of ImageNet's encoder alone: an
-      exported or pushed model folder (its `assets.extra/colorizer_weights.npz`) or such a weights file, local or
+      exported or pushed model folder (its `warm_start/colorizer_weights.npz`) or such a weights file, local or
       gs://; a relative path missing from the working directory is taken from the project (the shipped
       `trainer/pretrained/` colorizer). The file's model must have the same variant, loss and layer sizes. A run
       resuming from its own checkpoint ignores it. '' = no warm start.

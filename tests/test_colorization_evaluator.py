@@ -24,7 +24,7 @@ def artifacts(tmp_path_factory):
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
-      'training.warm_start_from=',
+      'training.warm_start_from=', 'model.loss=classification',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'training.learning_rate=0.003'])
   examples = standard_artifacts.Examples()
   examples.uri = str(root / 'examples')

@@ -144,5 +144,5 @@ def test_warm_start_from_blessed_trains_from_the_latest_blessed_model(tmp_path, 
   assert model_inputs(trainers[0]) == []  # nothing blessed yet: the first run starts from scratch
   assert [a.id for a in model_inputs(trainers[1])] == [first_model[0].id]
   # ... and its trainer loaded that model's weights (a wrong or missing file would have failed the run).
-  weights = os.path.join(first_model[0].uri, 'Format-Serving', 'assets.extra', 'colorizer_weights.npz')
+  weights = os.path.join(first_model[0].uri, 'Format-Serving', 'warm_start', 'colorizer_weights.npz')
   assert f'warm start: {weights} (2 steps of beta/' in second_output

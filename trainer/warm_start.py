@@ -5,8 +5,9 @@ for a first run, or the 2-core demo, a colorizer that already learnt colour on a
 minutes of training from "learn colour" into "fine-tune colour", the way DeOldify and DDColor users start from
 published weights.
 
-Every exported model carries its colorizer's weights in the SavedModel's `assets.extra/` (TF Serving's folder for
-files it does not load), so a pushed model is a warm-start source as it is. The file is a NumPy archive of every
+Every exported model carries its colorizer's weights in a `warm_start/` folder of the SavedModel (ignored by TF's
+loaders and TF Serving; not TF Serving's `assets.extra/`, a name TF's ram:// filesystem confuses with `assets/`
+when TFX's Pusher copies the folder), so a pushed model is a warm-start source as it is. The file is a NumPy archive of every
 colorizer weight, in the model's weight order, stored as float16 (half the bytes; fine-tuning does not need the
 last bits), with a JSON header naming the model configuration it came from. It is read and written through
 tf.io.gfile: gs:// works as a local path does.
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-EXTRA_DIR = 'assets.extra'  # TF Serving's folder for extra files next to a SavedModel
+EXTRA_DIR = 'warm_start'  # the folder of a SavedModel that holds WEIGHTS_FILE
 WEIGHTS_FILE = 'colorizer_weights.npz'
 _META_KEY = '__meta__'
 # The model settings that decide the weights' shapes: a mismatch is named in the error.
@@ -39,7 +40,7 @@ def model_metadata(model_config) -> dict[str, Any]:
 
 
 def resolve(uri: str) -> str:
-  """The weights file for `uri`: a weights file, or a SavedModel folder (its `assets.extra/` copy).
+  """The weights file for `uri`: a weights file, or a SavedModel folder (its `warm_start/` copy).
 
   A relative path that does not exist from the working directory is taken relative to the project (so the shipped
   `trainer/pretrained/` files work from any working directory and in an installed package)."""
