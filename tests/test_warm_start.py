@@ -70,3 +70,19 @@ def test_a_file_of_another_model_or_not_a_weights_file_is_a_clear_error(tmp_path
     warm_start.load_weights(target, str(tmp_path / 'junk.npz'), wider.model)
   with pytest.raises(warm_start.WarmStartError, match=r'cannot read .*missing\.npz'):
     warm_start.load_weights(target, str(tmp_path / 'missing.npz'), wider.model)
+
+
+def test_the_shipped_colorizer_fits_the_default_config_from_any_working_directory(tmp_path, monkeypatch):
+  """local.yaml (so `make demo`) starts from trainer/pretrained/: it resolves against the project, not the cwd."""
+  import os  # pylint: disable=g-import-not-at-top
+  from tests.conftest import REPO  # pylint: disable=g-import-not-at-top
+  from trainer import unet  # pylint: disable=g-import-not-at-top
+  monkeypatch.chdir(tmp_path)
+  config = configs.load_config()
+  colorizer = unet.build_unet(config.model)
+  fresh = [w.numpy().copy() for w in unet.decoder_variables(colorizer)]
+  header = warm_start.load_weights(colorizer, config.training.warm_start_from, config.model)
+  assert header['path'] == os.path.join(REPO, 'trainer', 'pretrained', 'unet_l1_chroma_caltech3k_128.npz')
+  assert (header['variant'], header['loss'], header['steps']) == ('unet', 'l1_chroma', 3550)
+  assert all(not np.allclose(a, w.numpy()) for a, w in zip(fresh, unet.decoder_variables(colorizer))
+             if a.size > 1 and np.std(a) > 0)  # every initialised decoder weight now holds the trained value
