@@ -26,7 +26,7 @@ def _predict(export_dir, l):
 def test_a_run_warm_started_from_an_export_starts_where_that_model_ended(small_dataset, tmp_path):
   l = np.random.default_rng(0).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
   first = train_lib.train(beta_config(), small_dataset, str(tmp_path / 'first'), max_steps=30)
-  assert tf.io.gfile.exists(f'{first.export_dir}/{warm_start.EXTRA_DIR}/{warm_start.WEIGHTS_FILE}')
+  assert tf.io.gfile.exists(f'{first.export_dir}/{warm_start.WEIGHTS_DIR}/{warm_start.WEIGHTS_FILE}')
   expected = _predict(first.export_dir, l)
   # One step at a negligible learning rate: what the second run exports is what it started from.
   still = ['training.learning_rate=1e-12', 'training.warmup_fraction=0']
@@ -44,7 +44,7 @@ def test_weights_round_trip_through_a_non_local_filesystem_and_a_saved_model_fol
   config = beta_config()
   source = model_lib.build_colorizer(config.model)
   model_dir = 'ram://warm_start_test/model'
-  path = warm_start.save_weights(source, f'{model_dir}/{warm_start.EXTRA_DIR}/{warm_start.WEIGHTS_FILE}',
+  path = warm_start.save_weights(source, f'{model_dir}/{warm_start.WEIGHTS_DIR}/{warm_start.WEIGHTS_FILE}',
                                  warm_start.model_metadata(config.model))
   assert warm_start.resolve(model_dir) == path  # a model folder names its weights file
   target = model_lib.build_colorizer(config.model)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-EXTRA_DIR = 'warm_start'  # the folder of a SavedModel that holds WEIGHTS_FILE
+WEIGHTS_DIR = 'warm_start'  # the folder of a SavedModel that holds WEIGHTS_FILE
 WEIGHTS_FILE = 'colorizer_weights.npz'
 _META_KEY = '__meta__'
 # The model settings that decide the weights' shapes: a mismatch is named in the error.
@@ -48,7 +48,7 @@ def resolve(uri: str) -> str:
   if '://' not in uri and not os.path.isabs(uri) and not tf.io.gfile.exists(uri):
     uri = os.path.join(_PROJECT_ROOT, uri)
   if tf.io.gfile.isdir(uri):
-    return os.path.join(uri, EXTRA_DIR, WEIGHTS_FILE)
+    return os.path.join(uri, WEIGHTS_DIR, WEIGHTS_FILE)
   return uri
 
 
