@@ -253,7 +253,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir,
                                   output_to_ab=objective.output_to_ab)
     # The pushed model is a warm-start source as it is (training.warm_start_from).
-    warm_start.save_weights(colorizer, os.path.join(export_dir, warm_start.WEIGHTS_DIR, warm_start.WEIGHTS_FILE), {
+    warm_start.save_weights(colorizer, warm_start.weights_path(export_dir), {
         **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
         'trained_on': info.version_dir, 'warm_started_from': training.warm_start_from})
     objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)

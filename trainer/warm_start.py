@@ -7,9 +7,9 @@ published weights.
 
 Every exported model carries its colorizer's weights in a `warm_start/` folder of the SavedModel (ignored by TF's
 loaders and TF Serving; not TF Serving's `assets.extra/`, a name TF's ram:// filesystem confuses with `assets/`
-when TFX's Pusher copies the folder), so a pushed model is a warm-start source as it is. The file is a NumPy archive of every
-colorizer weight, in the model's weight order, stored as float16 (half the bytes; fine-tuning does not need the
-last bits), with a JSON header naming the model configuration it came from. It is read and written through
+when TFX's Pusher copies the folder), so a pushed model is a warm-start source as it is. The file is a NumPy
+archive of every colorizer weight, in the model's weight order, stored as float16 (half the bytes; fine-tuning
+does not need the last bits), with a JSON header naming the model configuration it came from. It is read and written through
 tf.io.gfile: gs:// works as a local path does.
 """
 
@@ -39,6 +39,11 @@ def model_metadata(model_config) -> dict[str, Any]:
   return {key: getattr(model_config, key) for key in _SHAPE_KEYS if hasattr(model_config, key)}
 
 
+def weights_path(model_dir: str) -> str:
+  """Where an exported model keeps its colorizer's weights."""
+  return os.path.join(model_dir, WEIGHTS_DIR, WEIGHTS_FILE)
+
+
 def resolve(uri: str) -> str:
   """The weights file for `uri`: a weights file, or a SavedModel folder (its `warm_start/` copy).
 
@@ -48,7 +53,7 @@ def resolve(uri: str) -> str:
   if '://' not in uri and not os.path.isabs(uri) and not tf.io.gfile.exists(uri):
     uri = os.path.join(_PROJECT_ROOT, uri)
   if tf.io.gfile.isdir(uri):
-    return os.path.join(uri, WEIGHTS_DIR, WEIGHTS_FILE)
+    return weights_path(uri)
   return uri
 
 
