@@ -9,8 +9,8 @@ Every exported model carries its colorizer's weights in a `warm_start/` folder o
 loaders and TF Serving; not TF Serving's `assets.extra/`, a name TF's ram:// filesystem confuses with `assets/`
 when TFX's Pusher copies the folder), so a pushed model is a warm-start source as it is. The file is a NumPy
 archive of every colorizer weight, in the model's weight order, stored as float16 (half the bytes; fine-tuning
-does not need the last bits), with a JSON header naming the model configuration it came from. It is read and written through
-tf.io.gfile: gs:// works as a local path does.
+does not need the last bits), with a JSON header naming the model configuration it came from. It is read and
+written through tf.io.gfile: gs:// works as a local path does.
 """
 
 from __future__ import annotations
