@@ -9,3 +9,14 @@ def write_results(path: str, results: dict) -> None:
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   with open(path, 'w', encoding='utf-8') as f:
     json.dump(results, f, indent=2)
+
+
+def from_imagenet_overrides() -> list[str]:
+  """Config overrides that train from ImageNet's encoder at the trainer's default learning rate.
+
+  `configs/local.yaml` fine-tunes the shipped colorizer (a warm start at a fine-tuning rate); benchmark rows compare
+  designs trained from the same starting point, and a warm start from a file of another shape would be refused.
+  A variant's own overrides (a spec's `:key=value`) come after these and may warm-start it again.
+  """
+  import configs  # pylint: disable=g-import-not-at-top
+  return ['training.warm_start_from=', f'training.learning_rate={configs.TrainingConfig().learning_rate}']

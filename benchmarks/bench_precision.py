@@ -44,7 +44,8 @@ def main(argv: Sequence[str]) -> None:
     for configuration in FLAGS.configurations:
       variant, _, phase = configuration.partition('/')
       for precision in FLAGS.precisions:
-        overrides = [f'model.variant={variant}', 'model.loss=classification', 'training.synthetic_input=true',
+        overrides = [*benchmarks.from_imagenet_overrides(), f'model.variant={variant}', 'model.loss=classification',
+                     'training.synthetic_input=true',
                      f'training.batch_size_per_replica={FLAGS.batch}', f'training.precision={precision}',
                      'training.checkpoint_every_steps=100000',
                      f'training.frozen_encoder_fraction={0.99 if phase == "frozen" else 0.0}']

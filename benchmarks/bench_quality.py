@@ -26,11 +26,14 @@ from absl import app
 from absl import flags
 
 import benchmarks
+from benchmarks import balanced
 from benchmarks import grid
 from configs import flags as config_flags  # --set key=value: applied to every variant after the benchmark's own
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder).')
+flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder, or any data.input_uri).')
+flags.DEFINE_integer('max_per_folder', 0, 'Category balance: at most this many photos of each sub-folder of '
+                     '--photos (the same reproducible draw every time: benchmarks/balanced.py); 0 = every photo.')
 flags.DEFINE_integer('size', 128, 'Image size.')
 flags.DEFINE_float('minutes', 30.0, 'Training wall-time budget per variant.')
 flags.DEFINE_list('variants', ['unet/classification', 'unet/l1_chroma', 'fusion/mse', 'fusion/classification'],
@@ -61,8 +64,12 @@ def main(argv: Sequence[str]) -> None:
   results: dict[str, Any] = {'photos': FLAGS.photos, 'size': FLAGS.size, 'minutes_per_variant': FLAGS.minutes,
                              'batch': FLAGS.batch, 'cpus': os.cpu_count(), 'variants': []}
   try:
+    photos = FLAGS.photos
+    if FLAGS.max_per_folder:
+      photos = balanced.write_manifest(FLAGS.photos, FLAGS.max_per_folder, os.path.join(work, 'photos.txt'))
+      results['max_per_folder'] = FLAGS.max_per_folder
     config = configs.load_config(overrides=[
-        f'data.input_uri={FLAGS.photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
+        f'data.input_uri={photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
         'data.augmentation.copies=1', 'data.split_ratios={train: 0.9, eval: 0.1, test: 0.0}',
         'data.shards={train: 4, eval: 1, test: 1}'])
     try:
@@ -92,7 +99,7 @@ def main(argv: Sequence[str]) -> None:
                    'model.temperature_max_psnr_cost=0.0',
                    f'model.temperature_candidates={list(full_grid.temperature_candidates)}',
                    f'model.prior_correction_candidates={list(full_grid.prior_correction_candidates)}',
-                   ] + config_flags.OVERRIDES.value
+                   ] + benchmarks.from_imagenet_overrides() + config_flags.OVERRIDES.value
       if precision:
         overrides.append(f'training.precision={precision}')
       overrides += own_overrides

@@ -93,7 +93,8 @@ def measure(dataset: str, variant: str, size: int, batch: int, steps: int, synth
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
   config = configs.load_config(overrides=[
-      f'model.variant={variant}', 'model.loss=mse', f'training.batch_size_per_replica={batch}',
+      *benchmarks.from_imagenet_overrides(), f'model.variant={variant}', 'model.loss=mse',
+      f'training.batch_size_per_replica={batch}',
       'training.checkpoint_every_steps=100000', 'training.lr_schedule=constant', 'training.warmup_fraction=0',
       f'training.synthetic_input={"true" if synthetic else "false"}'])
   out = tempfile.mkdtemp(dir=work)
