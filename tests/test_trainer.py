@@ -65,6 +65,8 @@ def test_masked_losses_ignore_padding():
 def test_overfitting_one_photo_reproduces_it(one_photo_dataset, tmp_path):
   """The original Keras colorizer's alpha version: one photo, many steps -> loss near zero, colours come back."""
   config = beta_config('training.batch_size_per_replica=2')
+  # Seeded: from an unlucky initialization the loss can stall on a plateau (once: 0.070 -> 0.0141 flat from step 480).
+  tf.keras.utils.set_random_seed(0)
   result = train_lib.train(config, one_photo_dataset, str(tmp_path), max_steps=500, export=True)
   first, last = result.history['loss'][0], result.history['loss'][-1]
   print(f'overfit: loss {first:.5f} -> {last:.5f}')
