@@ -35,6 +35,8 @@ flags.DEFINE_string('photos', '../shared/data/caltech-3k', 'Photos (folder, or a
 flags.DEFINE_integer('max_per_folder', 0, 'Category balance: at most this many photos of each sub-folder of '
                      '--photos (the same reproducible draw every time: benchmarks/balanced.py); 0 = every photo.')
 flags.DEFINE_integer('size', 128, 'Image size.')
+flags.DEFINE_integer('copies', 1, 'Augmented copies per training photo written by the dataset build '
+                     '(data.augmentation.copies).')
 flags.DEFINE_float('minutes', 30.0, 'Training wall-time budget per variant.')
 flags.DEFINE_list('variants', ['unet/classification', 'unet/l1_chroma', 'fusion/mse', 'fusion/classification'],
                   'variant/loss[@precision][:key=value[;key=value...]] specs: the overrides after ":" apply to '
@@ -70,7 +72,7 @@ def main(argv: Sequence[str]) -> None:
       results['max_per_folder'] = FLAGS.max_per_folder
     config = configs.load_config(overrides=[
         f'data.input_uri={photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
-        'data.augmentation.copies=1', 'data.split_ratios={train: 0.9, eval: 0.1, test: 0.0}',
+        f'data.augmentation.copies={FLAGS.copies}', 'data.split_ratios={train: 0.9, eval: 0.1, test: 0.0}',
         'data.shards={train: 4, eval: 1, test: 1}'])
     try:
       version = data_lib.dataset_info(f'{work}/ds').version_dir if FLAGS.work_dir else None
@@ -79,6 +81,7 @@ def main(argv: Sequence[str]) -> None:
     version = version or build_dataset.run_build(config).version_dir
     info = data_lib.dataset_info(version)
     results['examples'] = info.examples
+    results['copies'] = FLAGS.copies
     records = [schema.decode_example_numpy(r.numpy())
                for r in tf.data.TFRecordDataset(info.files['eval'], compression_type='GZIP')]
     coloured = [i for i, r in enumerate(records) if metrics.is_coloured(r[schema.LAB])]

@@ -267,8 +267,11 @@ class EvaluationConfig:
     max_psnr_regression: Largest allowed PSNR drop against the baseline model (dB).
     max_colorfulness_regression: Largest allowed ΔCF increase against the baseline model.
     report_samples: Sample colorizations shown in the HTML report.
+    split: The dataset split the gate scores. `test` by default: the trainer chooses its decoding (temperature or
+      chroma gain) on `eval`, so a gate on `eval` would judge the model on the photos it was tuned on.
   """
 
+  split: str = 'test'
   min_delta_psnr: float = 0.0
   min_hue_recall: float = 0.0
   min_hue_recall_vs_sepia: float = 1.5
@@ -388,6 +391,8 @@ class PipelineConfig:
       if self.data.image_size % downsampling:
         raise ConfigError(f'data.image_size: must be a multiple of {downsampling} for model.variant='
                           f'{self.model.variant} (its encoder downsamples {downsampling}x), got {self.data.image_size}')
+    if has('evaluation') and self.evaluation.split == 'train':
+      raise ConfigError('evaluation.split: the gate cannot score the training split')
     if has('model') and self.model.variant == 'unet' and len(self.model.decoder_filters) != 4:
       raise ConfigError('model.decoder_filters: needs 4 values (decoder stages at strides 16, 8, 4, 2), got '
                         f'{self.model.decoder_filters}')

@@ -47,6 +47,9 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
     enable_cache: Serve unchanged component runs from the cache.
     trainer: Replaces the FusionTrainer (e.g. a Vertex custom-job trainer); called as trainer(examples=...).
   """
+  if not config.data.split_ratios.get(config.evaluation.split, 0.0) > 0.0:
+    raise configs.ConfigError(f'evaluation.split: the gate scores the {config.evaluation.split!r} split, which '
+                              f'data.split_ratios {config.data.split_ratios} leaves empty')
   latest_blessed = resolver.Resolver(
       strategy_class=LatestBlessedModelStrategy,
       model=types.Channel(type=standard_artifacts.Model),

@@ -1,6 +1,7 @@
 """ColorizationEvaluator's executor on real artifacts: blessed, not blessed, regression against a baseline, no
 baseline, and the two reference predictors (no colour, constant sepia) refused by the shipped configs' gates."""
 
+import copy
 import json
 import os
 
@@ -11,6 +12,7 @@ from tfx.types import standard_artifacts
 import configs
 from components.colorization_evaluator import executor
 from contracts import beam_options
+from contracts import schema
 from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
 from trainer import train as train_lib
@@ -22,7 +24,7 @@ def artifacts(tmp_path_factory):
   root = tmp_path_factory.mktemp('evaluator')
   photos = copy_sample_photos(root / 'photos', 10)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
       'training.warm_start_from=', 'model.loss=classification',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'training.learning_rate=0.003'])
@@ -51,8 +53,13 @@ def evaluate(config, examples, model, baseline, tmp_path, **thresholds):
   context = executor.Executor.Context(beam_pipeline_args=beam_options.beam_args(config.runner),
                                       tmp_dir=str(tmp_path / 'tmp'))
   executor.Executor(context).Do(inputs, {'evaluation': [evaluation], 'blessing': [blessing]},
-                                {'config': json.dumps(configs.to_dict(config)), 'split': 'eval'})
+                                {'config': json.dumps(configs.to_dict(config))})
   return evaluation, blessing, json.load(open(tmp_path / 'evaluation' / 'metrics.json'))
+
+
+def eval_count(examples):
+  files = tf.io.gfile.glob(os.path.join(examples.uri, schema.split_file_pattern('eval')))
+  return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type='GZIP'))
 
 
 LOOSE = dict(min_delta_psnr=-50.0, max_desaturation_rate=1.0, max_delta_colorfulness=100.0,
@@ -67,6 +74,7 @@ def test_blessed_without_baseline(artifacts, tmp_path):
   assert blessing.get_int_custom_property('current_model_id') == 12
   assert blessing.get_string_custom_property('current_model') == models['strong'].uri
   assert report['baseline'] is None and 'psnr' in report['candidate']
+  assert report['split'] == 'eval' and report['examples'] == eval_count(examples)
   assert 0 < report['candidate']['rebalanced_ab_accuracy'] <= 1
   page = open(tmp_path / 'evaluation' / 'report.html').read()
   assert 'BLESSED' in page and 'samples/000.png' in page
@@ -77,6 +85,14 @@ def test_blessed_without_baseline(artifacts, tmp_path):
       sectors[0], nan_ok=True)
   assert report['references']['gray']['hue_recall'] == 0.0 and report['references']['gray']['colourfulness'] < 0.5
   assert 'hue 0-60°' in page and 'constant sepia' in page
+
+
+def test_the_gate_scores_the_configured_split_and_names_an_empty_one(artifacts, tmp_path):
+  config, examples, models = artifacts
+  held_out = copy.deepcopy(config)
+  held_out.evaluation.split = 'test'
+  with pytest.raises(ValueError, match=r'the test split \(evaluation.split\) is empty'):
+    evaluate(held_out, examples, models['strong'], None, tmp_path, **LOOSE)
 
 
 def test_not_blessed_when_an_absolute_threshold_fails(artifacts, tmp_path):
@@ -122,6 +138,8 @@ class ConstantColour(tf.Module):
 def test_the_shipped_gates_refuse_no_colour_and_a_constant_sepia(artifacts, tmp_path, yaml, name, ab):
   _, examples, _ = artifacts
   shipped = configs.load_config(os.path.join(os.path.dirname(configs.__file__), yaml))
+  assert shipped.evaluation.split == 'test'  # held out from the decoding choice; this fixture has no test split
+  shipped.evaluation.split = 'eval'
   model = standard_artifacts.Model()
   model.uri, model.id = str(tmp_path / name), 21
   module = ConstantColour(ab)

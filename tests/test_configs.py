@@ -75,6 +75,7 @@ def test_yaml_values_and_overrides(tmp_path):
     ('model.encoder_filters=[64, x]', 'model.encoder_filters[1]: expected an integer'),
     ('data.split_ratios.train=0.5', 'data.split_ratios: ratios must be >= 0 and sum to 1'),
     ('data.shards.train=0', 'data.shards.train: must be >= 1'),
+    ('evaluation.split=train', 'evaluation.split: the gate cannot score the training split'),
     ('data.image_size', 'expected key=value'),
 ])
 def test_bad_keys_and_types_name_the_key(override, message):

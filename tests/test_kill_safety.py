@@ -212,7 +212,7 @@ def test_pipeline_killed_during_training_resumes_from_the_cache_and_pushes(tmp_p
   photos = copy_sample_photos(tmp_path / 'photos', 8)
   root = tmp_path / 'pipeline_root'
   command = [sys.executable, '-m', 'pipeline.run_local', '--train_steps=20000'] + [f'--set={o}' for o in [
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
       'training.warm_start_from=',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'evaluation.min_delta_psnr=-100',

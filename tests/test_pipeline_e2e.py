@@ -22,7 +22,7 @@ def two_runs(tmp_path_factory):
   root = tmp_path_factory.mktemp('e2e')
   photos = copy_sample_photos(root / 'photos', 8)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
       'training.warm_start_from=',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2',
@@ -114,7 +114,7 @@ def test_warm_start_from_blessed_trains_from_the_latest_blessed_model(tmp_path, 
   `base_model` (so it re-runs on unchanged examples) and starts from its weights."""
   photos = copy_sample_photos(tmp_path / 'photos', 6)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
       'training.warm_start_from=',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'training.warm_start_from_blessed=true',

@@ -54,7 +54,7 @@ def ram_artifacts(tmp_path_factory):
   local = tmp_path_factory.mktemp('remote_artifacts')
   photos = copy_sample_photos(local / 'photos', 8)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
+      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
       'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
       'training.warm_start_from=',
       'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])

@@ -142,3 +142,15 @@ def test_kubeflow_submission_request_is_well_formed(tmp_path):
   recurring = [body for method, url, body in received if method == 'POST' and url.endswith('/recurringruns')]
   assert recurring[0]['trigger']['cron_schedule']['cron'] == '0 0 3 * * 1'
   assert recurring[0]['pipeline_spec']['pipelineInfo'] == job['pipelineSpec']['pipelineInfo']
+
+
+def test_the_gate_scores_the_held_out_test_split_and_an_empty_one_is_refused(tmp_path):
+  """The trainer chooses its decoding on eval; the evaluator's slice names test, and a pipeline whose data leaves
+  the gate's split empty is refused when it is built, not after the dataset build and the training."""
+  import pytest
+  _, _, job = _compile(tmp_path, 'gate_split')
+  parameters = job['pipelineSpec']['root']['dag']['tasks']['ColorizationEvaluator']['inputs']['parameters']
+  evaluation = json.loads(parameters['config']['runtimeValue']['constantValue']['stringValue'])['evaluation']
+  assert evaluation['split'] == 'test'
+  with pytest.raises(configs.ConfigError, match=r"evaluation.split: the gate scores the 'test' split"):
+    _compile(tmp_path, 'no_test', ['data.split_ratios={train: 0.9, eval: 0.1}', 'data.shards={train: 2, eval: 1}'])

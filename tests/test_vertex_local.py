@@ -20,7 +20,7 @@ def two_runs(tmp_path_factory):
   photos = copy_sample_photos(root / 'photos', 8)
   config = configs.load_config(overrides=[
       'runner.kind=vertex', f'data.input_uri={photos}', 'data.image_size=32',
-      'data.split_ratios={train: 0.5, eval: 0.5}', 'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0',
+      'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval', 'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0',
       'data.photo_pool=thread', 'model.variant=beta', 'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]',
       'training.batch_size_per_replica=2', 'evaluation.min_delta_psnr=-100', 'evaluation.max_delta_colorfulness=1000',
       'evaluation.min_colorfulness_ratio=0', 'evaluation.max_desaturation_rate=1', 'evaluation.min_hue_recall_vs_sepia=0',

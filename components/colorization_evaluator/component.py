@@ -16,7 +16,6 @@ from components.colorization_evaluator import executor
 class ColorizationEvaluatorSpec(ComponentSpec):
   PARAMETERS = {
       executor.CONFIG_KEY: ExecutionParameter(type=str),
-      executor.SPLIT_KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
       executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
@@ -36,9 +35,9 @@ class ColorizationEvaluator(base_beam_component.BaseBeamComponent):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, config_json: str,
-               baseline_model: types.BaseChannel | None = None, split: str = 'eval'):
+               baseline_model: types.BaseChannel | None = None):
     spec = ColorizationEvaluatorSpec(
-        config=config_json, split=split, examples=examples, model=model, baseline_model=baseline_model,
+        config=config_json, examples=examples, model=model, baseline_model=baseline_model,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing))
     super().__init__(spec=spec)

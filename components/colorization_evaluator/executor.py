@@ -1,11 +1,12 @@
-"""Scores a candidate colorizer on the eval split, compares it with the baseline, and blesses it or not.
+"""Scores a candidate colorizer on a held-out split, compares it with the baseline, and blesses it or not.
 
 Subclasses TFX's Evaluator executor and writes its output under the key `blessing` with the custom properties the
 stock Evaluator sets (`blessed`, `current_model`, `current_model_id`, `baseline_model`, `baseline_model_id`),
 so TFX's LatestBlessedModelStrategy resolver finds blessed models (also on Vertex).
 
 Keys:
-  input_dict['examples']: Examples (a dataset version); the `split` property's split (default eval) is scored.
+  input_dict['examples']: Examples (a dataset version); the split `evaluation.split` names (default test: the
+    trainer chose its decoding on eval) is scored.
   input_dict['model']: the candidate Model (`Format-Serving` SavedModel with the `predict_ab` signature).
   input_dict['baseline_model']: optional, the latest blessed Model.
   exec_properties['config']: the evaluator's slice of the PipelineConfig (`configs.slice_json(config, 'evaluation')`):
@@ -34,7 +35,6 @@ import configs
 from contracts import schema
 
 CONFIG_KEY = 'config'
-SPLIT_KEY = 'split'
 EXAMPLES_KEY = 'examples'
 MODEL_KEY = 'model'
 BASELINE_MODEL_KEY = 'baseline_model'
@@ -59,7 +59,7 @@ class Executor(tfx_evaluator_executor.Executor):
   def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
          exec_properties: dict[str, Any]) -> None:
     config = configs.config_from_slice(exec_properties[CONFIG_KEY])
-    split = exec_properties.get(SPLIT_KEY) or 'eval'
+    split = config.evaluation.split
     examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
     model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
     baseline_artifacts = input_dict.get(BASELINE_MODEL_KEY) or []
@@ -71,7 +71,7 @@ class Executor(tfx_evaluator_executor.Executor):
     records = [schema.decode_example_numpy(r.numpy()) for r in
                tf.data.TFRecordDataset(files, compression_type='GZIP').take(MAX_EVAL_EXAMPLES)]
     if not records:
-      raise ValueError(f'{examples.uri}: the {split} split is empty; nothing to evaluate')
+      raise ValueError(f'{examples.uri}: the {split} split (evaluation.split) is empty; nothing to evaluate')
     candidate, predictions = scoring.score(
         scoring.saved_model_predictor(path_utils.serving_model_path(model.uri)), records)
     baseline = None
