@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 import configs
 from pipeline import run_vertex
 from tests.conftest import REPO
@@ -147,7 +149,6 @@ def test_kubeflow_submission_request_is_well_formed(tmp_path):
 def test_the_gate_scores_the_held_out_test_split_and_an_empty_one_is_refused(tmp_path):
   """The trainer chooses its decoding on eval; the evaluator's slice names test, and a pipeline whose data leaves
   the gate's split empty is refused when it is built, not after the dataset build and the training."""
-  import pytest
   _, _, job = _compile(tmp_path, 'gate_split')
   parameters = job['pipelineSpec']['root']['dag']['tasks']['ColorizationEvaluator']['inputs']['parameters']
   evaluation = json.loads(parameters['config']['runtimeValue']['constantValue']['stringValue'])['evaluation']
