@@ -125,6 +125,8 @@ def main(argv: Sequence[str]) -> None:
         with open(trained, 'w') as f:
           json.dump(entry, f)
       entry['overrides'] = own_overrides
+      if config_flags.OVERRIDES.value:
+        entry['common_overrides'] = list(config_flags.OVERRIDES.value)  # --set, applied to every row
       predictor = scoring.saved_model_predictor(export_dir)
       report, _ = scoring.score(predictor, records)
       entry.update(report)

@@ -193,7 +193,11 @@ class TrainingConfig:
       over local GPUs (or `cpu_devices` logical CPUs), else the default strategy.
     cpu_devices: Split the CPU into this many logical devices for MirroredStrategy (0 = do not split).
     shuffle_buffer: Examples held by the tf.data shuffle buffer.
-    online_augmentation: Random horizontal flips in the input pipeline (on top of the build's offline copies).
+    online_augmentation: Random horizontal flips in the input pipeline (on top of the build's offline copies), and
+      the random zoom of `online_zoom_range`.
+    online_zoom_range: With `online_augmentation`: each training example is a random square window of this
+      fraction of its side (uniform in [low, high], at a random position), resized back; (1, 1) = no zoom. Unlike
+      the build's copies, a new window every epoch.
     checkpoint_every_steps: Steps between checkpoints used to resume after a crash.
     worker_start_timeout_seconds: How long a worker waits for its peers before giving up with an error.
     precision: `float32`, `mixed_bfloat16` (bf16 compute, float32 weights; no loss scaling needed),
@@ -233,6 +237,7 @@ class TrainingConfig:
   cpu_devices: int = 0
   shuffle_buffer: int = 1024
   online_augmentation: bool = False
+  online_zoom_range: tuple[float, float] = (1.0, 1.0)
   checkpoint_every_steps: int = 100
   worker_start_timeout_seconds: float = 300.0
   precision: Literal['auto', 'float32', 'mixed_bfloat16', 'mixed_float16'] = 'auto'
@@ -406,6 +411,9 @@ class PipelineConfig:
       for key in ('warmup_fraction', 'frozen_encoder_fraction'):
         if not 0.0 <= getattr(self.training, key) < 1.0:
           raise ConfigError(f'training.{key}: must be in [0, 1), got {getattr(self.training, key)}')
+      low, high = self.training.online_zoom_range
+      if not 0 < low <= high <= 1:
+        raise ConfigError(f'training.online_zoom_range: need 0 < low <= high <= 1, got {(low, high)}')
       if self.training.batch_size_per_replica < 1:
         raise ConfigError('training.batch_size_per_replica: must be >= 1')
       if self.training.time_budget_seconds < 0:

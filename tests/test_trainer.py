@@ -240,3 +240,33 @@ def test_time_budget_from_the_config_stops_the_run_and_still_exports(small_datas
     with pytest.raises(ValueError, match='single-worker'):
       train_lib.train(beta_config('training.time_budget_seconds=3', 'training.strategy=default'), small_dataset,
                       str(tmp_path / 'workers'))
+
+
+def test_online_zoom_takes_the_same_window_of_l_ab_and_mask():
+  from trainer import data as data_lib
+  size = 32
+  x = tf.tile(tf.range(size, dtype=tf.float32)[None, :, None], [size, 1, 1])  # column index
+  y = tf.transpose(x, [1, 0, 2])                                               # row index
+  features = {'l': x}
+  targets = {'ab': tf.concat([x, y], -1), 'mask': tf.cast(x < size / 2, tf.float32)}
+  tf.random.set_seed(0)
+  windows = set()
+  for _ in range(8):
+    zoomed_features, zoomed_targets = data_lib._random_zoom(features, targets, size, 0.5, 0.5)
+    l, ab, mask = (zoomed_features['l'].numpy(), zoomed_targets['ab'].numpy(), zoomed_targets['mask'].numpy())
+    assert l.shape == (size, size, 1) and ab.shape == (size, size, 2) and mask.shape == (size, size, 1)
+    np.testing.assert_allclose(l[..., 0], ab[..., 0], atol=1e-4)              # L and ab: the same window
+    span = ab[0, -1, 0] - ab[0, 0, 0]
+    assert abs(span - (size - 1) * 0.5) < 1e-3                                  # half the side, resized back
+    assert abs((ab[-1, 0, 1] - ab[0, 0, 1]) - (size - 1) * 0.5) < 1e-3
+    assert set(np.unique(mask)) <= {0.0, 1.0}                                   # the mask stays a mask
+    np.testing.assert_array_equal(mask[..., 0] > 0, np.round(ab[..., 0]) < size / 2)
+    windows.add((round(float(ab[0, 0, 0]), 2), round(float(ab[0, 0, 1]), 2)))
+  assert len(windows) > 1                                                       # a new position each time
+
+
+def test_online_zoom_range_is_validated():
+  with pytest.raises(configs.ConfigError, match='training.online_zoom_range'):
+    configs.load_config(overrides=['training.online_zoom_range=[0.9, 0.5]'])
+  config = configs.load_config(overrides=['training.online_zoom_range=[0.75, 1.0]'])
+  assert tuple(config.training.online_zoom_range) == (0.75, 1.0)

@@ -112,13 +112,34 @@ def _random_flip(features, targets):
           {'ab': mirror(targets['ab']), 'mask': mirror(targets['mask'])})
 
 
+def _random_zoom(features, targets, image_size: int, low: float, high: float):
+  """A random square window of `low`..`high` of the side, resized back: L and ab bilinear, the mask nearest.
+
+  Each epoch then sees every photo at another scale and position (the offline copies are fixed at build time). The
+  precomputed embedding, if any, is the whole photo's: a zoom keeps what the photo shows, as a flip does.
+  """
+  fraction = tf.random.uniform([], low, high)
+  top = tf.random.uniform([], 0.0, 1.0 - fraction)
+  left = tf.random.uniform([], 0.0, 1.0 - fraction)
+  boxes = tf.reshape(tf.stack([top, left, top + fraction, left + fraction]), [1, 4])
+
+  def window(x, method):
+    resized = tf.image.crop_and_resize(tf.cast(x[None], tf.float32), boxes, [0], [image_size, image_size],
+                                       method=method)
+    return tf.cast(resized[0], x.dtype)
+
+  return ({**features, 'l': window(features['l'], 'bilinear')},
+          {'ab': window(targets['ab'], 'bilinear'), 'mask': window(targets['mask'], 'nearest')})
+
+
 def make_dataset(files: list[str], image_size: int, batch_size: int, *, training: bool, shuffle_buffer: int = 1024,
                  embedding_size: int = 0, seed: int | None = None, repeat: bool = False,
-                 augment: bool = False) -> tf.data.Dataset:
+                 augment: bool = False, zoom_range: tuple[float, float] = (1.0, 1.0)) -> tf.data.Dataset:
   """Batches of ({'l': [B,S,S,1]} (+ 'embedding'), {'ab': [B,S,S,2] scaled, 'mask': [B,S,S,1]}).
 
   Files are read in parallel (interleave) and sharded by file under multi-worker strategies (tf.data's FILE
-  autosharding: the dataset build writes at least as many train shards as workers).
+  autosharding: the dataset build writes at least as many train shards as workers). `augment`: random flips, and
+  a random zoom into a window of `zoom_range` of the side when that is not (1, 1).
   """
   if not files:
     raise ValueError('no TFRecord files to read')
@@ -136,6 +157,9 @@ def make_dataset(files: list[str], image_size: int, batch_size: int, *, training
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
   if augment:
     ds = ds.map(_random_flip, num_parallel_calls=tf.data.AUTOTUNE)
+    low, high = zoom_range
+    if low < 1.0:
+      ds = ds.map(lambda f, t: _random_zoom(f, t, image_size, low, high), num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 

@@ -132,7 +132,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
   train_ds = data_lib.make_dataset(info.files['train'], info.image_size, global_batch, training=True,
                                    shuffle_buffer=training.shuffle_buffer, embedding_size=info.embedding_size,
-                                   repeat=True, augment=training.online_augmentation)
+                                   repeat=True, augment=training.online_augmentation,
+                                   zoom_range=tuple(training.online_zoom_range))
   if training.synthetic_input:
     train_ds = data_lib.synthetic_dataset(info.image_size, global_batch, info.embedding_size)
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
