@@ -33,12 +33,6 @@ flags.mark_flags_as_required(['dataset', 'model'])
 _HUE_BINS = 12  # 30-degree bins for the histogram of predicted hues
 
 
-def _hue_and_chroma(ab):
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  ab = np.asarray(ab, np.float64).reshape(-1, 2)
-  return np.degrees(np.arctan2(ab[:, 1], ab[:, 0])) % 360.0, np.hypot(ab[:, 0], ab[:, 1])
-
-
 def main(argv: Sequence[str]) -> None:
   del argv
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -55,20 +49,19 @@ def main(argv: Sequence[str]) -> None:
   records = [schema.decode_example_numpy(r.numpy())
              for r in tf.data.TFRecordDataset(info.files[FLAGS.split], compression_type='GZIP')]
   predictor = scoring.saved_model_predictor(FLAGS.model)
-  per_photo, hits, gray, hue_histogram = [], 0, 0, np.zeros(_HUE_BINS, np.int64)
+  recall, per_photo, gray, hue_histogram = metrics.HueRecall(), [], 0, np.zeros(_HUE_BINS, np.int64)
   predictions = []
   for start in range(0, len(records), 32):
     batch = np.stack([r[schema.LAB][..., :1] for r in records[start:start + 32]]).astype(np.float32)
     predictions += list(predictor(batch))
   for record, ab_pred in zip(records, predictions):
-    hue_true, chroma_true = _hue_and_chroma(record[schema.LAB][..., 1:])
-    hue_pred, chroma_pred = _hue_and_chroma(ab_pred)
+    recall.add(record[schema.LAB][..., 1:], ab_pred)
+    hue_true, chroma_true = metrics.hue_and_chroma(record[schema.LAB][..., 1:])
+    hue_pred, chroma_pred = metrics.hue_and_chroma(ab_pred)
     inside = (chroma_true >= metrics.HUE_TRUE_CHROMA) & (hue_true >= low) & (hue_true < high)
     per_photo.append(int(inside.sum()))
     coloured = inside & (chroma_pred >= metrics.HUE_PREDICTED_CHROMA)
     gray += int((inside & ~coloured).sum())
-    difference = np.abs(hue_pred - hue_true)
-    hits += int((coloured & (np.minimum(difference, 360.0 - difference) <= metrics.HUE_TOLERANCE_DEGREES)).sum())
     hue_histogram += np.histogram(hue_pred[coloured], bins=_HUE_BINS, range=(0.0, 360.0))[0]
   total = sum(per_photo)
   order = np.argsort(per_photo)[::-1]
@@ -77,7 +70,7 @@ def main(argv: Sequence[str]) -> None:
       'dataset': info.version_dir, 'split': FLAGS.split, 'model': FLAGS.model, 'sector_degrees': [low, high],
       'photos': len(records), 'photos_with_pixels': int(sum(1 for n in per_photo if n)), 'pixels': total,
       'share_in_top': (sum(per_photo[i] for i in top) / total) if total else 0.0,
-      'recall': (hits / total) if total else float('nan'), 'left_gray': (gray / total) if total else float('nan'),
+      'recall': recall.sectors()[FLAGS.sector], 'left_gray': (gray / total) if total else float('nan'),
       'predicted_hue_histogram': {f'{k * 30}-{k * 30 + 30}': int(n) for k, n in enumerate(hue_histogram)},
       'top_photos': [{'index': i, 'pixels': per_photo[i], 'source': records[i][schema.SOURCE_URI]}
                      for i in top]}

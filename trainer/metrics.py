@@ -115,6 +115,12 @@ HUE_PREDICTED_CHROMA = 10.0    # the prediction colours a pixel: its chroma >= t
 HUE_TOLERANCE_DEGREES = 30.0   # ... with a hue within this many degrees of the truth
 
 
+def hue_and_chroma(ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Per pixel of ab [..., 2], flattened: hue in degrees [0, 360) of atan2(b, a), and chroma sqrt(a^2 + b^2)."""
+  ab = np.asarray(ab, np.float64).reshape(-1, 2)
+  return np.degrees(np.arctan2(ab[:, 1], ab[:, 0])) % 360.0, np.hypot(ab[:, 0], ab[:, 1])
+
+
 class HueRecall:
   """Hue-balanced recall: is the colour *right*, not just present.
 
@@ -133,15 +139,13 @@ class HueRecall:
     self.totals = np.zeros(HUE_SECTORS, np.int64)
 
   def add(self, ab_true: np.ndarray, ab_pred: np.ndarray) -> None:
-    ab_true = np.asarray(ab_true, np.float64).reshape(-1, 2)
-    ab_pred = np.asarray(ab_pred, np.float64).reshape(-1, 2)
-    coloured = np.hypot(ab_true[:, 0], ab_true[:, 1]) >= HUE_TRUE_CHROMA
-    ab_true, ab_pred = ab_true[coloured], ab_pred[coloured]
-    hue_true = np.degrees(np.arctan2(ab_true[:, 1], ab_true[:, 0])) % 360.0
-    hue_pred = np.degrees(np.arctan2(ab_pred[:, 1], ab_pred[:, 0])) % 360.0
+    hue_true, chroma_true = hue_and_chroma(ab_true)
+    hue_pred, chroma_pred = hue_and_chroma(ab_pred)
+    coloured = chroma_true >= HUE_TRUE_CHROMA
+    hue_true, hue_pred, chroma_pred = hue_true[coloured], hue_pred[coloured], chroma_pred[coloured]
     difference = np.abs(hue_pred - hue_true)
     difference = np.minimum(difference, 360.0 - difference)
-    hit = (np.hypot(ab_pred[:, 0], ab_pred[:, 1]) >= HUE_PREDICTED_CHROMA) & (difference <= HUE_TOLERANCE_DEGREES)
+    hit = (chroma_pred >= HUE_PREDICTED_CHROMA) & (difference <= HUE_TOLERANCE_DEGREES)
     sector = np.minimum((hue_true // (360.0 / HUE_SECTORS)).astype(np.int64), HUE_SECTORS - 1)
     self.totals += np.bincount(sector, minlength=HUE_SECTORS)
     self.hits += np.bincount(sector, weights=hit, minlength=HUE_SECTORS).astype(np.int64)
