@@ -270,3 +270,59 @@ def test_online_zoom_range_is_validated():
     configs.load_config(overrides=['training.online_zoom_range=[0.9, 0.5]'])
   config = configs.load_config(overrides=['training.online_zoom_range=[0.75, 1.0]'])
   assert tuple(config.training.online_zoom_range) == (0.75, 1.0)
+
+
+def test_weight_averaging_exports_the_mean_of_the_last_snapshots(tmp_path_factory, tmp_path):
+  """SWA (training.weight_averaging_fraction): the exported colorizer is the mean of the weights at the steps in the
+  run's last share, the very weights the checkpoints of those steps hold, and not the last weights."""
+  from trainer import data as data_lib
+  from trainer import networks
+  from trainer import objective as objective_lib
+  from trainer import warm_start
+  dataset = trainer_datasets.build(tmp_path_factory, 'swa', sample_photo_paths(12), 32, **{
+      'data.split_ratios': '{train: 0.5, eval: 0.5}', 'data.shards': '{train: 2, eval: 1}'})
+  # 4 steps, the last half averaged at every step: snapshots after steps 2, 3 and 4, the three checkpoints kept.
+  config = beta_config('training.weight_averaging_fraction=0.5', 'training.weight_averaging_every_steps=1',
+                       'training.checkpoint_every_steps=1', 'training.lr_schedule=constant',
+                       'training.warmup_fraction=0')
+  result = train_lib.train(config, dataset, str(tmp_path), max_steps=4)
+  info = data_lib.dataset_info(dataset)
+  net = networks.build_network(config.model, objective_lib.make_objective(config.model, info, 32).num_bins, False)
+  snapshots = []
+  for number in (2, 3, 4):
+    path = str(tmp_path / 'checkpoints' / f'ckpt-{number}')
+    tf.train.Checkpoint(model=net.colorizer).restore(path).expect_partial()
+    snapshots.append([w.numpy() for w in net.colorizer.weights])
+  assert tf.train.load_checkpoint(path).get_tensor('swa_count/.ATTRIBUTES/VARIABLE_VALUE') == 3  # resumable
+  exported, _ = warm_start.read_weights(warm_start.weights_path(result.export_dir))  # float16
+  mean = [np.mean(ws, axis=0) for ws in zip(*snapshots)]
+  for got, want in zip(exported, mean):
+    np.testing.assert_allclose(got.astype(np.float32), want, rtol=2e-3, atol=2e-4)
+  # ... and not the last weights, at the same precision
+  assert not all(np.allclose(got.astype(np.float32), last, rtol=2e-3, atol=2e-4)
+                 for got, last in zip(exported, snapshots[-1]))
+  # Both validation losses are on record: the last weights' at step 4 and the mean's.
+  assert result.history['step'][-1] == 4 and np.isfinite(result.history['val_loss'][-1])
+  assert np.isfinite(result.history['averaged_val_loss'][0])
+  assert result.history['averaged_val_loss'][0] != result.history['val_loss'][-1]
+
+
+def test_weight_averaging_window_and_validation():
+  from trainer import weight_averaging
+  variables = [tf.Variable([1.0, 2.0]), tf.Variable(3, dtype=tf.int64)]  # integers are not averaged
+  averaging = weight_averaging.WeightAverage(variables, fraction=0.3)
+  assert not averaging.is_due(10, 0.6, epoch_end=True, last_step=False)  # before the last 30%
+  assert averaging.is_due(12, 0.75, epoch_end=True, last_step=False)
+  assert not averaging.is_due(13, 0.8, epoch_end=False, last_step=False)  # snapshots at epoch ends ...
+  assert averaging.is_due(14, 0.9, epoch_end=False, last_step=True)  # ... and at the last step
+  for value in ([1.0, 2.0], [3.0, 6.0]):
+    variables[0].assign(value)
+    averaging.add_snapshot(1)
+  variables[0].assign([9.0, 9.0])
+  assert averaging.apply() and variables[0].numpy().tolist() == [2.0, 4.0] and int(variables[1].numpy()) == 3
+  assert not weight_averaging.WeightAverage(variables, fraction=0.0).is_due(1, 1.0, epoch_end=True, last_step=True)
+  assert not weight_averaging.WeightAverage(variables, fraction=0.5).apply()  # no snapshot: weights untouched
+  with pytest.raises(configs.ConfigError, match='training.weight_averaging_fraction'):
+    configs.load_config(overrides=['training.weight_averaging_fraction=1.5'])
+  with pytest.raises(configs.ConfigError, match='training.weight_averaging_every_steps'):
+    configs.load_config(overrides=['training.weight_averaging_every_steps=-1'])

@@ -83,6 +83,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   from trainer import schedule  # pylint: disable=g-import-not-at-top
   from trainer import summaries  # pylint: disable=g-import-not-at-top
   from trainer import warm_start  # pylint: disable=g-import-not-at-top
+  from trainer import weight_averaging  # pylint: disable=g-import-not-at-top
 
   tf_config = distribute.cluster_from_environment()
   chief = distribute.is_chief(tf_config)
@@ -100,7 +101,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   replicas = strategy.num_replicas_in_sync
   global_batch = training.batch_size_per_replica * replicas
   steps_per_epoch = max(1, info.examples.get('train', 0) // global_batch)
-  total_steps = max_steps or training.epochs * steps_per_epoch
+  total_steps = training.epochs * steps_per_epoch if max_steps is None else max_steps
   print(f'strategy={type(strategy).__name__} replicas={replicas} global_batch={global_batch} '
         f'steps={total_steps} image_size={info.image_size} variant={model_config.variant} '
         f'loss={model_config.loss} precision={policy} chief={chief}', flush=True)
@@ -115,8 +116,12 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
       encoder_optimizer = networks.optimizer(policy, training.learning_rate * training.encoder_learning_rate_multiplier)
       encoder_optimizer.build(net.encoder_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+  averaging = weight_averaging.WeightAverage(net.colorizer.weights, training.weight_averaging_fraction,
+                                             training.weight_averaging_every_steps)
+  with strategy.scope():
     checkpoint = tf.train.Checkpoint(model=net.colorizer, optimizer=optimizer, step=step,
-                                     **({'encoder_optimizer': encoder_optimizer} if encoder_optimizer else {}))
+                                     **({'encoder_optimizer': encoder_optimizer} if encoder_optimizer else {}),
+                                     **(averaging.trackables() if averaging.enabled else {}))
   colorizer, embedder = net.colorizer, net.embedder
 
   checkpoint_dir = _task_dir(os.path.join(output_dir, 'checkpoints'), tf_config, chief)
@@ -187,6 +192,16 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     return data_lib.make_dataset(eval_files, info.image_size, batch_size, training=False,
                                  embedding_size=info.embedding_size)
 
+  def validation_loss() -> float | None:
+    """The mean loss over the eval split (None without one)."""
+    if not has_eval:
+      return None
+    total, n = 0.0, 0.0
+    for features, targets in eval_batches():
+      s, c = eval_loss(features, targets)
+      total, n = total + float(s), n + float(c)
+    return total / max(n, 1.0)
+
   writer = summaries.Writer(log_dir or os.path.join(output_dir, 'logs'), enabled=chief)
   history: dict[str, list[float]] = {'step': [], 'loss': [], 'val_loss': []}
   eval_files = info.files.get('eval') or []
@@ -213,16 +228,14 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     step_seconds.append(time.perf_counter() - started)
     running, count = running + loss, count + 1
     current = int(step.numpy())
+    done = max(current / total_steps, (time.perf_counter() - budget_start) / time_budget_seconds
+               if time_budget_seconds else 0.0)
+    if averaging.is_due(current, done, epoch_end=current % steps_per_epoch == 0, last_step=current == total_steps):
+      averaging.add_snapshot(current)
     if current % training.checkpoint_every_steps == 0:
       manager.save(checkpoint_number=current)
     if current % steps_per_epoch == 0 or current == total_steps:
-      val = None
-      if has_eval:
-        total, n = 0.0, 0.0
-        for features, targets in eval_batches():
-          s, c = eval_loss(features, targets)
-          total, n = total + float(s), n + float(c)
-        val = total / max(n, 1.0)
+      val = validation_loss()
       history['step'].append(current)
       history['loss'].append(running / count)
       history['val_loss'].append(val if val is not None else float('nan'))
@@ -239,6 +252,17 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
       running, count = 0.0, 0
   steady = step_seconds[2:] or step_seconds  # the first steps trace and compile the step function
   examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
+
+  if averaging.apply():  # SWA: decode, export and push the mean of the run's last snapshots
+    val = validation_loss()
+    if val is not None:
+      history['averaged_val_loss'] = [val]
+    message = (f'weight averaging: the mean of {averaging.snapshots} snapshots from step '
+               f'{int(averaging.first_step.numpy())} to {int(step.numpy())}; val_loss '
+               f'{"n/a" if val is None else f"{val:.5f}"} (last weights: '
+               f'{history["val_loss"][-1] if history["val_loss"] else float("nan"):.5f})')
+    _LOG.info(message)
+    print(message, flush=True)
 
   if chief and has_eval:
     objective_lib.choose_decoding(config, objective, colorizer, embed, eval_batches(), info.image_size)
