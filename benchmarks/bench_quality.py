@@ -122,6 +122,8 @@ def main(argv: Sequence[str]) -> None:
                  'steps': result.steps, 'train_seconds': time.perf_counter() - start,
                  'examples_per_s': result.examples_per_second,
                  'final_val_loss': result.history['val_loss'][-1] if result.history['val_loss'] else None}
+        if result.history.get('averaged_val_loss'):  # training.weight_averaging_fraction: the exported weights'
+          entry['averaged_val_loss'] = result.history['averaged_val_loss'][0]
         with open(trained, 'w') as f:
           json.dump(entry, f)
       entry['overrides'] = own_overrides

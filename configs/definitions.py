@@ -216,6 +216,9 @@ class TrainingConfig:
       share of the run, at each epoch end and at the last step; 0 = the last weights. The last weights' and the
       mean's validation losses are both logged.
     weight_averaging_every_steps: Steps between those snapshots; 0 = at each epoch end.
+    weight_averaging_learning_rate: With weight averaging: > 0 = SWA's schedule, the decay ends at this rate where
+      the averaging window starts and the rate holds there through it (the encoder's at its multiplier); 0 = the
+      schedule decays to 0 through the window as without averaging.
     xla: Compile the training step with XLA on GPUs (ignored on CPU, where it measured 5.6x slower: 1.8 vs 10.0
       examples/s for the unet's whole-network step, the depthwise convolutions' XLA CPU kernels being slow).
     time_budget_seconds: Stop training (then the end-of-run evaluation, decoding choice and export as usual)
@@ -252,6 +255,7 @@ class TrainingConfig:
   encoder_learning_rate_multiplier: float = 0.1
   weight_averaging_fraction: float = 0.0
   weight_averaging_every_steps: int = 0
+  weight_averaging_learning_rate: float = 0.0
   xla: bool = False
   time_budget_seconds: float = 0.0
   synthetic_input: bool = False
@@ -424,6 +428,9 @@ class PipelineConfig:
       if self.training.weight_averaging_every_steps < 0:
         raise ConfigError(f'training.weight_averaging_every_steps: must be >= 0 (0 = each epoch end), got '
                           f'{self.training.weight_averaging_every_steps}')
+      if self.training.weight_averaging_learning_rate < 0:
+        raise ConfigError(f'training.weight_averaging_learning_rate: must be >= 0 (0 = decay to 0), got '
+                          f'{self.training.weight_averaging_learning_rate}')
       low, high = self.training.online_zoom_range
       if not 0 < low <= high <= 1:
         raise ConfigError(f'training.online_zoom_range: need 0 < low <= high <= 1, got {(low, high)}')

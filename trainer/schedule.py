@@ -12,14 +12,25 @@ from configs import definitions
 
 
 def learning_rate(training: definitions.TrainingConfig, progress: float) -> float:
-  """Linear warm-up over `warmup_fraction` of the run, then constant or cosine decay to 0 at progress 1."""
+  """Linear warm-up over `warmup_fraction` of the run, then constant or cosine decay to 0 at progress 1.
+
+  With a weight-averaging rate (`weight_averaging_learning_rate` > 0 and a `weight_averaging_fraction`), SWA's
+  schedule (torch's SWALR): the decay ends at that rate where the averaging window starts, and the rate holds
+  there through the window, so the snapshots that are averaged spread over the region the run has reached
+  instead of all sitting where a decay to 0 stops."""
   progress = min(max(progress, 0.0), 1.0)
   warmup = training.warmup_fraction
   if warmup > 0 and progress < warmup:
     return training.learning_rate * progress / warmup
+  floor, end = 0.0, 1.0
+  if training.weight_averaging_learning_rate > 0 and training.weight_averaging_fraction > 0:
+    floor, end = training.weight_averaging_learning_rate, max(1.0 - training.weight_averaging_fraction, warmup)
+    if progress >= end:
+      return floor
   if training.lr_schedule == 'constant':
     return training.learning_rate
-  return training.learning_rate * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup)))
+  span = max(end - warmup, 1e-9)
+  return floor + (training.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / span))
 
 
 def encoder_frozen(training: definitions.TrainingConfig, progress: float) -> bool:

@@ -257,6 +257,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     val = validation_loss()
     if val is not None:
       history['averaged_val_loss'] = [val]
+    writer.scalars(int(step.numpy()), averaged_val_loss=val)
     message = (f'weight averaging: the mean of {averaging.snapshots} snapshots from step '
                f'{int(averaging.first_step.numpy())} to {int(step.numpy())}; val_loss '
                f'{"n/a" if val is None else f"{val:.5f}"} (last weights: '
