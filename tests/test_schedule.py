@@ -21,6 +21,22 @@ def test_warm_up_then_cosine_to_zero():
   assert schedule.learning_rate(training, 0.9) == 0.01
 
 
+def test_weight_averaging_rate_ends_the_decay_and_holds_through_the_window():
+  """SWALR: the cosine reaches the averaging rate where the window starts (progress 0.7) and stays there; without
+  that rate, averaging leaves the schedule as it was."""
+  training = configs.load_config(overrides=[
+      'training.learning_rate=0.01', 'training.warmup_fraction=0.1', 'training.lr_schedule=cosine',
+      'training.weight_averaging_fraction=0.3', 'training.weight_averaging_learning_rate=0.002']).training
+  assert schedule.learning_rate(training, 0.1) == pytest.approx(0.01)
+  assert schedule.learning_rate(training, 0.4) == pytest.approx(0.006)  # halfway down from 0.01 to 0.002
+  assert schedule.learning_rate(training, 0.7) == schedule.learning_rate(training, 1.0) == 0.002
+  training.weight_averaging_learning_rate = 0.0
+  assert schedule.learning_rate(training, 0.55) == pytest.approx(0.005)
+  assert schedule.learning_rate(training, 1.0) == pytest.approx(0.0, abs=1e-12)
+  with pytest.raises(configs.ConfigError, match='training.weight_averaging_learning_rate'):
+    configs.load_config(overrides=['training.weight_averaging_learning_rate=-1'])
+
+
 def test_encoder_frozen_for_the_first_fraction():
   training = configs.load_config(overrides=['training.frozen_encoder_fraction=0.3']).training
   assert schedule.encoder_frozen(training, 0.0) and schedule.encoder_frozen(training, 0.29)
