@@ -294,7 +294,8 @@ def test_weight_averaging_exports_the_mean_of_the_last_snapshots(tmp_path_factor
     tf.train.Checkpoint(model=net.colorizer).restore(path).expect_partial()
     snapshots.append([w.numpy() for w in net.colorizer.weights])
   assert tf.train.load_checkpoint(path).get_tensor('swa_count/.ATTRIBUTES/VARIABLE_VALUE') == 3  # resumable
-  exported, _ = warm_start.read_weights(warm_start.weights_path(result.export_dir))  # float16
+  exported, header = warm_start.read_weights(warm_start.weights_path(result.export_dir))  # float16
+  assert header['weight_averaging'] == {'fraction': 0.5, 'snapshots': 3, 'first_step': 2, 'last_step': 4}
   mean = [np.mean(ws, axis=0) for ws in zip(*snapshots)]
   for got, want in zip(exported, mean):
     np.testing.assert_allclose(got.astype(np.float32), want, rtol=2e-3, atol=2e-4)

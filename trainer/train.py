@@ -253,7 +253,10 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   steady = step_seconds[2:] or step_seconds  # the first steps trace and compile the step function
   examples_per_second = len(steady) * global_batch / max(sum(steady), 1e-9)
 
+  averaged = None
   if averaging.apply():  # SWA: decode, export and push the mean of the run's last snapshots
+    averaged = {'fraction': training.weight_averaging_fraction, 'snapshots': averaging.snapshots,
+                'first_step': int(averaging.first_step.numpy()), 'last_step': int(step.numpy())}
     val = validation_loss()
     if val is not None:
       history['averaged_val_loss'] = [val]
@@ -281,7 +284,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     # The pushed model is a warm-start source as it is (training.warm_start_from).
     warm_start.save_weights(colorizer, warm_start.weights_path(export_dir), {
         **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
-        'trained_on': info.version_dir, 'warm_started_from': training.warm_start_from})
+        'trained_on': info.version_dir, 'warm_started_from': training.warm_start_from,
+        **({'weight_averaging': averaged} if averaged else {})})
     objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
