@@ -261,8 +261,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     if val is not None:
       history['averaged_val_loss'] = [val]
     writer.scalars(int(step.numpy()), averaged_val_loss=val)
-    message = (f'weight averaging: the mean of {averaging.snapshots} snapshots from step '
-               f'{int(averaging.first_step.numpy())} to {int(step.numpy())}; val_loss '
+    message = (f'weight averaging: the mean of {averaged["snapshots"]} snapshots from step '
+               f'{averaged["first_step"]} to {averaged["last_step"]}; val_loss '
                f'{"n/a" if val is None else f"{val:.5f}"} (last weights: '
                f'{history["val_loss"][-1] if history["val_loss"] else float("nan"):.5f})')
     _LOG.info(message)
