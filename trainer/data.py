@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import tensorflow as tf
 
 from contracts import dataset_version
 from contracts import schema
+from trainer import hue_sampling
 from trainer import model as model_lib
 
 
@@ -132,14 +133,31 @@ def _random_zoom(features, targets, image_size: int, low: float, high: float):
           {'ab': window(targets['ab'], 'bilinear'), 'mask': window(targets['mask'], 'nearest')})
 
 
+def _repeat_by_hue(records: tf.data.Dataset, spec, image_size: int, factors: Sequence[float],
+                   seed: int | None) -> tf.data.Dataset:
+  """Each serialized record repeated by its photo's hue repeat factor, rounded stochastically (a new draw each
+  pass); the records stay serialized, so the shuffle buffer holds what it holds without the sampling."""
+  factors = [float(f) for f in factors]
+
+  def count(record):
+    _, ab, mask = schema.decode_lab_tf(tf.io.parse_single_example(record, spec), image_size)
+    return record, hue_sampling.stochastic_count(hue_sampling.photo_repeat_factor_tf(ab, mask, factors), seed)
+
+  counted = records.map(count, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+  return counted.flat_map(lambda record, n: tf.data.Dataset.from_tensors(record).repeat(n))
+
+
 def make_dataset(files: list[str], image_size: int, batch_size: int, *, training: bool, shuffle_buffer: int = 1024,
                  embedding_size: int = 0, seed: int | None = None, repeat: bool = False,
-                 augment: bool = False, zoom_range: tuple[float, float] = (1.0, 1.0)) -> tf.data.Dataset:
+                 augment: bool = False, zoom_range: tuple[float, float] = (1.0, 1.0),
+                 repeat_factors: Sequence[float] | None = None) -> tf.data.Dataset:
   """Batches of ({'l': [B,S,S,1]} (+ 'embedding'), {'ab': [B,S,S,2] scaled, 'mask': [B,S,S,1]}).
 
   Files are read in parallel (interleave) and sharded by file under multi-worker strategies (tf.data's FILE
   autosharding: the dataset build writes at least as many train shards as workers). `augment`: random flips, and
-  a random zoom into a window of `zoom_range` of the side when that is not (1, 1).
+  a random zoom into a window of `zoom_range` of the side when that is not (1, 1). `repeat_factors` (training):
+  the hue sectors' repeat factors (`trainer/hue_sampling.py`); each record then appears its photo's factor times
+  per pass on average, before the shuffle spreads the repeats apart.
   """
   if not files:
     raise ValueError('no TFRecord files to read')
@@ -149,6 +167,8 @@ def make_dataset(files: list[str], image_size: int, batch_size: int, *, training
     ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type='GZIP'),
                      cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+  if training and repeat_factors is not None:
+    ds = _repeat_by_hue(ds, spec, image_size, repeat_factors, seed)
   if training:
     ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   if repeat:
@@ -161,6 +181,13 @@ def make_dataset(files: list[str], image_size: int, batch_size: int, *, training
     if low < 1.0:
       ds = ds.map(lambda f, t: _random_zoom(f, t, image_size, low, high), num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def hue_repeat_plan(files: list[str], image_size: int, threshold: float, sample: int = 2000) -> hue_sampling.Plan:
+  """Repeat-factor sampling's plan for `threshold`, counted on the first `sample` training records."""
+  batches = make_dataset(files, image_size, 64, training=False).take(max(1, sample // 64))
+  return hue_sampling.plan(((model_lib.unscale_ab(ab), mask) for _, targets in batches
+                            for ab, mask in zip(targets['ab'].numpy(), targets['mask'].numpy())), threshold)
 
 
 def synthetic_dataset(image_size: int, batch_size: int, embedding_size: int = 0) -> tf.data.Dataset:

@@ -100,7 +100,14 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     info = dataclasses.replace(info, embedding_size=0)
   replicas = strategy.num_replicas_in_sync
   global_batch = training.batch_size_per_replica * replicas
-  steps_per_epoch = max(1, info.examples.get('train', 0) // global_batch)
+  repeat_plan = None
+  if training.hue_repeat_threshold and not training.synthetic_input:
+    repeat_plan = data_lib.hue_repeat_plan(info.files['train'], info.image_size, training.hue_repeat_threshold)
+    print('hue repeat-factor sampling: sectors held by ' + ' / '.join(f'{f:.3f}' for f in repeat_plan.frequencies)
+          + ' of the photos -> factors ' + ' / '.join(f'{r:.2f}' for r in repeat_plan.sector_factors)
+          + f'; a pass draws {repeat_plan.mean_factor:.2f}x the photos', flush=True)
+  passes = repeat_plan.mean_factor if repeat_plan else 1.0  # an epoch is a pass over the resampled photos
+  steps_per_epoch = max(1, int(info.examples.get('train', 0) * passes) // global_batch)
   total_steps = training.epochs * steps_per_epoch if max_steps is None else max_steps
   print(f'strategy={type(strategy).__name__} replicas={replicas} global_batch={global_batch} '
         f'steps={total_steps} image_size={info.image_size} variant={model_config.variant} '
@@ -138,7 +145,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   train_ds = data_lib.make_dataset(info.files['train'], info.image_size, global_batch, training=True,
                                    shuffle_buffer=training.shuffle_buffer, embedding_size=info.embedding_size,
                                    repeat=True, augment=training.online_augmentation,
-                                   zoom_range=tuple(training.online_zoom_range))
+                                   zoom_range=tuple(training.online_zoom_range),
+                                   repeat_factors=repeat_plan.sector_factors if repeat_plan else None)
   if training.synthetic_input:
     train_ds = data_lib.synthetic_dataset(info.image_size, global_batch, info.embedding_size)
   iterator = iter(strategy.experimental_distribute_dataset(train_ds))
@@ -285,7 +293,10 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     warm_start.save_weights(colorizer, warm_start.weights_path(export_dir), {
         **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
         'trained_on': info.version_dir, 'warm_started_from': training.warm_start_from,
-        **({'weight_averaging': averaged} if averaged else {})})
+        **({'weight_averaging': averaged} if averaged else {}),
+        **({'hue_repeat_sampling': {'threshold': training.hue_repeat_threshold,
+                                    'sector_factors': [round(float(r), 4) for r in repeat_plan.sector_factors]}}
+           if repeat_plan else {})})
     objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
