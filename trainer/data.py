@@ -190,6 +190,15 @@ def hue_repeat_plan(files: list[str], image_size: int, threshold: float, sample:
                             for ab, mask in zip(targets['ab'].numpy(), targets['mask'].numpy())), threshold)
 
 
+def training_repeat_plan(info: DatasetInfo, training) -> hue_sampling.Plan | None:
+  """The run's repeat-factor sampling plan (printed), or None when `training.hue_repeat_threshold` is 0."""
+  if not training.hue_repeat_threshold:
+    return None
+  plan = hue_repeat_plan(info.files['train'], info.image_size, training.hue_repeat_threshold)
+  print(plan.describe(), flush=True)
+  return plan
+
+
 def synthetic_dataset(image_size: int, batch_size: int, embedding_size: int = 0) -> tf.data.Dataset:
   """Random tensors of the real shapes, repeated: measures the model without the input pipeline."""
   l = tf.random.uniform([batch_size, image_size, image_size, 1], -1.0, 1.0, seed=0)

@@ -40,6 +40,16 @@ class Plan:
   frequencies: np.ndarray     # [HUE_SECTORS]: the share of photos holding each sector
   sector_factors: np.ndarray  # [HUE_SECTORS]: r_c
   mean_factor: float          # the photos' mean factor: a pass over the split draws this many times its photos
+  threshold: float
+
+  def describe(self) -> str:
+    return ('hue repeat-factor sampling: sectors held by ' + ' / '.join(f'{f:.3f}' for f in self.frequencies)
+            + ' of the photos -> factors ' + ' / '.join(f'{r:.2f}' for r in self.sector_factors)
+            + f'; a pass draws {self.mean_factor:.2f}x the photos')
+
+  def header(self) -> dict:
+    """What the exported weights' header records (`hue_repeat_sampling`)."""
+    return {'threshold': self.threshold, 'sector_factors': [round(float(r), 4) for r in self.sector_factors]}
 
 
 def plan(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], threshold: float) -> Plan:
@@ -50,7 +60,7 @@ def plan(photos: Iterable[tuple[np.ndarray, np.ndarray | None]], threshold: floa
   frequencies = presence.mean(axis=0)
   factors = sector_repeat_factors(frequencies, threshold)
   per_photo = np.max(np.where(presence, factors, 1.0), axis=1)
-  return Plan(frequencies, factors, float(per_photo.mean()))
+  return Plan(frequencies, factors, float(per_photo.mean()), float(threshold))
 
 
 def sector_repeat_factors(frequencies: np.ndarray, threshold: float) -> np.ndarray:

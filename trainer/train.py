@@ -100,12 +100,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
     info = dataclasses.replace(info, embedding_size=0)
   replicas = strategy.num_replicas_in_sync
   global_batch = training.batch_size_per_replica * replicas
-  repeat_plan = None
-  if training.hue_repeat_threshold and not training.synthetic_input:
-    repeat_plan = data_lib.hue_repeat_plan(info.files['train'], info.image_size, training.hue_repeat_threshold)
-    print('hue repeat-factor sampling: sectors held by ' + ' / '.join(f'{f:.3f}' for f in repeat_plan.frequencies)
-          + ' of the photos -> factors ' + ' / '.join(f'{r:.2f}' for r in repeat_plan.sector_factors)
-          + f'; a pass draws {repeat_plan.mean_factor:.2f}x the photos', flush=True)
+  repeat_plan = None if training.synthetic_input else data_lib.training_repeat_plan(info, training)
   passes = repeat_plan.mean_factor if repeat_plan else 1.0  # an epoch is a pass over the resampled photos
   steps_per_epoch = max(1, int(info.examples.get('train', 0) * passes) // global_batch)
   total_steps = training.epochs * steps_per_epoch if max_steps is None else max_steps
@@ -263,16 +258,12 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
   averaged = None
   if averaging.apply():  # SWA: decode, export and push the mean of the run's last snapshots
-    averaged = {'fraction': training.weight_averaging_fraction, 'snapshots': averaging.snapshots,
-                'first_step': int(averaging.first_step.numpy()), 'last_step': int(step.numpy())}
+    averaged = averaging.window(int(step.numpy()))
     val = validation_loss()
     if val is not None:
       history['averaged_val_loss'] = [val]
     writer.scalars(int(step.numpy()), averaged_val_loss=val)
-    message = (f'weight averaging: the mean of {averaged["snapshots"]} snapshots from step '
-               f'{averaged["first_step"]} to {averaged["last_step"]}; val_loss '
-               f'{"n/a" if val is None else f"{val:.5f}"} (last weights: '
-               f'{history["val_loss"][-1] if history["val_loss"] else float("nan"):.5f})')
+    message = weight_averaging.describe(averaged, val, history['val_loss'][-1] if history['val_loss'] else None)
     _LOG.info(message)
     print(message, flush=True)
 
@@ -294,9 +285,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
         **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
         'trained_on': info.version_dir, 'warm_started_from': training.warm_start_from,
         **({'weight_averaging': averaged} if averaged else {}),
-        **({'hue_repeat_sampling': {'threshold': training.hue_repeat_threshold,
-                                    'sector_factors': [round(float(r), 4) for r in repeat_plan.sector_factors]}}
-           if repeat_plan else {})})
+        **({'hue_repeat_sampling': repeat_plan.header()} if repeat_plan else {})})
     objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)

@@ -73,3 +73,15 @@ class WeightAverage:
     for mean, source in zip(self.means, self._sources):
       source.assign(mean)
     return True
+
+  def window(self, last_step: int) -> dict[str, float]:
+    """What the exported weights' header records (`weight_averaging`)."""
+    return {'fraction': self.fraction, 'snapshots': self.snapshots, 'first_step': int(self.first_step.numpy()),
+            'last_step': last_step}
+
+
+def describe(window: dict[str, float], averaged_loss: float | None, last_loss: float | None) -> str:
+  """The log line: the window and both validation losses."""
+  show = lambda loss: 'n/a' if loss is None else f'{loss:.5f}'
+  return (f'weight averaging: the mean of {window["snapshots"]} snapshots from step {window["first_step"]} to '
+          f'{window["last_step"]}; val_loss {show(averaged_loss)} (last weights: {show(last_loss)})')
