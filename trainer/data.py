@@ -18,6 +18,8 @@ from contracts import schema
 from trainer import hue_sampling
 from trainer import model as model_lib
 
+TRAINING_SAMPLE = 2000  # training examples the trainer's statistics (rebalancing histogram, hue repeat factors) use
+
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
@@ -183,11 +185,17 @@ def make_dataset(files: list[str], image_size: int, batch_size: int, *, training
   return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
-def hue_repeat_plan(files: list[str], image_size: int, threshold: float, sample: int = 2000) -> hue_sampling.Plan:
-  """Repeat-factor sampling's plan for `threshold`, counted on the first `sample` training records."""
-  batches = make_dataset(files, image_size, 64, training=False).take(max(1, sample // 64))
-  return hue_sampling.plan(((model_lib.unscale_ab(ab), mask) for _, targets in batches
-                            for ab, mask in zip(targets['ab'].numpy(), targets['mask'].numpy())), threshold)
+def training_sample(files: list[str], image_size: int, examples: int = TRAINING_SAMPLE):
+  """Batches (ab in ab units, mask) as NumPy of the first ~`examples` records, in file order: what the trainer's
+  statistics of the training split are counted on."""
+  for _, targets in make_dataset(files, image_size, 64, training=False).take(max(1, examples // 64)):
+    yield model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()
+
+
+def hue_repeat_plan(files: list[str], image_size: int, threshold: float) -> hue_sampling.Plan:
+  """Repeat-factor sampling's plan for `threshold`, counted on the training sample."""
+  return hue_sampling.plan(((ab, mask) for ab_batch, mask_batch in training_sample(files, image_size)
+                            for ab, mask in zip(ab_batch, mask_batch)), threshold)
 
 
 def training_repeat_plan(info: DatasetInfo, training) -> hue_sampling.Plan | None:

@@ -29,8 +29,7 @@ def sector_presence(ab: np.ndarray, mask: np.ndarray | None = None) -> np.ndarra
   hue, chroma = metrics.hue_and_chroma(ab)
   valid = np.ones_like(chroma, bool) if mask is None else np.asarray(mask).reshape(-1) > 0.5
   coloured = (chroma >= metrics.HUE_TRUE_CHROMA) & valid
-  sector = np.minimum((hue // (360.0 / metrics.HUE_SECTORS)).astype(np.int64), metrics.HUE_SECTORS - 1)
-  counts = np.bincount(sector[coloured], minlength=metrics.HUE_SECTORS)
+  counts = np.bincount(metrics.hue_sector(hue[coloured]), minlength=metrics.HUE_SECTORS)
   return counts >= PRESENCE_SHARE * max(1, int(valid.sum()))
 
 

@@ -121,6 +121,11 @@ def hue_and_chroma(ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return np.degrees(np.arctan2(ab[:, 1], ab[:, 0])) % 360.0, np.hypot(ab[:, 0], ab[:, 1])
 
 
+def hue_sector(hue: np.ndarray) -> np.ndarray:
+  """The sector index (0 .. HUE_SECTORS - 1) of hues in degrees [0, 360)."""
+  return np.minimum((np.asarray(hue) // (360.0 / HUE_SECTORS)).astype(np.int64), HUE_SECTORS - 1)
+
+
 class HueRecall:
   """Hue-balanced recall: is the colour *right*, not just present.
 
@@ -146,7 +151,7 @@ class HueRecall:
     difference = np.abs(hue_pred - hue_true)
     difference = np.minimum(difference, 360.0 - difference)
     hit = (chroma_pred >= HUE_PREDICTED_CHROMA) & (difference <= HUE_TOLERANCE_DEGREES)
-    sector = np.minimum((hue_true // (360.0 / HUE_SECTORS)).astype(np.int64), HUE_SECTORS - 1)
+    sector = hue_sector(hue_true)
     self.totals += np.bincount(sector, minlength=HUE_SECTORS)
     self.hits += np.bincount(sector, weights=hit, minlength=HUE_SECTORS).astype(np.int64)
 

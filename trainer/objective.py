@@ -9,8 +9,6 @@ import json
 import os
 from typing import Any
 
-REBALANCING_SAMPLE = 2000  # training examples whose ab histogram sets the class-rebalancing weights
-
 
 def write_json(path: str, value) -> None:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -71,15 +69,11 @@ def _regression_decoder(chroma_gain: float, image_size: int):
 
 
 def _training_histogram(info) -> 'np.ndarray':
-  """The ab-bin histogram of up to REBALANCING_SAMPLE training examples (padding excluded): what the class
+  """The ab-bin histogram of up to `data.TRAINING_SAMPLE` training examples (padding excluded): what the class
   rebalancing weights come from."""
   from trainer import color_bins  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
-  sample = data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False,
-                                 embedding_size=info.embedding_size).take(max(1, REBALANCING_SAMPLE // 64))
-  return color_bins.bin_histogram(
-      (model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()) for _, targets in sample)
+  return color_bins.bin_histogram(data_lib.training_sample(info.files['train'], info.image_size))
 
 
 def _regression_loss(model_config, histogram):
@@ -106,7 +100,7 @@ def _regression_loss(model_config, histogram):
 def make_objective(model_config, info, image_size: int) -> Objective:
   """The loss and the output decoding: regression, or Zhang et al.'s rebalanced classification.
 
-  Classification: the histogram is computed once, over up to REBALANCING_SAMPLE training examples (padding
+  Classification: the histogram is computed once, over up to `data.TRAINING_SAMPLE` training examples (padding
   excluded), and stored next to the model (`color_bins.json`); the exported graph carries the centres and the
   annealed-mean temperature (chosen after training, `trainer/decoding.py`) as constants.
   """
