@@ -20,3 +20,12 @@ def from_imagenet_overrides() -> list[str]:
   """
   import configs  # pylint: disable=g-import-not-at-top
   return ['training.warm_start_from=', f'training.learning_rate={configs.TrainingConfig().learning_rate}']
+
+
+def interval_text(row: dict) -> str:
+  """A scored row's hue-recall bootstrap intervals (`scoring.score(..., interval=True)`) as one printed line."""
+  if 'hue_recall_interval' not in row:
+    return ''
+  low, high = row['hue_recall_interval']
+  sectors = ' '.join('n/a' if lo != lo else f'{lo:.2f}-{hi:.2f}' for lo, hi in row['hue_recall_sectors_interval'])
+  return f'hue {low:.3f}-{high:.3f}  sectors {sectors}'

@@ -87,7 +87,7 @@ def main(argv: Sequence[str]) -> None:
     coloured = [i for i, r in enumerate(records) if metrics.is_coloured(r[schema.LAB])]
     shown = [records[i] for i in coloured[::max(1, len(coloured) // FLAGS.grid_photos)][:FLAGS.grid_photos]]
     columns = [('gray', [np.zeros_like(r[schema.LAB][..., 1:]) for r in shown])]
-    for name, report in scoring.score_references(records).items():
+    for name, report in scoring.score_references(records, interval=True).items():
       results['variants'].append({'variant': f'reference: {name}', 'loss': '', 'precision': '', **report})
     # The decoding is chosen as gcp.yaml would: for the targets' ΔPSNR >= 0, not the demo's 1 dB, over the full
     # (T, s) grid (ModelConfig's defaults), not the demo's coarse 4 x 4.
@@ -130,7 +130,7 @@ def main(argv: Sequence[str]) -> None:
       if config_flags.OVERRIDES.value:
         entry['common_overrides'] = list(config_flags.OVERRIDES.value)  # --set, applied to every row
       predictor = scoring.saved_model_predictor(export_dir)
-      report, _ = scoring.score(predictor, records)
+      report, _ = scoring.score(predictor, records, interval=True)
       entry.update(report)
       bins = os.path.join(out, 'color_bins.json')
       if os.path.exists(bins):
@@ -161,6 +161,7 @@ def main(argv: Sequence[str]) -> None:
           f'{v["delta_psnr"]:6.2f} {v["colourfulness_ratio"]:5.2f} {v["delta_colourfulness"]:5.1f} '
           f'{v["desaturation_rate"]:5.2f} {v["rebalanced_ab_accuracy"]:5.3f} {v["hue_recall"]:5.3f} {sectors:>32s} '
           f'{v.get("steps", ""):>6} {v.get("examples_per_s", 0):5.1f} {decoding:>9s}')
+    print(f'{"  90% interval":34s} {"":34s} {benchmarks.interval_text(v)}')
   print(f'grid: {FLAGS.grid}')
 
 

@@ -8,6 +8,10 @@ colour carries over: every photo of `--photos` (none of them in the models' trai
 job at the models' size, each SavedModel's `predict_ab` colorizes its L, and the evaluator's scoring
 (`components/colorization_evaluator/scoring.py`) compares it with the truth and with the no-colour and
 constant-sepia references. Writes the JSON results and a PNG grid (gray | each model | original).
+
+Every row carries the hue recall's 90% bootstrap interval over the photos (overall and per sector), so a sector that
+rests on a few photos shows how far it could move. `--dataset=<version dir> --split=eval` scores an already built
+split instead (e.g. the quality benchmark's eval split in its `--work_dir`/ds/<version>), with the same intervals.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/demo-photos', 'Photos none of the models was trained on (folder).')
 flags.DEFINE_list('models', [], 'name=SavedModel directory pairs.')
 flags.DEFINE_integer('size', 128, 'Image size (the models\').')
+flags.DEFINE_string('dataset', '', 'A built dataset version to score instead of building --photos.')
+flags.DEFINE_string('split', 'eval', 'With --dataset: the split to score.')
 flags.DEFINE_integer('grid_photos', 8, 'Photos in the picture grid.')
 flags.DEFINE_string('output', 'benchmarks/results/unseen.json', 'Where the JSON results go.')
 flags.DEFINE_string('grid', 'benchmarks/results/unseen_grid.png', 'Where the picture grid goes.')
@@ -43,38 +49,43 @@ def main(argv: Sequence[str]) -> None:
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
   from trainer import metrics  # pylint: disable=g-import-not-at-top
   work = tempfile.mkdtemp(prefix='bench_unseen_')
-  results: dict[str, Any] = {'photos': FLAGS.photos, 'size': FLAGS.size, 'rows': []}
+  results: dict[str, Any] = {'photos': FLAGS.dataset or FLAGS.photos, 'size': FLAGS.size, 'rows': []}
   try:
-    config = configs.load_config(overrides=[
-        f'data.input_uri={FLAGS.photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
-        'data.augmentation.copies=0', 'data.split_ratios={train: 0.5, eval: 0.5, test: 0.0}',
-        'data.shards={train: 1, eval: 1, test: 1}'])
-    info = data_lib.dataset_info(build_dataset.run_build(config).version_dir)
-    files = info.files['train'] + info.files['eval']  # every photo: none was trained on
+    if FLAGS.dataset:
+      files = data_lib.dataset_info(FLAGS.dataset).files[FLAGS.split]
+      results['split'] = FLAGS.split
+    else:
+      config = configs.load_config(overrides=[
+          f'data.input_uri={FLAGS.photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
+          'data.augmentation.copies=0', 'data.split_ratios={train: 0.5, eval: 0.5, test: 0.0}',
+          'data.shards={train: 1, eval: 1, test: 1}'])
+      info = data_lib.dataset_info(build_dataset.run_build(config).version_dir)
+      files = info.files['train'] + info.files['eval']  # every photo: none was trained on
     records = [schema.decode_example_numpy(r.numpy())
                for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
     results['images'] = len(records)
     coloured = [i for i, r in enumerate(records) if metrics.is_coloured(r[schema.LAB])]
     shown = [records[i] for i in coloured[::max(1, len(coloured) // FLAGS.grid_photos)][:FLAGS.grid_photos]]
     columns = [('gray', [np.zeros_like(r[schema.LAB][..., 1:]) for r in shown])]
-    for name, report in scoring.score_references(records).items():
+    for name, report in scoring.score_references(records, interval=True).items():
       results['rows'].append({'model': f'reference: {name}', **report})
     for pair in FLAGS.models:
       name, _, model_dir = pair.partition('=')
       predictor = scoring.saved_model_predictor(model_dir)
-      report, _ = scoring.score(predictor, records)
+      report, _ = scoring.score(predictor, records, interval=True)
       results['rows'].append({'model': name, 'model_dir': model_dir, **report})
       columns.append((name, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
     grid.draw_grid(shown, columns, FLAGS.grid)
   finally:
     shutil.rmtree(work, ignore_errors=True)
   benchmarks.write_results(FLAGS.output, results)
-  print(f'\n{len(records)} photos from {FLAGS.photos}')
+  print(f'\n{len(records)} photos from {results["photos"]}')
   print(f'{"model":28s} {"ΔPSNR":>6s} {"CF":>5s} {"desat":>5s} {"hue":>5s} {"sectors (0-60 ... 300-360)":>32s}')
   for row in results['rows']:
     sectors = ' '.join(f'{s:.2f}' for s in row['hue_recall_sectors'])
     print(f'{row["model"]:28s} {row["delta_psnr"]:6.2f} {row["colourfulness_ratio"]:5.2f} '
           f'{row["desaturation_rate"]:5.2f} {row["hue_recall"]:5.3f} {sectors:>32s}')
+    print(f'{"  90% interval":28s} {"":18s} {benchmarks.interval_text(row)}')
   print(f'grid: {FLAGS.grid}')
 
 

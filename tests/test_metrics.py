@@ -75,3 +75,37 @@ def test_hue_balanced_recall_definition():
   assert list(recall.hits) == [1, 0, 0, 0, 0, 0]
   assert recall.mean() == 0.25  # mean over the sectors with pixels: (0.5 + 0) / 2
   assert np.isnan(recall.sectors()[2])
+
+
+def test_hue_recall_interval_is_the_spread_over_photos():
+  angles = np.radians(np.arange(360, dtype=np.float64))
+  wheel = np.stack([40 * np.cos(angles), 40 * np.sin(angles)], -1).reshape(18, 20, 2)
+  # Every photo the same and coloured right: no spread, every bound is 1.
+  perfect = metrics.hue_recall_interval([wheel] * 8, [wheel] * 8, resamples=200)
+  assert perfect['hue_recall'] == [1.0, 1.0] and perfect['sectors'] == [[1.0, 1.0]] * 6
+  # Half the photos right, half left gray: the pooled recall is 0.5 and the interval straddles it, inside [0, 1].
+  recall = metrics.HueRecall()
+  for i in range(20):
+    recall.add(wheel, wheel if i % 2 else np.zeros_like(wheel))
+  bounds = recall.interval(level=0.9, resamples=500, seed=1)
+  assert recall.mean() == 0.5
+  low, high = bounds['hue_recall']
+  assert 0.2 < low < 0.5 < high < 0.8
+  assert all(0.0 <= lo < 0.5 < hi <= 1.0 for lo, hi in bounds['sectors'])
+  assert recall.interval(level=0.9, resamples=500, seed=1) == bounds  # reproducible for a seed
+  narrower = recall.interval(level=0.5, resamples=500, seed=1)['hue_recall']
+  assert low < narrower[0] and narrower[1] < high
+
+
+def test_scoring_reports_the_interval_only_when_asked(sample_rgb):
+  from components.colorization_evaluator import scoring
+  from contracts import schema
+  records = [{schema.LAB: colorspace.rgb8_to_lab(rgb[:32, :32]).astype(np.float32)} for rgb in sample_rgb]
+  truth = lambda l: np.stack([r[schema.LAB][..., 1:] for r in records])[:len(l)]
+  plain, _ = scoring.score(truth, records)
+  report, _ = scoring.score(truth, records, interval=True)
+  assert 'hue_recall_interval' not in plain
+  assert report['hue_recall_interval'][0] <= report['hue_recall'] <= report['hue_recall_interval'][1]
+  assert len(report['hue_recall_sectors_interval']) == 6
+  sepia = scoring.score_references(records, interval=True)['sepia']
+  assert sepia['hue_recall_interval'][1] < 0.5

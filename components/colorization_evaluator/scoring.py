@@ -29,9 +29,10 @@ def saved_model_predictor(model_dir: str) -> Callable[[np.ndarray], np.ndarray]:
   return lambda l: predict(l=tf.constant(l))['ab'].numpy()
 
 
-def score(predictor: Callable[[np.ndarray], np.ndarray],
-          records: list[dict[str, Any]]) -> tuple[dict[str, Any], list[np.ndarray]]:
-  """Metrics of a predictor (L batch -> ab batch) on decoded records, and its predicted ab per record."""
+def score(predictor: Callable[[np.ndarray], np.ndarray], records: list[dict[str, Any]],
+          interval: bool = False) -> tuple[dict[str, Any], list[np.ndarray]]:
+  """Metrics of a predictor (L batch -> ab batch) on decoded records, and its predicted ab per record. With
+  `interval` (the benchmarks), also the hue recall's bootstrap interval over the photos (`HueRecall.interval`)."""
   labs = [r[schema.LAB] for r in records]
   predictions = []
   for start in range(0, len(labs), 32):
@@ -42,11 +43,14 @@ def score(predictor: Callable[[np.ndarray], np.ndarray],
   coloured = [i for i, lab in enumerate(labs) if metrics.is_coloured(lab)]
   report['rebalanced_ab_accuracy'] = float(np.mean(
       [metrics.rebalanced_ab_accuracy(labs[i][..., 1:], predictions[i], frequency) for i in coloured]))
+  if interval:
+    bounds = metrics.hue_recall_interval([labs[i][..., 1:] for i in coloured], [predictions[i] for i in coloured])
+    report['hue_recall_interval'], report['hue_recall_sectors_interval'] = bounds['hue_recall'], bounds['sectors']
   return report, predictions
 
 
-def score_references(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-  return {name: score(predictor, records)[0] for name, predictor in REFERENCES.items()}
+def score_references(records: list[dict[str, Any]], interval: bool = False) -> dict[str, dict[str, Any]]:
+  return {name: score(predictor, records, interval)[0] for name, predictor in REFERENCES.items()}
 
 
 def decide(candidate: dict[str, Any], baseline: dict[str, Any] | None, references: dict[str, dict[str, Any]],
