@@ -37,7 +37,8 @@ flags.DEFINE_integer('max_per_folder', 0, 'Category balance: at most this many p
 flags.DEFINE_integer('size', 128, 'Image size.')
 flags.DEFINE_integer('copies', 1, 'Augmented copies per training photo written by the dataset build '
                      '(data.augmentation.copies).')
-flags.DEFINE_float('minutes', 30.0, 'Training wall-time budget per variant.')
+flags.DEFINE_float('minutes', 30.0, 'Training wall-time budget per variant; 0: no training step, score the '
+                   'variant as it starts (with training.warm_start_from: a shipped or pushed colorizer as it is).')
 flags.DEFINE_list('variants', ['unet/classification', 'unet/l1_chroma', 'fusion/mse', 'fusion/classification'],
                   'variant/loss[@precision][:key=value[;key=value...]] specs: the overrides after ":" apply to '
                   'that variant only (e.g. unet/l1_chroma:model.regression_rebalancing=0.5), after any --set.')
@@ -116,7 +117,10 @@ def main(argv: Sequence[str]) -> None:
         export_dir = train_lib.train(run_config, version, out, max_steps=entry['steps']).export_dir
       else:
         start = time.perf_counter()
-        result = train_lib.train(run_config, version, out, time_budget_seconds=FLAGS.minutes * 60)
+        if FLAGS.minutes > 0:
+          result = train_lib.train(run_config, version, out, time_budget_seconds=FLAGS.minutes * 60)
+        else:  # no step: the decoding is chosen on the eval split for the starting weights, which are exported
+          result = train_lib.train(run_config, version, out, max_steps=0)
         export_dir = result.export_dir
         entry = {'variant': variant, 'loss': loss, 'precision': precision or run_config.training.precision,
                  'steps': result.steps, 'train_seconds': time.perf_counter() - start,

@@ -144,3 +144,26 @@ def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_data
   full, half = (exports[g](l=l)['ab'].numpy() for g in (1.0, 0.5))
   assert np.abs(full).max() > 1.0  # the network colours something, so the gain is visible
   np.testing.assert_allclose(half, 0.5 * full, atol=1e-3)
+
+
+def test_flip_averaging_serves_the_mirror_mean_and_chooses_the_decoding_on_it(split_dataset, tmp_path):
+  """`model.flip_averaging`: the served ab is the mean of the network's ab for the photo and, mirrored back, for its
+  mirror image (so a mirrored photo gets exactly the mirrored colours), and the decoding search scores that mean."""
+  overrides = ['model.variant=beta', 'training.warm_start_from=', 'model.loss=l1_chroma',
+               'model.encoder_filters=[16, 32, 64]', 'training.batch_size_per_replica=4',
+               'training.checkpoint_every_steps=1000', 'training.learning_rate=0.003',
+               'model.chroma_gain_candidates=[1.0]']
+  served, searched = {}, {}
+  for flip in ('false', 'true'):  # the second run restores the first's checkpoint and runs no step
+    config = configs.load_config(overrides=overrides + [f'model.flip_averaging={flip}'])
+    result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3, export_dir=str(tmp_path / flip))
+    served[flip] = tf.saved_model.load(result.export_dir).signatures['predict_ab']
+    searched[flip] = json.loads((tmp_path / 'decoding.json').read_text())['search'][0]['delta_psnr']
+  l = tf.constant(np.random.default_rng(0).uniform(0, 100, (2, 32, 32, 1)), tf.float32)
+  mirror = lambda x: np.asarray(x)[:, :, ::-1]
+  plain, plain_mirrored = served['false'](l=l)['ab'].numpy(), served['false'](l=mirror(l).copy())['ab'].numpy()
+  assert np.abs(plain - mirror(plain_mirrored)).max() > 0.5  # the network alone is not mirror-symmetric
+  averaged = served['true'](l=l)['ab'].numpy()
+  np.testing.assert_allclose(averaged, 0.5 * (plain + mirror(plain_mirrored)), atol=1e-3)
+  np.testing.assert_allclose(served['true'](l=mirror(l).copy())['ab'].numpy(), mirror(averaged), atol=1e-3)
+  assert searched['true'] != searched['false']  # the gain search saw the averaged output

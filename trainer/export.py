@@ -126,11 +126,12 @@ def composite_on_white(pixels):
 class _Colorizer:
   """The prediction path shared by both signatures."""
 
-  def __init__(self, colorizer: keras.Model, embedder, image_size: int, output_to_ab):
+  def __init__(self, colorizer: keras.Model, embedder, image_size: int, output_to_ab, flip_averaging: bool):
     self._colorizer = colorizer
     self._embedder = embedder
     self._size = image_size
     self._output_to_ab = output_to_ab
+    self._flip_averaging = flip_averaging
 
   def ab_at_model_size(self, l):
     """L [N, h, w, 1] in [0, 100] (any h, w) -> ab [N, S, S, 2] predicted at the model's resolution S."""
@@ -140,7 +141,7 @@ class _Colorizer:
     if self._embedder is not None:
       rgb = model_lib.gray_to_rgb_0_255(l_scaled, self._embedder.input_size)
       features['embedding'] = self._embedder(rgb)
-    return self._output_to_ab(tf.cast(self._colorizer(features, training=False), tf.float32))
+    return self._output_to_ab(model_lib.predict_output(self._colorizer, features, self._flip_averaging))
 
   def predict_ab(self, l):
     size = tf.shape(l)[1:3]
@@ -173,13 +174,14 @@ class _Colorizer:
 
 
 def export_saved_model(colorizer: keras.Model, embedder, image_size: int, export_dir: str,
-                       output_to_ab=model_lib.unscale_ab) -> str:
+                       output_to_ab=model_lib.unscale_ab, flip_averaging: bool = False) -> str:
   """Writes the SavedModel (with both signatures) to `export_dir`.
 
   `output_to_ab` maps the network's output to ab units: `unscale_ab` for regression, the annealed mean over the
-  bins for the classification loss (its centres become constants of the graph).
+  bins for the classification loss (its centres become constants of the graph). `flip_averaging`: both
+  signatures serve the mean of the photo's and its mirror image's prediction (`model.flip_averaging`).
   """
-  core = _Colorizer(colorizer, embedder, image_size, output_to_ab)
+  core = _Colorizer(colorizer, embedder, image_size, output_to_ab, flip_averaging)
   archive = keras.export.ExportArchive()
   archive.track(colorizer)
   if embedder is not None:

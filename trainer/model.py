@@ -132,3 +132,19 @@ def gray_to_rgb_0_255(l_scaled, size: int | None = None):
   lab = tf.concat([l, tf.zeros_like(l), tf.zeros_like(l)], axis=-1)
   rgb = colorspace.lab_to_rgb(lab, colorspace.tensorflow_backend()) * 255.0
   return rgb if size is None else tf.image.resize(rgb, (size, size), method='bilinear')
+
+
+def predict_output(colorizer, features, flip_averaging: bool = False):
+  """The network's output for `features` (float32), as served.
+
+  With `flip_averaging` (`model.flip_averaging`, test-time augmentation) it is the mean of the output for the photo
+  and the output for its mirror image, mirrored back: the two disagree where the network is unsure, so the mean
+  errs less (higher PSNR) at the price of a second network pass. The embedding, if any, is the photo's for both
+  (an ImageNet classifier is trained to be mirror-invariant).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  output = tf.cast(colorizer(features, training=False), tf.float32)
+  if not flip_averaging:
+    return output
+  mirrored = {**features, 'l': tf.reverse(features['l'], axis=[2])}
+  return 0.5 * (output + tf.reverse(tf.cast(colorizer(mirrored, training=False), tf.float32), axis=[2]))

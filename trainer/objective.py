@@ -152,8 +152,10 @@ def decoding_candidates(model_config, objective: Objective) -> list[dict[str, fl
 def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
   """Picks the decoding on the eval split (`trainer/decoding.py`): the annealed-mean temperature and prior
   correction of the bins, or a regression's chroma gain; updates the decoding in place, so the exported graph
-  serves the choice, and records the search next to the model. Nothing to choose from: the decoding stays."""
+  serves the choice, and records the search next to the model. Nothing to choose from: the decoding stays. The
+  candidates are scored on the output as served (with `model.flip_averaging`, the mirror-averaged one)."""
   from trainer import decoding  # pylint: disable=g-import-not-at-top
+  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   candidates = decoding_candidates(config.model, objective)
   if not candidates:
     return
@@ -164,7 +166,8 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
   else:
     decode = lambda output, chroma_gain: _regression_decoder(chroma_gain, image_size)(output).numpy()
   choice = decoding.choose(candidates, eval_batches,
-                           lambda features: colorizer(embed(features), training=False), decode,
+                           lambda features: model_lib.predict_output(colorizer, embed(features),
+                                                                     config.model.flip_averaging), decode,
                            max_psnr_cost=config.model.temperature_max_psnr_cost,
                            hue_tolerance=config.model.decoding_hue_tolerance)
   describe = lambda knobs: '/'.join(f'{name}={value:g}' for name, value in knobs.items())

@@ -279,7 +279,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   else:
     export_dir = export_dir or os.path.join(output_dir, 'export')
     export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir,
-                                  output_to_ab=objective.output_to_ab)
+                                  output_to_ab=objective.output_to_ab, flip_averaging=model_config.flip_averaging)
     # The pushed model is a warm-start source as it is (training.warm_start_from).
     warm_start.save_weights(colorizer, warm_start.weights_path(export_dir), {
         **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
