@@ -9,6 +9,9 @@ job at the models' size, each SavedModel's `predict_ab` colorizes its L, and the
 (`components/colorization_evaluator/scoring.py`) compares it with the truth and with the no-colour and
 constant-sepia references. Writes the JSON results and a PNG grid (gray | each model | original).
 
+`--models=name=dirA+dirB` scores a prediction ensemble: the mean of the listed SavedModels' ab (each as it serves
+it, its own decoding included).
+
 Every row carries the hue recall's 90% bootstrap interval over the photos (overall and per sector), so a sector that
 rests on a few photos shows how far it could move. `--dataset=<version dir> --split=eval` scores an already built
 split instead (e.g. the quality benchmark's eval split in its `--work_dir`/ds/<version>), with the same intervals.
@@ -29,13 +32,21 @@ from benchmarks import grid
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('photos', '../shared/data/demo-photos', 'Photos none of the models was trained on (folder).')
-flags.DEFINE_list('models', [], 'name=SavedModel directory pairs.')
+flags.DEFINE_list('models', [], 'name=SavedModel directory pairs; name=dirA+dirB scores the mean of the models\' '
+                  'ab (a prediction ensemble).')
 flags.DEFINE_integer('size', 128, 'Image size (the models\').')
 flags.DEFINE_string('dataset', '', 'A built dataset version to score instead of building --photos.')
 flags.DEFINE_string('split', 'eval', 'With --dataset: the split to score.')
 flags.DEFINE_integer('grid_photos', 8, 'Photos in the picture grid.')
 flags.DEFINE_string('output', 'benchmarks/results/unseen.json', 'Where the JSON results go.')
 flags.DEFINE_string('grid', 'benchmarks/results/unseen_grid.png', 'Where the picture grid goes.')
+
+
+def _mean_predictor(predictors: list) -> Any:
+  """L batch -> the mean of the predictors' ab (one predictor: itself)."""
+  if len(predictors) == 1:
+    return predictors[0]
+  return lambda l: sum(predict(l) for predict in predictors) / len(predictors)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -71,7 +82,7 @@ def main(argv: Sequence[str]) -> None:
       results['rows'].append({'model': f'reference: {name}', **report})
     for pair in FLAGS.models:
       name, _, model_dir = pair.partition('=')
-      predictor = scoring.saved_model_predictor(model_dir)
+      predictor = _mean_predictor([scoring.saved_model_predictor(d) for d in model_dir.split('+')])
       report, _ = scoring.score(predictor, records, interval=True)
       results['rows'].append({'model': name, 'model_dir': model_dir, **report})
       columns.append((name, list(predictor(np.stack([r[schema.LAB][..., :1] for r in shown]).astype(np.float32)))))
