@@ -193,6 +193,8 @@ class TrainingConfig:
     epochs: Passes over the training split.
     batch_size_per_replica: Examples per replica per step; the global batch is this times the replica count.
     learning_rate: Adam learning rate.
+    weight_decay: Decoupled weight decay (AdamW, as DDColor and ConvNeXt fine-tune): each step shrinks every
+      kernel by learning rate x this; biases and batch-norm scales and offsets are exempt. 0 = plain Adam.
     strategy: `auto` picks MultiWorkerMirrored when TF_CONFIG/CLUSTER_SPEC lists several workers, Mirrored
       over local GPUs (or `cpu_devices` logical CPUs), else the default strategy.
     cpu_devices: Split the CPU into this many logical devices for MirroredStrategy (0 = do not split).
@@ -249,6 +251,7 @@ class TrainingConfig:
   epochs: int = 10
   batch_size_per_replica: int = 16
   learning_rate: float = 1e-3
+  weight_decay: float = 0.0
   strategy: Literal['auto', 'default', 'mirrored', 'multi_worker'] = 'auto'
   cpu_devices: int = 0
   shuffle_buffer: int = 1024

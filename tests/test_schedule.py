@@ -71,3 +71,25 @@ def test_decoding_criterion():
   assert decoding.pick(table, hue_tolerance=0.01) is table[0]
   assert decoding.pick(table, max_psnr_cost=3.0, hue_tolerance=0.01) is table[2]  # 0.018 better: not a tie
   assert decoding.pick(table, max_psnr_cost=3.0, hue_tolerance=0.02) is table[0]
+
+
+def test_weight_decay_shrinks_kernels_by_rate_times_decay_and_spares_biases_and_norms():
+  """`training.weight_decay` is AdamW's decoupled decay: with zero gradients a step moves a kernel by exactly
+  rate x decay x itself, and leaves biases and batch-norm scales and offsets alone; 0 is plain Adam."""
+  import keras  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from trainer import networks  # pylint: disable=g-import-not-at-top
+  dense, norm = keras.layers.Dense(3, bias_initializer='ones'), keras.layers.BatchNormalization()
+  dense.build((None, 2))
+  norm.build((None, 3))
+  norm.beta.assign(np.ones(3))
+  variables = dense.trainable_variables + norm.trainable_variables
+  before = [v.numpy().copy() for v in variables]
+  optimizer = networks.optimizer('float32', 0.1, weight_decay=0.5)
+  optimizer.apply_gradients([(np.zeros(v.shape, 'float32'), v) for v in variables])
+  after = dict(zip([v.path for v in variables], [v.numpy() for v in variables]))
+  np.testing.assert_allclose(after[dense.kernel.path], before[0] * (1 - 0.1 * 0.5), rtol=1e-6)
+  for variable, value in zip(variables[1:], before[1:]):
+    np.testing.assert_array_equal(after[variable.path], value)
+  plain = networks.optimizer('float32', 0.1)
+  assert not plain.weight_decay

@@ -111,11 +111,12 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   objective = objective_lib.make_objective(model_config, info, info.image_size)
   with strategy.scope():
     net = networks.build_network(model_config, objective.num_bins, objective.regression_head)
-    optimizer = networks.optimizer(policy, training.learning_rate)
+    optimizer = networks.optimizer(policy, training.learning_rate, training.weight_decay)
     optimizer.build(net.decoder_variables)
     encoder_optimizer = None
     if net.encoder_variables:
-      encoder_optimizer = networks.optimizer(policy, training.learning_rate * training.encoder_learning_rate_multiplier)
+      encoder_optimizer = networks.optimizer(policy, training.learning_rate * training.encoder_learning_rate_multiplier,
+                                             training.weight_decay)
       encoder_optimizer.build(net.encoder_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
   averaging = weight_averaging.WeightAverage(net.colorizer.weights, training.weight_averaging_fraction,
