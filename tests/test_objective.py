@@ -146,24 +146,34 @@ def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_data
   np.testing.assert_allclose(half, 0.5 * full, atol=1e-3)
 
 
-def test_flip_averaging_serves_the_mirror_mean_and_chooses_the_decoding_on_it(split_dataset, tmp_path):
-  """`model.flip_averaging`: the served ab is the mean of the network's ab for the photo and, mirrored back, for its
-  mirror image (so a mirrored photo gets exactly the mirrored colours), and the decoding search scores that mean."""
+def test_flip_averaging_serves_the_mirror_combination_and_chooses_the_decoding_on_it(split_dataset, tmp_path):
+  """`model.flip_averaging`: the served ab combines the network's ab for the photo and, mirrored back, for its
+  mirror image (so a mirrored photo gets exactly the mirrored colours): `flip_averaging_chroma: mean` serves the
+  mean vector, `keep` (the default) that vector's hue at the mean of the two chromas; the decoding search scores
+  the combination as served."""
   overrides = ['model.variant=beta', 'training.warm_start_from=', 'model.loss=l1_chroma',
                'model.encoder_filters=[16, 32, 64]', 'training.batch_size_per_replica=4',
                'training.checkpoint_every_steps=1000', 'training.learning_rate=0.003',
                'model.chroma_gain_candidates=[1.0]']
+  modes = {'plain': ['model.flip_averaging=false'],
+           'mean': ['model.flip_averaging=true', 'model.flip_averaging_chroma=mean'],
+           'keep': ['model.flip_averaging=true']}
   served, searched = {}, {}
-  for flip in ('false', 'true'):  # the second run restores the first's checkpoint and runs no step
-    config = configs.load_config(overrides=overrides + [f'model.flip_averaging={flip}'])
-    result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3, export_dir=str(tmp_path / flip))
-    served[flip] = tf.saved_model.load(result.export_dir).signatures['predict_ab']
-    searched[flip] = json.loads((tmp_path / 'decoding.json').read_text())['search'][0]['delta_psnr']
+  for mode, flip in modes.items():  # later runs restore the first's checkpoint and run no step
+    config = configs.load_config(overrides=overrides + flip)
+    result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3, export_dir=str(tmp_path / mode))
+    served[mode] = tf.saved_model.load(result.export_dir).signatures['predict_ab']
+    searched[mode] = json.loads((tmp_path / 'decoding.json').read_text())['search'][0]['delta_psnr']
   l = tf.constant(np.random.default_rng(0).uniform(0, 100, (2, 32, 32, 1)), tf.float32)
   mirror = lambda x: np.asarray(x)[:, :, ::-1]
-  plain, plain_mirrored = served['false'](l=l)['ab'].numpy(), served['false'](l=mirror(l).copy())['ab'].numpy()
-  assert np.abs(plain - mirror(plain_mirrored)).max() > 0.5  # the network alone is not mirror-symmetric
-  averaged = served['true'](l=l)['ab'].numpy()
-  np.testing.assert_allclose(averaged, 0.5 * (plain + mirror(plain_mirrored)), atol=1e-3)
-  np.testing.assert_allclose(served['true'](l=mirror(l).copy())['ab'].numpy(), mirror(averaged), atol=1e-3)
-  assert searched['true'] != searched['false']  # the gain search saw the averaged output
+  plain, plain_mirrored = served['plain'](l=l)['ab'].numpy(), mirror(served['plain'](l=mirror(l).copy())['ab'])
+  assert np.abs(plain - plain_mirrored).max() > 0.5  # the network alone is not mirror-symmetric
+  mean = 0.5 * (plain + plain_mirrored)
+  chroma = lambda ab: np.linalg.norm(ab, axis=-1, keepdims=True)
+  expected = {'mean': mean, 'keep': mean / chroma(mean) * 0.5 * (chroma(plain) + chroma(plain_mirrored))}
+  for mode in ('mean', 'keep'):
+    combined = served[mode](l=l)['ab'].numpy()
+    np.testing.assert_allclose(combined, expected[mode], atol=2e-3)
+    np.testing.assert_allclose(served[mode](l=mirror(l).copy())['ab'].numpy(), mirror(combined), atol=2e-3)
+  assert (chroma(expected['keep']) > chroma(mean) + 0.5).any()  # where the two disagree, `keep` stays saturated
+  assert len({searched['plain'], searched['mean'], searched['keep']}) == 3  # the search saw what is served

@@ -85,11 +85,12 @@ def test_weight_decay_shrinks_kernels_by_rate_times_decay_and_spares_biases_and_
   norm.beta.assign(np.ones(3))
   variables = dense.trainable_variables + norm.trainable_variables
   before = [v.numpy().copy() for v in variables]
-  optimizer = networks.optimizer('float32', 0.1, weight_decay=0.5)
+  optimizer = networks.optimizer('float32', configs.load_config(overrides=[
+      'training.learning_rate=0.1', 'training.weight_decay=0.5']).training)
   optimizer.apply_gradients([(np.zeros(v.shape, 'float32'), v) for v in variables])
   after = dict(zip([v.path for v in variables], [v.numpy() for v in variables]))
   np.testing.assert_allclose(after[dense.kernel.path], before[0] * (1 - 0.1 * 0.5), rtol=1e-6)
   for variable, value in zip(variables[1:], before[1:]):
     np.testing.assert_array_equal(after[variable.path], value)
-  plain = networks.optimizer('float32', 0.1)
+  plain = networks.optimizer('float32', configs.load_config(overrides=['training.weight_decay=0']).training)
   assert not plain.weight_decay

@@ -130,9 +130,10 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
   colorizer = model_lib.build_colorizer(config.model)
   checkpoint = tf.train.Checkpoint(model=colorizer)
   checkpoint.restore(tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))).expect_partial()
-  assert config.model.flip_averaging  # local.yaml serves the mirror-averaged output (tests/test_objective.py)
+  # local.yaml serves the mirror-combined output, keeping the chroma (tests/test_objective.py); mse has no bins
+  assert model_lib.flip_combination(config.model, num_bins=0) == 'keep_chroma'
   expected = model_lib.unscale_ab(model_lib.predict_output(colorizer, {'l': model_lib.scale_l(tf.constant(l))},
-                                                           flip_averaging=True)).numpy()
+                                                           flip_averaging='keep_chroma')).numpy()
   np.testing.assert_allclose(np.load(tmp_path / 'ab.npy'), expected, atol=1e-3)
 
 

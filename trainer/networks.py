@@ -33,12 +33,13 @@ def build_network(model_config, num_bins: int, regression_head: bool = False) ->
   return Network(colorizer, embedder, list(colorizer.trainable_variables), [])
 
 
-def optimizer(policy: str, learning_rate: float, weight_decay: float = 0.0):
-  """Adam (AdamW with `weight_decay` > 0: decoupled decay, w -= rate x decay x w each step, biases and
-  normalization scales and offsets exempt); under mixed_float16 wrapped in a dynamic loss-scale optimizer."""
+def optimizer(policy: str, training, rate_multiplier: float = 1.0):
+  """Adam at `training.learning_rate` x `rate_multiplier` (AdamW with `training.weight_decay` > 0: decoupled
+  decay, w -= rate x decay x w each step, biases and normalization scales and offsets exempt); under
+  mixed_float16 wrapped in a dynamic loss-scale optimizer."""
   import keras  # pylint: disable=g-import-not-at-top
-  optimizer = keras.optimizers.Adam(learning_rate, weight_decay=weight_decay or None)
-  if weight_decay:
+  optimizer = keras.optimizers.Adam(training.learning_rate * rate_multiplier, weight_decay=training.weight_decay or None)
+  if training.weight_decay:
     optimizer.exclude_from_weight_decay(var_names=['bias', 'gamma', 'beta'])
   if policy == 'mixed_float16':  # float16 gradients underflow without dynamic loss scaling; bfloat16's do not
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

@@ -111,12 +111,11 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   objective = objective_lib.make_objective(model_config, info, info.image_size)
   with strategy.scope():
     net = networks.build_network(model_config, objective.num_bins, objective.regression_head)
-    optimizer = networks.optimizer(policy, training.learning_rate, training.weight_decay)
+    optimizer = networks.optimizer(policy, training)
     optimizer.build(net.decoder_variables)
     encoder_optimizer = None
     if net.encoder_variables:
-      encoder_optimizer = networks.optimizer(policy, training.learning_rate * training.encoder_learning_rate_multiplier,
-                                             training.weight_decay)
+      encoder_optimizer = networks.optimizer(policy, training, training.encoder_learning_rate_multiplier)
       encoder_optimizer.build(net.encoder_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
   averaging = weight_averaging.WeightAverage(net.colorizer.weights, training.weight_averaging_fraction,
@@ -280,7 +279,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   else:
     export_dir = export_dir or os.path.join(output_dir, 'export')
     export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir,
-                                  output_to_ab=objective.output_to_ab, flip_averaging=model_config.flip_averaging)
+                                  output_to_ab=objective.output_to_ab,
+                                  flip_averaging=model_lib.flip_combination(model_config, objective.num_bins))
     # The pushed model is a warm-start source as it is (training.warm_start_from).
     warm_start.save_weights(colorizer, warm_start.weights_path(export_dir), {
         **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
