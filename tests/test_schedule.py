@@ -1,4 +1,4 @@
-"""Learning-rate schedule, the frozen-encoder phase, the precision policy and the decoding criterion."""
+"""Learning-rate schedule, the frozen-encoder phase, the precision policy, the decoding criterion and weight decay."""
 
 import math
 
