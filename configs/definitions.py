@@ -135,9 +135,10 @@ class ModelConfig:
       with the bins' criterion (the best hue-balanced recall among ΔPSNR >= -temperature_max_psnr_cost), stored in
       `decoding.json` next to the model and baked into the serving graph. `l1_chroma` and class-rebalanced
       regression aim above the true chroma on purpose; a gain < 1 takes back what costs fidelity.
-    flip_averaging: Serve the mean of the prediction for the photo and for its mirror image, mirrored back
-      (test-time augmentation): +0.15 dB against gray at equal hue recall for the shipped colorizer, for a second
-      network pass per photo (README, quality benchmark). The decoding is chosen on the averaged output.
+    flip_averaging: Serve the prediction for the photo combined with the one for its mirror image, mirrored back
+      (test-time augmentation; how: `flip_averaging_chroma`): +0.15 dB against gray at equal hue recall for the
+      shipped colorizer, for a second network pass per photo (README, quality benchmark). The decoding is chosen
+      on the combined output.
     flip_averaging_chroma: With `flip_averaging`, for an ab output (regression losses): `keep` serves the mean
       ab vector's hue at the mean of the two predictions' chromas, `mean` the mean vector itself, which is grayer
       wherever the two disagree on the hue. For the shipped colorizer at its chosen gain x0.8, `keep` gives +0.003

@@ -126,7 +126,7 @@ def composite_on_white(pixels):
 class _Colorizer:
   """The prediction path shared by both signatures."""
 
-  def __init__(self, colorizer: keras.Model, embedder, image_size: int, output_to_ab, flip_averaging: bool | str):
+  def __init__(self, colorizer: keras.Model, embedder, image_size: int, output_to_ab, flip_averaging: str):
     self._colorizer = colorizer
     self._embedder = embedder
     self._size = image_size
@@ -174,12 +174,12 @@ class _Colorizer:
 
 
 def export_saved_model(colorizer: keras.Model, embedder, image_size: int, export_dir: str,
-                       output_to_ab=model_lib.unscale_ab, flip_averaging: bool | str = False) -> str:
+                       output_to_ab=model_lib.unscale_ab, flip_averaging: str = '') -> str:
   """Writes the SavedModel (with both signatures) to `export_dir`.
 
   `output_to_ab` maps the network's output to ab units: `unscale_ab` for regression, the annealed mean over the
   bins for the classification loss (its centres become constants of the graph). `flip_averaging`: both
-  signatures serve the photo's and its mirror image's predictions combined (`model_lib.predict_output`).
+  signatures serve the photo's and its mirror image's predictions combined (`model_lib.flip_combination`).
   """
   core = _Colorizer(colorizer, embedder, image_size, output_to_ab, flip_averaging)
   archive = keras.export.ExportArchive()

@@ -143,14 +143,15 @@ def flip_combination(model_config, num_bins: int) -> str:
   return 'keep_chroma' if model_config.flip_averaging_chroma == 'keep' and not num_bins else 'mean'
 
 
-def predict_output(colorizer, features, flip_averaging: bool | str = False):
+def predict_output(colorizer, features, flip_averaging: str = ''):
   """The network's output for `features` (float32), as served.
 
-  With `flip_averaging` (`model.flip_averaging`, test-time augmentation; True or 'mean') it is the mean of the
-  output for the photo and the output for its mirror image, mirrored back: the two disagree where the network is
-  unsure, so the mean errs less (higher PSNR) at the price of a second network pass. The embedding, if any, is the
-  photo's for both (an ImageNet classifier is trained to be mirror-invariant). 'keep_chroma' (an ab output): the
-  mean vector's hue at the mean of the two chromas, so where the two disagree the colour is not grayed out.
+  `flip_averaging` is `flip_combination`'s answer. With 'mean' (`model.flip_averaging`, test-time augmentation)
+  it is the mean of the output for the photo and the output for its mirror image, mirrored back: the two disagree
+  where the network is unsure, so the mean errs less (higher PSNR) at the price of a second network pass. The
+  embedding, if any, is the photo's for both (an ImageNet classifier is trained to be mirror-invariant).
+  'keep_chroma' (an ab output): the mean vector's hue at the mean of the two chromas, so where the two disagree the
+  colour is not grayed out. '' = the photo's output alone.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   output = tf.cast(colorizer(features, training=False), tf.float32)
@@ -159,7 +160,7 @@ def predict_output(colorizer, features, flip_averaging: bool | str = False):
   mirrored = {**features, 'l': tf.reverse(features['l'], axis=[2])}
   other = tf.reverse(tf.cast(colorizer(mirrored, training=False), tf.float32), axis=[2])
   mean = 0.5 * (output + other)
-  if flip_averaging != 'keep_chroma':
+  if flip_averaging == 'mean':
     return mean
   chroma = 0.5 * (tf.norm(output, axis=-1, keepdims=True) + tf.norm(other, axis=-1, keepdims=True))
   return mean * tf.math.divide_no_nan(chroma, tf.norm(mean, axis=-1, keepdims=True))

@@ -38,7 +38,8 @@ def optimizer(policy: str, training, rate_multiplier: float = 1.0):
   decay, w -= rate x decay x w each step, biases and normalization scales and offsets exempt); under
   mixed_float16 wrapped in a dynamic loss-scale optimizer."""
   import keras  # pylint: disable=g-import-not-at-top
-  optimizer = keras.optimizers.Adam(training.learning_rate * rate_multiplier, weight_decay=training.weight_decay or None)
+  optimizer = keras.optimizers.Adam(training.learning_rate * rate_multiplier,
+                                    weight_decay=training.weight_decay or None)
   if training.weight_decay:
     optimizer.exclude_from_weight_decay(var_names=['bias', 'gamma', 'beta'])
   if policy == 'mixed_float16':  # float16 gradients underflow without dynamic loss scaling; bfloat16's do not

@@ -165,10 +165,9 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
         weights, temperature, prior_correction, image_size, objective.regression_head)(output).numpy()
   else:
     decode = lambda output, chroma_gain: _regression_decoder(chroma_gain, image_size)(output).numpy()
+  flip = model_lib.flip_combination(config.model, objective.num_bins)
   choice = decoding.choose(candidates, eval_batches,
-                           lambda features: model_lib.predict_output(
-                               colorizer, embed(features), model_lib.flip_combination(config.model, objective.num_bins)),
-                           decode,
+                           lambda features: model_lib.predict_output(colorizer, embed(features), flip), decode,
                            max_psnr_cost=config.model.temperature_max_psnr_cost,
                            hue_tolerance=config.model.decoding_hue_tolerance)
   describe = lambda knobs: '/'.join(f'{name}={value:g}' for name, value in knobs.items())
