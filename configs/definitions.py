@@ -218,9 +218,10 @@ class TrainingConfig:
     checkpoint_every_steps: Steps between checkpoints used to resume after a crash.
     worker_start_timeout_seconds: How long a worker waits for its peers before giving up with an error.
     precision: `float32`, `mixed_bfloat16` (bf16 compute, float32 weights; no loss scaling needed),
-      `mixed_float16` (the optimizer scales the loss dynamically) or `auto`: mixed_bfloat16 on GPUs of compute
-      capability >= 8.0, mixed_float16 on 7.x, float32 on CPUs (bf16 measured 4-10x slower there, even with
-      AVX512_BF16: `trainer/schedule.py`).
+      `mixed_float16` (the optimizer scales the loss dynamically), `bfloat16_decoder` (float32, except the unet
+      decoder's dense 3x3 convolutions, which compute in bfloat16: the ops that bfloat16 speeds up on CPUs with
+      AVX512_BF16, `trainer/schedule.py`) or `auto`: mixed_bfloat16 on GPUs of compute capability >= 8.0,
+      mixed_float16 on 7.x, float32 on CPUs (whole-network bfloat16 is slower there: docs/benchmarks.md).
     lr_schedule: `cosine` (linear warm-up, then cosine decay to 0 over the run) or `constant` (after warm-up).
     warmup_fraction: Share of the run spent warming the learning rate up linearly from 0.
     frozen_encoder_fraction: `unet`: share of the run during which the pretrained encoder is frozen (only the
@@ -267,7 +268,7 @@ class TrainingConfig:
   hue_repeat_threshold: float = 0.0
   checkpoint_every_steps: int = 100
   worker_start_timeout_seconds: float = 300.0
-  precision: Literal['auto', 'float32', 'mixed_bfloat16', 'mixed_float16'] = 'auto'
+  precision: Literal['auto', 'float32', 'mixed_bfloat16', 'mixed_float16', 'bfloat16_decoder'] = 'auto'
   lr_schedule: Literal['cosine', 'constant'] = 'cosine'
   warmup_fraction: float = 0.05
   frozen_encoder_fraction: float = 0.3
@@ -299,7 +300,11 @@ class EvaluationConfig:
     min_colorfulness_ratio: Smallest allowed mean CF(pred) / mean CF(truth) (gray scores 0).
     max_desaturation_rate: Largest allowed share of images with CF(pred) < 0.25 CF(truth).
     max_delta_colorfulness: Largest allowed |mean CF(pred) - mean CF(truth)|.
-    max_psnr_regression: Largest allowed PSNR drop against the baseline model (dB).
+    max_psnr_regression: Largest allowed PSNR drop against the baseline model (dB). The baseline is the model the
+      candidate started from (the warm-start weights, which the trainer exports next to the candidate as
+      `Start-Serving`) when there is one, else the latest blessed model; both are scored on the same examples.
+    max_hue_recall_regression: Largest allowed drop of the hue-balanced recall against the baseline model
+      (0.01 = one point).
     max_colorfulness_regression: Largest allowed ΔCF increase against the baseline model.
     report_samples: Sample colorizations shown in the HTML report.
     split: The dataset split the gate scores. `test` by default: the trainer chooses its decoding (temperature or
@@ -314,7 +319,8 @@ class EvaluationConfig:
   min_colorfulness_ratio: float = 0.3
   max_desaturation_rate: float = 0.5
   max_delta_colorfulness: float = 40.0
-  max_psnr_regression: float = 0.5
+  max_psnr_regression: float = 0.1
+  max_hue_recall_regression: float = 0.01
   max_colorfulness_regression: float = 2.0
   report_samples: int = 12
 
@@ -325,9 +331,14 @@ class PushConfig:
 
   Attributes:
     destination: Local folder or `gs://` prefix; each push lands in `<destination>/<unix timestamp>/`.
+    fallback_to_start_model: When the candidate is not blessed but the model it started from (its warm-start
+      weights, exported next to it) passes the gate's absolute thresholds on the same examples, push that model
+      instead: a run never pushes a colorizer worse than the one it started from, and a first run still serves
+      one. The pushed model records which it is (`pushed_model_source`: `candidate` or `start`).
   """
 
   destination: str = 'outputs/serving_model'
+  fallback_to_start_model: bool = False
 
 
 @dataclasses.dataclass

@@ -1,6 +1,7 @@
 """The TFX pipeline, defined once for every runner (the TFX templates' `create_pipeline()`):
 
-    LabExampleGen -> FusionTrainer -> ColorizationEvaluator (baseline: latest blessed model) -> Pusher
+    LabExampleGen -> FusionTrainer -> ColorizationEvaluator (baseline: the model the candidate started from, else
+    the latest blessed model) -> Pusher (with `push.fallback_to_start_model`: the start model when it alone passes)
 
 Everything environment-dependent (paths, Beam arguments, the metadata store) comes in as arguments or from the
 config; the local runner and the Vertex AI compiler both call this function.
@@ -71,7 +72,8 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
                                     config_json=configs.slice_json(config, 'evaluation'),
                                     baseline_model=latest_blessed.outputs['model'])
   pusher = IdempotentPusher(model=training.outputs['model'], model_blessing=evaluator.outputs['blessing'],
-                            destination=config.push.destination)
+                            destination=config.push.destination,
+                            fallback_to_start_model=config.push.fallback_to_start_model)
   return tfx_pipeline.Pipeline(
       pipeline_name=config.runner.pipeline_name,
       pipeline_root=config.runner.pipeline_root,

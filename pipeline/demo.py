@@ -76,11 +76,17 @@ def summarize(config, seconds: float) -> str:
                f'{references["sepia"]["hue_recall"]:.3f} (colourfulness ratio '
                f'{references["sepia"]["colourfulness_ratio"]:.2f})')
   if report['baseline']:
-    lines.append(f'  baseline (latest blessed model): PSNR {report["baseline"]["psnr"]:.2f} dB, '
-                 f'ΔCF {report["baseline"]["delta_colourfulness"]:.1f}')
+    b = report['baseline']
+    kind = ('the model it started from' if report.get('baseline_kind') == 'start' else 'the latest blessed model')
+    lines.append(f'  against {kind}, same examples: hue recall {b["hue_recall"]:.3f} -> {m["hue_recall"]:.3f} '
+                 f'({100 * (m["hue_recall"] - b["hue_recall"]):+.1f} points), PSNR {b["psnr"]:.2f} -> '
+                 f'{m["psnr"]:.2f} dB ({m["psnr"] - b["psnr"]:+.2f})')
   lines.append(f'  report: {os.path.join(evaluation.uri, "report.html")}')
   if pushed is not None and pushed.custom_properties['pushed'].int_value:
-    lines.append(f'  pushed model: {pushed.custom_properties["pushed_destination"].string_value}')
+    source = pushed.custom_properties.get('pushed_model_source')
+    which = ('the model it started from, as it is (the candidate was refused)'
+             if source is not None and source.string_value == 'start' else 'the candidate')
+    lines.append(f'  pushed model: {pushed.custom_properties["pushed_destination"].string_value} ({which})')
   else:
     lines.append(f'  pushed model: none this run (not blessed); serving folder {config.push.destination}')
   return '\n'.join(lines)

@@ -1,17 +1,23 @@
-"""ColorizationEvaluator's executor on real artifacts: blessed, not blessed, regression against a baseline, no
-baseline, and the two reference predictors (no colour, constant sepia) refused by the shipped configs' gates."""
+"""ColorizationEvaluator's executor on real artifacts: blessed, not blessed, regression against a baseline (the
+latest blessed model, or the model the candidate started from, with the pusher's fallback to it), no baseline,
+and the two reference predictors (no colour, constant sepia) refused by the shipped configs' gates."""
 
 import copy
 import json
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
+from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
 
 import configs
 from components.colorization_evaluator import executor
+from components.idempotent_pusher import executor as pusher_executor
 from contracts import beam_options
+from contracts import model_artifact
 from contracts import schema
 from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
@@ -167,3 +173,76 @@ def test_the_decoding_chosen_on_the_eval_split_is_the_one_served(artifacts, tmp_
   assert abs(chosen['delta_psnr'] - served['delta_psnr']) < 0.02
   assert abs(chosen['hue_recall'] - served['hue_recall']) < 0.01
   assert any(abs(row['delta_psnr'] - served['delta_psnr']) > 0.05 for row in table)  # other temperatures differ
+
+
+def _model_with_start(tmp_path, name, candidate_dir, start_dir, model_id):
+  """A Model artifact laid out as a warm-started trainer writes it: the candidate and the model it started from."""
+  model = standard_artifacts.Model()
+  model.uri, model.id = str(tmp_path / name), model_id
+  shutil.copytree(candidate_dir, os.path.join(model.uri, 'Format-Serving'))
+  shutil.copytree(start_dir, model_artifact.start_model_dir(model.uri))
+  return model
+
+
+def _push(model, blessing, destination, tmp_path, fallback):
+  pushed = standard_artifacts.PushedModel()
+  pushed.uri = str(tmp_path / 'pushed_model')
+  push_destination = proto_utils.proto_to_json(pusher_pb2.PushDestination(
+      filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(destination))))
+  context = pusher_executor.Executor.Context(tmp_dir=str(tmp_path / 'push_tmp'))
+  pusher_executor.Executor(context).Do({'model': [model], 'model_blessing': [blessing]}, {'pushed_model': [pushed]},
+                                       {'push_destination': push_destination,
+                                        'custom_config': json.dumps({'fallback_to_start_model': fallback})})
+  return pushed
+
+
+def _fingerprint(folder):
+  with open(os.path.join(folder, 'fingerprint.pb'), 'rb') as f:
+    return f.read()
+
+
+def test_a_candidate_worse_than_its_start_model_is_refused_and_the_start_model_is_pushed(artifacts, tmp_path):
+  """The gate compares the candidate with the model it started from (`Start-Serving`) on the same examples; with
+  `push.fallback_to_start_model` the pusher then serves the start model's own colours, never the worse one."""
+  config, examples, models = artifacts
+  _, _, strong = evaluate(config, examples, models['strong'], None, tmp_path / 'a', **LOOSE)
+  _, _, weak = evaluate(config, examples, models['weak'], None, tmp_path / 'b', **LOOSE)
+  assert strong['candidate']['hue_recall'] > weak['candidate']['hue_recall'] + 0.01, (strong, weak)
+  serving = {name: os.path.join(m.uri, 'Format-Serving') for name, m in models.items()}
+  worse = _model_with_start(tmp_path, 'worse', serving['weak'], serving['strong'], 31)
+  # A latest blessed model is also given: the start model wins as the baseline.
+  _, blessing, report = evaluate(config, examples, worse, models['weak'], tmp_path / 'c',
+                                 max_psnr_regression=100.0, max_colorfulness_regression=100.0, **LOOSE)
+  assert report['baseline_kind'] == 'start'
+  assert report['baseline']['hue_recall'] == pytest.approx(strong['candidate']['hue_recall'])
+  assert not report['blessed'] and any('max_hue_recall_regression' in r for r in report['reasons']), report
+  assert report['start_blessed'] and blessing.get_int_custom_property('start_model_blessed') == 1
+  assert 'start model' in open(tmp_path / 'c' / 'evaluation' / 'report.html').read()
+
+  refused = _push(worse, blessing, tmp_path / 'off', tmp_path / 'p0', fallback=False)
+  assert refused.get_int_custom_property('pushed') == 0 and not os.path.exists(tmp_path / 'off')
+  fallback = _push(worse, blessing, tmp_path / 'serving', tmp_path / 'p1', fallback=True)
+  assert fallback.get_int_custom_property('pushed') == 1
+  assert fallback.get_string_custom_property('pushed_model_source') == 'start'
+  (version,) = os.listdir(tmp_path / 'serving')
+  assert _fingerprint(tmp_path / 'serving' / version) == _fingerprint(serving['strong'])
+
+  better = _model_with_start(tmp_path, 'better', serving['strong'], serving['weak'], 32)
+  _, blessing, report = evaluate(config, examples, better, None, tmp_path / 'd', max_psnr_regression=100.0,
+                                 max_colorfulness_regression=100.0, **LOOSE)
+  assert report['blessed'] and report['baseline_kind'] == 'start', report['reasons']
+  pushed = _push(better, blessing, tmp_path / 'serving2', tmp_path / 'p2', fallback=True)
+  assert pushed.get_string_custom_property('pushed_model_source') == 'candidate'
+  (version,) = os.listdir(tmp_path / 'serving2')
+  assert _fingerprint(tmp_path / 'serving2' / version) == _fingerprint(serving['strong'])
+
+
+def test_a_start_model_that_fails_the_gate_itself_is_not_pushed(artifacts, tmp_path):
+  config, examples, models = artifacts
+  serving = {name: os.path.join(m.uri, 'Format-Serving') for name, m in models.items()}
+  model = _model_with_start(tmp_path, 'both_bad', serving['weak'], serving['strong'], 33)
+  _, blessing, report = evaluate(config, examples, model, None, tmp_path / 'e', **{**LOOSE, 'min_delta_psnr': 50.0})
+  assert not report['blessed'] and not report['start_blessed']
+  assert any('min_delta_psnr' in r for r in report['start_reasons'])
+  pushed = _push(model, blessing, tmp_path / 'serving', tmp_path / 'p', fallback=True)
+  assert pushed.get_int_custom_property('pushed') == 0 and not os.path.exists(tmp_path / 'serving')

@@ -88,3 +88,23 @@ def test_the_shipped_colorizer_fits_the_default_config_from_any_working_director
   assert header['hue_repeat_sampling']['threshold'] == 0.1  # gcp.yaml's recipe, as the header records it
   assert all(not np.allclose(a, w.numpy()) for a, w in zip(fresh, unet.decoder_variables(colorizer))
              if a.size > 1 and np.std(a) > 0)  # every initialised decoder weight now holds the trained value
+
+
+def test_a_warm_started_run_exports_the_model_it_started_from_for_the_gate(small_dataset, tmp_path):
+  """`start_export_dir`: the starting weights file as it is, served with the decoding chosen on the same eval split,
+  next to the candidate (which has moved away from it)."""
+  l = np.random.default_rng(1).uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+  first = train_lib.train(beta_config(), small_dataset, str(tmp_path / 'first'), max_steps=20)
+  source = f'{first.export_dir}/{warm_start.WEIGHTS_DIR}/{warm_start.WEIGHTS_FILE}'
+  start_dir = str(tmp_path / 'model' / 'Start-Serving')
+  result = train_lib.train(beta_config(f'training.warm_start_from={first.export_dir}', 'training.learning_rate=0.01'),
+                           small_dataset, str(tmp_path / 'second'), max_steps=20, start_export_dir=start_dir)
+  with open(source, 'rb') as a, open(warm_start.weights_path(start_dir), 'rb') as b:
+    assert a.read() == b.read()
+  start_error = np.abs(_predict(start_dir, l) - _predict(first.export_dir, l)).mean()
+  candidate_error = np.abs(_predict(result.export_dir, l) - _predict(first.export_dir, l)).mean()
+  assert start_error < 0.05, start_error  # float16 weights: the start model serves the first run's colours
+  assert candidate_error > 10 * start_error
+  cold = train_lib.train(beta_config(), small_dataset, str(tmp_path / 'cold'), max_steps=1,
+                         start_export_dir=str(tmp_path / 'cold_start'))
+  assert cold.export_dir and not tf.io.gfile.exists(str(tmp_path / 'cold_start'))  # nothing to start from

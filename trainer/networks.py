@@ -15,13 +15,16 @@ class Network:
   encoder_variables: list  # `unet`: the pretrained encoder, trained after the frozen phase
 
 
-def build_network(model_config, num_bins: int, regression_head: bool = False) -> Network:
-  """Builds the configured variant (inside the strategy's scope); its output as `model.output_head` says."""
+def build_network(model_config, num_bins: int, regression_head: bool = False,
+                  decoder_conv_dtype: str | None = None) -> Network:
+  """Builds the configured variant (inside the strategy's scope); its output as `model.output_head` says.
+  `decoder_conv_dtype`: the unet decoder's convolutions' dtype policy (`schedule.decoder_conv_policy`)."""
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   if model_config.variant == 'unet':
     from trainer import unet  # pylint: disable=g-import-not-at-top
     colorizer = unet.build_unet(model_config, num_bins=num_bins, encoder_weights=model_config.embedder_weights or
-                                'imagenet', regression_head=regression_head)
+                                'imagenet', regression_head=regression_head,
+                                decoder_conv_dtype=decoder_conv_dtype)
     return Network(colorizer, None, unet.decoder_variables(colorizer), unet.encoder_variables(colorizer))
   embedder, embedding_size = None, 0
   if model_config.variant == 'fusion':

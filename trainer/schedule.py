@@ -48,6 +48,14 @@ def cpu_has_native_bf16() -> bool:
   return any(flag in flags.split() for flag in ('avx512_bf16', 'amx_bf16'))
 
 
+def decoder_conv_policy(training: definitions.TrainingConfig) -> str | None:
+  """The dtype policy of the unet decoder's 3x3 convolutions: `mixed_bfloat16` under
+  `training.precision=bfloat16_decoder`, else None (the global policy). On CPUs with AVX512_BF16, TensorFlow's
+  dense convolutions run faster in bfloat16 while its depthwise convolutions and batch norm run slower
+  (`benchmarks/bench_training_speed.py`), so only the decoder's dense convolutions change precision."""
+  return 'mixed_bfloat16' if training.precision == 'bfloat16_decoder' else None
+
+
 def resolve_precision(training: definitions.TrainingConfig) -> str:
   """The Keras mixed-precision policy name for `training.precision`; `auto` follows the measurements.
 
@@ -57,6 +65,8 @@ def resolve_precision(training: definitions.TrainingConfig) -> str:
   bf16 path, and a bf16 unet step measured 4-5x slower than float32 on the reference EPYC (README, training
   benchmark).
   """
+  if training.precision == 'bfloat16_decoder':
+    return 'float32'  # only the unet decoder's convolutions compute in bfloat16: `decoder_conv_policy`
   if training.precision != 'auto':
     return training.precision
   import tensorflow as tf  # pylint: disable=g-import-not-at-top

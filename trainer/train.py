@@ -40,7 +40,7 @@ def _task_dir(path: str, tf_config: dict[str, Any] | None, chief: bool) -> str:
 
 def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = None,
           max_steps: int | None = None, export: bool = True, time_budget_seconds: float | None = None,
-          export_dir: str | None = None) -> TrainResult:
+          export_dir: str | None = None, start_export_dir: str | None = None) -> TrainResult:
   """Trains on the dataset version at (or LATEST under) `dataset_path`; exports to `<output_dir>/export`.
 
   Args:
@@ -49,6 +49,8 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
     output_dir: Checkpoints go to `<output_dir>/checkpoints`, the SavedModel to `<output_dir>/export`.
     log_dir: TensorBoard logs (default `<output_dir>/logs`).
     export_dir: Where the SavedModel goes (default `<output_dir>/export`).
+    start_export_dir: With `training.warm_start_from`: also export the starting model here (the candidate's
+      baseline in the gate: `contracts/model_artifact.py`).
     max_steps: Stop after this many steps in total (tests, benchmarks); default epochs x steps per epoch.
     export: Write the SavedModel (chief only).
     time_budget_seconds: Stop (with a final evaluation, checkpoint and export) once training took this long
@@ -64,18 +66,19 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
   keras.mixed_precision.set_global_policy(policy)
   try:
     return _train(config, strategy, policy, dataset_path, output_dir, log_dir=log_dir, max_steps=max_steps,
-                  export=export, time_budget_seconds=time_budget_seconds, export_dir=export_dir)
+                  export=export, time_budget_seconds=time_budget_seconds, export_dir=export_dir,
+                  start_export_dir=start_export_dir)
   finally:
     keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_steps, export, time_budget_seconds,
-           export_dir) -> TrainResult:
+           export_dir, start_export_dir) -> TrainResult:
   """The loop of `train` under the chosen strategy and precision policy."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
   from trainer import distribute  # pylint: disable=g-import-not-at-top
-  from trainer import export as export_lib  # pylint: disable=g-import-not-at-top
+  from trainer import finish  # pylint: disable=g-import-not-at-top
   from trainer import losses  # pylint: disable=g-import-not-at-top
   from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   from trainer import networks  # pylint: disable=g-import-not-at-top
@@ -110,7 +113,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
   objective = objective_lib.make_objective(model_config, info, info.image_size)
   with strategy.scope():
-    net = networks.build_network(model_config, objective.num_bins, objective.regression_head)
+    net = networks.build_network(model_config, objective.num_bins, objective.regression_head,
+                                 schedule.decoder_conv_policy(training))
     optimizer = networks.optimizer(policy, training)
     optimizer.build(net.decoder_variables)
     encoder_optimizer = None
@@ -277,16 +281,9 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   if not (export and chief):
     export_dir = None
   else:
-    export_dir = export_dir or os.path.join(output_dir, 'export')
-    export_lib.export_saved_model(colorizer, embedder, info.image_size, export_dir,
-                                  output_to_ab=objective.output_to_ab,
-                                  flip_averaging=model_lib.flip_combination(model_config, objective.num_bins))
-    # The pushed model is a warm-start source as it is (training.warm_start_from).
-    warm_start.save_weights(colorizer, warm_start.weights_path(export_dir), {
-        **warm_start.model_metadata(model_config), 'steps': int(step.numpy()), 'image_size': info.image_size,
-        'trained_on': info.version_dir, 'warm_started_from': training.warm_start_from,
-        **({'weight_averaging': averaged} if averaged else {}),
-        **({'hue_repeat_sampling': repeat_plan.header()} if repeat_plan else {})})
+    export_dir = finish.export_run(config, objective, net, embed, info, export_dir or os.path.join(
+        output_dir, 'export'), steps=int(step.numpy()), averaged=averaged, repeat_plan=repeat_plan,
+        start_export_dir=start_export_dir, eval_batches=eval_batches if has_eval else None)
     objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)
   writer.close()
   return TrainResult(export_dir, int(step.numpy()), history, examples_per_second, resumed_from)
@@ -315,6 +312,8 @@ def run_fn(fn_args) -> None:
   dataset_dir = custom.get('dataset_dir') or _dataset_dir_of(
       fn_args.train_files, fn_args.eval_files,
       os.path.join(fn_args.working_dir, 'dataset_view') if fn_args.working_dir else None)
+  from contracts import model_artifact  # pylint: disable=g-import-not-at-top
   train(config, dataset_dir, fn_args.working_dir or os.path.dirname(fn_args.serving_model_dir),
         log_dir=fn_args.model_run_dir, max_steps=fn_args.train_steps or None,
-        export_dir=fn_args.serving_model_dir)
+        export_dir=fn_args.serving_model_dir,
+        start_export_dir=model_artifact.start_model_dir(os.path.dirname(fn_args.serving_model_dir.rstrip('/'))))

@@ -58,8 +58,8 @@ def build_encoder(weights='imagenet') -> keras.Model:
   return keras.Model(rgb, [*outputs[:-1], embedding], name=ENCODER_NAME)
 
 
-def _conv_bn_relu(x, filters: int, name: str):
-  x = layers.Conv2D(filters, 3, padding='same', use_bias=False, name=f'{name}_conv')(x)
+def _conv_bn_relu(x, filters: int, name: str, conv_dtype: str | None = None):
+  x = layers.Conv2D(filters, 3, padding='same', use_bias=False, dtype=conv_dtype, name=f'{name}_conv')(x)
   x = layers.BatchNormalization(name=f'{name}_bn')(x)
   return layers.ReLU(name=f'{name}_relu')(x)
 
@@ -76,11 +76,13 @@ class GrayToRGB(layers.Layer):
 
 
 def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weights='imagenet',
-               regression_head: bool = False) -> keras.Model:
+               regression_head: bool = False, decoder_conv_dtype: str | None = None) -> keras.Model:
   """The trainable colorizer: {'l': [B, H, W, 1] scaled L} -> ab scaled [B, H/2, W/2, 2] or logits [.., num_bins]
   (+ 2 ab channels with `regression_head`; `model.output_head`).
 
-  H and W must be multiples of DOWNSAMPLING.
+  H and W must be multiples of DOWNSAMPLING. `decoder_conv_dtype`: the Keras dtype policy of the decoder's 3x3
+  convolutions (None: the global policy); `mixed_bfloat16` computes only them in bfloat16, with float32 weights
+  (`training.precision=bfloat16_decoder`). The variables are float32 either way, so weight files fit both.
   """
   if config.embedder != 'efficientnet_lite0':
     raise ValueError(f'model.variant=unet: the pretrained encoder is efficientnet_lite0, not {config.embedder!r}')
@@ -94,8 +96,8 @@ def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weigh
   for (stride, _), skip, filters in zip(reversed(SKIP_LAYERS[:-1]), reversed(skips[:-1]), config.decoder_filters):
     x = layers.UpSampling2D(2, interpolation='bilinear', name=f'decoder_{stride}_up')(x)
     x = layers.Concatenate(name=f'decoder_{stride}_skip')([x, skip])
-    x = _conv_bn_relu(x, filters, f'decoder_{stride}_a')
-    x = _conv_bn_relu(x, filters, f'decoder_{stride}_b')
+    x = _conv_bn_relu(x, filters, f'decoder_{stride}_a', decoder_conv_dtype)
+    x = _conv_bn_relu(x, filters, f'decoder_{stride}_b', decoder_conv_dtype)
   return keras.Model({'l': l_input}, model_lib.output_head(x, num_bins, regression_head), name='colorizer_unet')
 
 

@@ -8,12 +8,16 @@ Keys:
   input_dict['examples']: Examples (a dataset version); the split `evaluation.split` names (default test: the
     trainer chose its decoding on eval) is scored.
   input_dict['model']: the candidate Model (`Format-Serving` SavedModel with the `predict_ab` signature).
-  input_dict['baseline_model']: optional, the latest blessed Model.
+  input_dict['baseline_model']: optional, the latest blessed Model. The baseline the candidate is compared with is
+    the model it started from when the trainer exported one (`<model.uri>/Start-Serving`,
+    `contracts/model_artifact.py`), else this one.
   exec_properties['config']: the evaluator's slice of the PipelineConfig (`configs.slice_json(config, 'evaluation')`):
     the thresholds; nothing else, so a gate change re-runs only the evaluator and what follows.
   output_dict['evaluation']: ModelEvaluation: metrics.json, report.html, sample colorizations, loss curves; the
     candidate's metrics as custom properties (`hue_recall_sectors_<i>` for the six hue sectors).
-  output_dict['blessing']: ModelBlessing: an empty BLESSED or NOT_BLESSED file and the custom properties.
+  output_dict['blessing']: ModelBlessing: an empty BLESSED or NOT_BLESSED file and the custom properties; with a
+    start model also `start_model` (its path) and `start_model_blessed` (1 when it passes the absolute thresholds
+    itself: the pusher's fallback, `push.fallback_to_start_model`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tfx.utils import path_utils
 from components.colorization_evaluator import report
 from components.colorization_evaluator import scoring
 import configs
+from contracts import model_artifact
 from contracts import schema
 
 CONFIG_KEY = 'config'
@@ -74,15 +79,23 @@ class Executor(tfx_evaluator_executor.Executor):
       raise ValueError(f'{examples.uri}: the {split} split (evaluation.split) is empty; nothing to evaluate')
     candidate, predictions = scoring.score(
         scoring.saved_model_predictor(path_utils.serving_model_path(model.uri)), records)
-    baseline = None
-    if baseline_model is not None:
+    references = scoring.score_references(records)
+    start_dir = model_artifact.start_model_dir(model.uri)
+    baseline, baseline_kind, start_blessed, start_reasons = None, None, None, None
+    if fileio.exists(start_dir):
+      baseline, _ = scoring.score(scoring.saved_model_predictor(start_dir), records)
+      baseline_kind = 'start'
+      start_blessed, start_reasons = scoring.decide(baseline, None, references, config.evaluation)
+    elif baseline_model is not None:
       baseline, _ = scoring.score(
           scoring.saved_model_predictor(path_utils.serving_model_path(baseline_model.uri)), records)
-    references = scoring.score_references(records)
+      baseline_kind = 'latest_blessed'
     blessed, reasons = scoring.decide(candidate, baseline, references, config.evaluation)
 
     summary = {'split': split, 'examples': len(records), 'candidate': candidate, 'baseline': baseline,
-               'references': references, 'blessed': blessed, 'reasons': reasons}
+               'baseline_kind': baseline_kind, 'references': references, 'blessed': blessed, 'reasons': reasons}
+    if baseline_kind == 'start':
+      summary.update(start_model=start_dir, start_blessed=start_blessed, start_reasons=start_reasons)
     report.write_metrics(evaluation.uri, summary)
     report.write_report(evaluation.uri, summary, records, predictions, config.evaluation.report_samples,
                         os.path.join(model.uri, 'working', 'loss_curves.png'))
@@ -90,6 +103,9 @@ class Executor(tfx_evaluator_executor.Executor):
     blessing.set_int_custom_property('blessed', int(blessed))
     blessing.set_string_custom_property('current_model', model.uri)
     blessing.set_int_custom_property('current_model_id', model.id)
+    if baseline_kind == 'start':
+      blessing.set_string_custom_property('start_model', start_dir)
+      blessing.set_int_custom_property('start_model_blessed', int(start_blessed))
     if baseline_model is not None:
       blessing.set_string_custom_property('baseline_model', baseline_model.uri)
       blessing.set_int_custom_property('baseline_model_id', baseline_model.id)

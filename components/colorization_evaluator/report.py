@@ -60,7 +60,9 @@ def write_report(out_dir: str, summary: dict[str, Any], records, predictions, sa
                 f'{html.escape(os.path.basename(record[schema.SOURCE_URI]))}</figcaption></figure>')
   if loss_curves and fileio.exists(loss_curves):
     fileio.copy(loss_curves, os.path.join(out_dir, 'loss_curves.png'), overwrite=True)
-  columns = [('candidate', candidate), ('baseline', baseline), ('no colour', references['gray']),
+  baseline_name = {'start': 'start model', 'latest_blessed': 'latest blessed model'}.get(
+      summary.get('baseline_kind'), 'baseline')
+  columns = [('candidate', candidate), (baseline_name, baseline), ('no colour', references['gray']),
              ('constant sepia', references['sepia'])]
   header = ''.join(f'<th>{name}</th>' for name, _ in columns)
   keys = [k for k, v in candidate.items() if not isinstance(v, list)]

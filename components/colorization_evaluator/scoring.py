@@ -56,7 +56,8 @@ def score_references(records: list[dict[str, Any]], interval: bool = False) -> d
 def decide(candidate: dict[str, Any], baseline: dict[str, Any] | None, references: dict[str, dict[str, Any]],
            thresholds: configs.EvaluationConfig) -> tuple[bool, list[str]]:
   """Blessed when the absolute thresholds hold, the candidate beats the sepia reference's hue recall by the
-  required factor, and no metric regresses against the baseline beyond its allowed change."""
+  required factor, and no metric regresses against the baseline (the model the candidate started from, or the
+  latest blessed model) beyond its allowed change. Returns (blessed, the reasons it is not)."""
   reasons = []
   if candidate['delta_psnr'] < thresholds.min_delta_psnr:
     reasons.append(f'ΔPSNR {candidate["delta_psnr"]:.2f} dB < min_delta_psnr {thresholds.min_delta_psnr}')
@@ -79,6 +80,10 @@ def decide(candidate: dict[str, Any], baseline: dict[str, Any] | None, reference
     reasons.append(f'ΔCF {candidate["delta_colourfulness"]:.1f} > max_delta_colorfulness '
                    f'{thresholds.max_delta_colorfulness}')
   if baseline is not None:
+    if baseline['hue_recall'] - candidate['hue_recall'] > thresholds.max_hue_recall_regression:
+      reasons.append(f'hue-balanced recall regressed {100 * (baseline["hue_recall"] - candidate["hue_recall"]):.1f} '
+                     f'points against the baseline ({baseline["hue_recall"]:.3f} -> {candidate["hue_recall"]:.3f}; '
+                     f'> max_hue_recall_regression {thresholds.max_hue_recall_regression})')
     if baseline['psnr'] - candidate['psnr'] > thresholds.max_psnr_regression:
       reasons.append(f'PSNR regressed {baseline["psnr"] - candidate["psnr"]:.2f} dB against the baseline '
                      f'(> max_psnr_regression {thresholds.max_psnr_regression})')

@@ -1,0 +1,50 @@
+"""The last stage of a training run: the exported SavedModel, its weights file, and the model it started from.
+
+Every export carries its colorizer's weights (`trainer/warm_start.py`), so a pushed model is a warm-start source
+as it is. A warm-started run also exports its starting model next to the candidate (`contracts/model_artifact.py`):
+the gate scores both on the same examples, and the pusher can fall back to the starting model.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import tensorflow as tf
+
+from trainer import export as export_lib
+from trainer import model as model_lib
+from trainer import objective as objective_lib
+from trainer import warm_start
+
+
+def export_run(config, objective, net, embed, info, export_dir: str, *, steps: int, averaged: dict[str, Any] | None,
+               repeat_plan, start_export_dir: str | None, eval_batches: Callable | None) -> str:
+  """Exports the trained colorizer (and, when warm-started, its starting model); returns `export_dir`."""
+  export_lib.export_saved_model(net.colorizer, net.embedder, info.image_size, export_dir,
+                                output_to_ab=objective.output_to_ab,
+                                flip_averaging=model_lib.flip_combination(config.model, objective.num_bins))
+  warm_start.save_weights(net.colorizer, warm_start.weights_path(export_dir), {
+      **warm_start.model_metadata(config.model), 'steps': steps, 'image_size': info.image_size,
+      'trained_on': os.path.basename(info.version_dir.rstrip('/')),  # the dataset version, not a machine path
+      'warm_started_from': os.path.basename(config.training.warm_start_from.rstrip('/')),
+      **({'weight_averaging': averaged} if averaged else {}),
+      **({'hue_repeat_sampling': repeat_plan.header()} if repeat_plan else {})})
+  if start_export_dir and config.training.warm_start_from:
+    export_start_model(config, objective, net, embed, eval_batches, info.image_size, start_export_dir)
+  return export_dir
+
+
+def export_start_model(config, objective, net, embed, eval_batches, image_size: int, export_dir: str) -> None:
+  """Exports the model the run started from (`training.warm_start_from`), decoded on the same eval split as the
+  candidate, so the gate can score both on the same examples. Overwrites the network's weights: call it last."""
+  source = warm_start.load_weights(net.colorizer, config.training.warm_start_from, config.model)
+  if eval_batches is not None:
+    objective_lib.choose_decoding(config, objective, net.colorizer, embed, eval_batches(), image_size)
+  export_lib.export_saved_model(net.colorizer, net.embedder, image_size, export_dir,
+                                output_to_ab=objective.output_to_ab,
+                                flip_averaging=model_lib.flip_combination(config.model, objective.num_bins))
+  target = warm_start.weights_path(export_dir)
+  tf.io.gfile.makedirs(os.path.dirname(target))
+  tf.io.gfile.copy(source['path'], target, overwrite=True)  # the starting file as it is, header included
+  print(f'start model: {source["path"]} exported to {export_dir} for the gate', flush=True)
