@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test clean
+.PHONY: install browser demo test clean shipped-colorizer
 
 install: $(STAMP)
 
@@ -25,6 +25,13 @@ $(STAMP): requirements/base.lock requirements/tfx.lock requirements/cloud.lock r
 
 demo: install
 	$(PY) -m pipeline.demo
+
+# The shipped colorizer (trainer/pretrained/), from scratch: the corpus (configs/corpus.yaml), the recipe
+# (configs/shipped_colorizer.yaml: about two hours on 2 CPU cores), then the weights file with its header.
+shipped-colorizer: install
+	$(PY) -m dataset.corpus --output=outputs/corpus
+	$(PY) -m pipeline.run_local --config=configs/shipped_colorizer.yaml
+	$(PY) -m pipeline.ship_colorizer --config=configs/shipped_colorizer.yaml
 
 # The web page is tested in a real headless browser: Debian's chromium, driven by Playwright.
 browser:

@@ -59,7 +59,6 @@ def resolve(uri: str) -> str:
 
 def save_weights(colorizer, path: str, metadata: dict[str, Any]) -> str:
   """Writes the colorizer's weights (float16) and `metadata` to `path` (local or gs://)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   arrays = {}
   for index, weight in enumerate(colorizer.weights):
     value = np.asarray(weight.numpy(), dtype=np.float32)
@@ -68,8 +67,21 @@ def save_weights(colorizer, path: str, metadata: dict[str, Any]) -> str:
       raise WarmStartError(f'{path}: weight {weight.path} does not fit in float16 (max |w| = '
                            f'{float(np.max(np.abs(value))):.3g})')
     arrays[f'{index:04d}'] = half
-  header = {**metadata, 'paths': [w.path for w in colorizer.weights]}
-  arrays[_META_KEY] = np.frombuffer(json.dumps(header).encode('utf-8'), dtype=np.uint8)
+  return _write(path, arrays, {**metadata, 'paths': [w.path for w in colorizer.weights]})
+
+
+def relabel(source: str, path: str, fields: dict[str, Any]) -> dict[str, Any]:
+  """Copies the weights file `source` to `path` with `fields` set in its header (a value of None removes the
+  key); returns the new header. The weights are unchanged."""
+  weights, header = read_weights(resolve(source))
+  header = {key: value for key, value in {**header, **fields}.items() if value is not None}
+  _write(path, {f'{index:04d}': weight for index, weight in enumerate(weights)}, header)
+  return header
+
+
+def _write(path: str, arrays: dict[str, np.ndarray], header: dict[str, Any]) -> str:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  arrays = {**arrays, _META_KEY: np.frombuffer(json.dumps(header).encode('utf-8'), dtype=np.uint8)}
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **arrays)
   tf.io.gfile.makedirs(os.path.dirname(path))
