@@ -19,6 +19,7 @@ split instead (e.g. the quality benchmark's eval split in its `--work_dir`/ds/<v
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -35,6 +36,8 @@ flags.DEFINE_string('photos', '../shared/data/demo-photos', 'Photos none of the 
 flags.DEFINE_list('models', [], 'name=SavedModel directory pairs; name=dirA+dirB scores the mean of the models\' '
                   'ab (a prediction ensemble).')
 flags.DEFINE_integer('size', 128, 'Image size (the models\').')
+flags.DEFINE_list('exclude', [], 'Folders of photos some model did see (e.g. sample_photos, which make demo '
+                  'fine-tunes on): photos of --photos with the same bytes are left out.')
 flags.DEFINE_string('dataset', '', 'A built dataset version to score instead of building --photos.')
 flags.DEFINE_string('split', 'eval', 'With --dataset: the split to score.')
 flags.DEFINE_integer('grid_photos', 8, 'Photos in the picture grid.')
@@ -49,6 +52,20 @@ def _mean_predictor(predictors: list) -> Any:
   return lambda l: sum(predict(l) for predict in predictors) / len(predictors)
 
 
+def unseen_manifest(photos: str, exclude: Sequence[str], path: str) -> str:
+  """A manifest (`manifest:<path>`) of the photos under `photos` whose bytes match no file under `exclude`."""
+  from dataset import corpus  # pylint: disable=g-import-not-at-top
+  def digests(root):
+    for folder, _, names in sorted(os.walk(root)):
+      for name in sorted(n for n in names if n.lower().endswith(corpus.IMAGE_EXTENSIONS)):
+        with open(os.path.join(folder, name), 'rb') as f:
+          yield os.path.join(folder, name), hashlib.sha256(f.read()).hexdigest()
+  seen = {digest for root in exclude for _, digest in digests(root)}
+  with open(path, 'w', encoding='utf-8') as f:
+    f.writelines(os.path.abspath(file) + '\n' for file, digest in digests(photos) if digest not in seen)
+  return f'manifest:{path}'
+
+
 def main(argv: Sequence[str]) -> None:
   del argv
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -60,14 +77,16 @@ def main(argv: Sequence[str]) -> None:
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
   from trainer import metrics  # pylint: disable=g-import-not-at-top
   work = tempfile.mkdtemp(prefix='bench_unseen_')
-  results: dict[str, Any] = {'photos': FLAGS.dataset or FLAGS.photos, 'size': FLAGS.size, 'rows': []}
+  results: dict[str, Any] = {'photos': FLAGS.dataset or FLAGS.photos, 'excluded': FLAGS.exclude,
+                             'size': FLAGS.size, 'rows': []}
   try:
     if FLAGS.dataset:
       files = data_lib.dataset_info(FLAGS.dataset).files[FLAGS.split]
       results['split'] = FLAGS.split
     else:
+      photos = unseen_manifest(FLAGS.photos, FLAGS.exclude, f'{work}/unseen.txt') if FLAGS.exclude else FLAGS.photos
       config = configs.load_config(overrides=[
-          f'data.input_uri={FLAGS.photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
+          f'data.input_uri={photos}', f'data.output_dir={work}/ds', f'data.image_size={FLAGS.size}',
           'data.augmentation.copies=0', 'data.split_ratios={train: 0.5, eval: 0.5, test: 0.0}',
           'data.shards={train: 1, eval: 1, test: 1}'])
       info = data_lib.dataset_info(build_dataset.run_build(config).version_dir)

@@ -197,12 +197,16 @@ def source_photos(source: CorpusSource, shared_data: str, repos_dir: str) -> Ite
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('sources', 'configs/corpus.yaml', 'The sources YAML.')
-flags.DEFINE_string('output', 'outputs/corpus', 'The corpus folder to write (a data.input_uri for the build).')
-flags.DEFINE_string('shared_data', '../shared/data', 'Root of the `local:` sources.')
-flags.DEFINE_string('repos_dir', 'outputs/repos', 'Where git sources are cloned (or already are).')
-flags.DEFINE_list('exclude', ['sample_photos', '../shared/data/demo-photos'],
-                  'Folders of held-out photos: any corpus photo with the same bytes is dropped.')
+
+
+def define_flags() -> None:
+  """This command's flags; defined when it runs (not on import), so other commands can import the module."""
+  flags.DEFINE_string('sources', 'configs/corpus.yaml', 'The sources YAML.')
+  flags.DEFINE_string('output', 'outputs/corpus', 'The corpus folder to write (a data.input_uri for the build).')
+  flags.DEFINE_string('shared_data', '../shared/data', 'Root of the `local:` sources.')
+  flags.DEFINE_string('repos_dir', 'outputs/repos', 'Where git sources are cloned (or already are).')
+  flags.DEFINE_list('exclude', ['sample_photos', '../shared/data/demo-photos'],
+                    'Folders of held-out photos: any corpus photo with the same bytes is dropped.')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -216,4 +220,5 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == '__main__':
+  define_flags()
   sys.exit(app.run(main))
