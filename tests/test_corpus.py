@@ -124,3 +124,45 @@ def test_the_shipped_file_header_names_the_recipe_and_sources_not_machine_paths(
   weights, stored = warm_start.read_weights(output)
   assert stored == header
   assert all(np.array_equal(a, b.numpy().astype(np.float16)) for a, b in zip(weights, colorizer.weights))
+
+
+def test_pixel_filters_path_order_excluded_paths_and_the_held_out_list(tmp_path):
+  shared = tmp_path / 'shared'
+  colour = {name: _photo(str(shared / 'set' / name), i) for i, name in enumerate(['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'])}
+  gray = shared / 'set' / 'gray.jpg'
+  Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(gray)
+  Image.fromarray(np.random.default_rng(9).integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(shared / 'set' / 'tiny.jpg')
+  (shared / 'set' / 'drawings').mkdir()
+  _photo(str(shared / 'set' / 'drawings' / 'e.jpg'), 50)
+  (tmp_path / 'held_out.sha256').write_text(f'# a comment\n{colour["d.jpg"]}  set/d.jpg\n')
+  yaml_path = tmp_path / 'corpus.yaml'
+  yaml_path.write_text("""held_out_sha256: held_out.sha256
+sources:
+  - {name: s, licence: x, local: set, include: ['**/*.jpg'], exclude: ['drawings/*'], rgb_only: true,
+     min_side: 16, min_mean_chroma: 5.0, order: path_md5, max_photos: 2}
+""")
+  held_out = corpus.load_held_out(str(yaml_path))
+  assert held_out == {colour['d.jpg']}
+  summary = corpus.build_corpus(corpus.load_sources(str(yaml_path)), str(tmp_path / 'out'), str(shared), '',
+                                held_out=held_out)
+  kept = [p['path'] for p in summary['photos']]
+  by_md5 = sorted(['a.jpg', 'b.jpg', 'c.jpg'], key=lambda p: hashlib.md5(p.encode()).hexdigest())
+  assert kept == by_md5[:2]  # gray, tiny, excluded and held-out photos never count towards max_photos
+  bad = tmp_path / 'bad.yaml'
+  bad.write_text("sources:\n  - {name: s, licence: x, local: set, order: newest}\n")
+  with pytest.raises(corpus.CorpusError, match="order 'newest' is not content_hash or path_md5"):
+    corpus.load_sources(str(bad))
+
+
+def test_the_project_corpus_holds_out_every_bundled_photo_and_names_its_licences():
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  path = os.path.join(root, 'configs', 'corpus.yaml')
+  sources = corpus.load_sources(path)
+  assert sum(s.max_photos for s in sources) >= 10_000 and all(s.licence for s in sources)
+  assert all(s.repo and len(s.commit) >= 7 for s in sources)  # every source is public and pinned
+  held_out = corpus.load_held_out(path)
+  for folder, _, names in os.walk(os.path.join(root, 'sample_photos')):
+    for name in names:
+      if name.lower().endswith(corpus.IMAGE_EXTENSIONS):
+        with open(os.path.join(folder, name), 'rb') as f:
+          assert hashlib.sha256(f.read()).hexdigest() in held_out, name
