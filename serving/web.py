@@ -13,23 +13,32 @@ Pylons project), not the standard library's http.server. Why waitress rather tha
 * it parses strictly (malformed or negative `Content-Length`, bad header characters, smuggling-prone header
   combinations -> 400), refuses a body larger than `max_request_body_size` from its `Content-Length` alone
   (413, before reading it), closes connections idle for `channel_timeout` seconds, caps open connections
-  (`connection_limit`; the rest wait in the listen backlog instead of being reset) and header size;
+  (`connection_limit`; the rest wait in the listen backlog, `backlog`, instead of being reset) and header size;
 * one process with threads shares one loaded TensorFlow model (gunicorn's pre-fork workers would each load it,
   and its sync workers are exactly the slowloris-prone design we are replacing); uvicorn and hypercorn are
   asyncio servers with more dependencies, and uvicorn has no request-body timeout at all.
 
-On top of it this module bounds the memory of the expensive part: at most `--max_concurrent_inference` uploads are
-decoded and colorized at once, at most `--max_queued_uploads` more wait for a slot, and any further upload is
-answered at once with 503 and `Retry-After`. Every response (waitress's own 400/413/431/500 included) is JSON or
-the page, carries the security headers, and names failures with the project's short reasons (`empty`,
-`not_an_image`, `unsupported_format`, `too_large`, `truncated`, `corrupt`, ...) plus a sentence, never internal
-error text. Bound to 127.0.0.1 by default.
+On top of it this module
+
+* bounds the memory of the expensive part: at most `--max_concurrent_inference` uploads are decoded and colorized
+  at once; up to `--max_queued_uploads` more wait for a slot in arrival order, each for at most
+  `--max_queue_wait_s`; an upload past either limit gets 503 (`queue_full` at once, `queue_timeout` after its
+  wait) with `Retry-After`, the estimated seconds until the admitted uploads are done. There is a worker thread
+  for every admitted upload plus a few, so the page, the samples and the refusals never wait behind them, and
+  `--max_connections` is well above the queue so that concurrent uploads reach it rather than the listen backlog;
+* answers a request that stops arriving with 408 instead of closing it silently: one whose headers or body send
+  nothing for `--request_timeout_s` (`request_timeout`), and one whose body ends (the client closes its side)
+  before its `Content-Length` (`incomplete_body`). A connection idle between requests is closed without an answer.
+
+Every response (waitress's own 400/408/413/431/500 included) is JSON or the page, carries the security headers, and
+names failures with the project's short reasons (`empty`, `not_an_image`, `unsupported_format`, `too_large`,
+`truncated`, `corrupt`, `queue_full`, ...) plus a sentence, never internal error text. Bound to 127.0.0.1 by
+default.
 """
 
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import math
 import os
@@ -40,21 +49,22 @@ import urllib.parse
 from absl import app
 from absl import flags
 import waitress
-import waitress.channel
-import waitress.task
 import waitress.wasyncore
 
 from configs import flags as config_flags
 from contracts import decode
 from serving import colorizer as colorizer_lib
+from serving import web_http
 from serving import web_page
 from serving import web_uploads
 from serving.web_uploads import Rejected
 
 FLAGS = flags.FLAGS
 
-DEFAULTS = dict(max_upload_mb=15.0, request_timeout_s=10, max_concurrent_inference=2, max_queued_uploads=8,
-                max_connections=100)
+DEFAULTS = dict(max_upload_mb=15.0, request_timeout_s=10, max_concurrent_inference=2, max_queued_uploads=64,
+                max_queue_wait_s=30.0, max_connections=256)
+SPARE_THREADS = 4  # worker threads beyond the admitted uploads: the page, the samples, refusals, 408s
+LISTEN_BACKLOG = 1024  # connections past `max_connections` wait here (the kernel caps it at net.core.somaxconn)
 
 
 def define_flags() -> None:
@@ -66,13 +76,16 @@ def define_flags() -> None:
                      'Largest accepted upload; larger ones get 413 from their Content-Length, unread.')
   flags.DEFINE_string('samples_dir', 'sample_photos', 'Folder of sample photos offered on the page.')
   flags.DEFINE_integer('request_timeout_s', DEFAULTS['request_timeout_s'],
-                       'A connection that sends nothing for this long (a stalled header or body, an idle '
-                       'keep-alive) is closed.', lower_bound=1)
+                       'A request whose headers or body send nothing for this long gets 408; an idle keep-alive '
+                       'connection is closed.', lower_bound=1)
   flags.DEFINE_integer('max_concurrent_inference', DEFAULTS['max_concurrent_inference'],
                        'Uploads decoded and colorized at once (bounds memory).', lower_bound=1)
   flags.DEFINE_integer('max_queued_uploads', DEFAULTS['max_queued_uploads'],
-                       'Uploads allowed to wait for an inference slot; more get 503 with Retry-After.',
+                       'Uploads allowed to wait for an inference slot; more get 503 with Retry-After at once.',
                        lower_bound=0)
+  flags.DEFINE_float('max_queue_wait_s', DEFAULTS['max_queue_wait_s'],
+                     'Longest wait for an inference slot; an upload that waited this long gets 503 with '
+                     'Retry-After.', lower_bound=0.1)
   flags.DEFINE_integer('max_connections', DEFAULTS['max_connections'],
                        'Open connections; more wait in the listen backlog until one closes.', lower_bound=8)
 
@@ -81,26 +94,26 @@ class ColorizeApp:
   """The WSGI application: the page, the samples and /api/colorize; one model shared by the worker threads."""
 
   def __init__(self, colorizer: colorizer_lib.Colorizer, samples_dir: str, max_upload_bytes: int,
-               max_concurrent_inference: int, max_queued_uploads: int):
+               max_concurrent_inference: int, max_queued_uploads: int, max_queue_wait_s: float):
     self.colorizer = colorizer
     self.samples_dir = os.path.abspath(samples_dir)
     self.samples = sorted(os.path.relpath(p, self.samples_dir)
                           for p in glob.glob(os.path.join(self.samples_dir, '**', '*.jpg'), recursive=True))
     self.max_upload_bytes = max_upload_bytes
-    self.slots = web_uploads.InferenceSlots(max_concurrent_inference, max_queued_uploads)
+    self.slots = web_uploads.InferenceSlots(max_concurrent_inference, max_queued_uploads, max_queue_wait_s)
     self.page, self.page_csp = web_page.render(self.samples, max_upload_bytes)
 
   def __call__(self, environ, start_response) -> Iterable[bytes]:
     try:
       status, content_type, body, headers = self._route(environ)
     except Rejected as e:
-      status, content_type, body, headers = e.status, 'application/json', error_body(e.reason, e.message), e.headers
+      status, content_type, body, headers = e.status, 'application/json', web_http.error_body(e.reason, e.message), e.headers
     except Exception:  # pylint: disable=broad-except
       logging.exception('colorize-web: unexpected error')
       status, content_type, body, headers = (500, 'application/json',
-                                             error_body('internal', 'Something went wrong on the server.'), ())
+                                             web_http.error_body('internal', 'Something went wrong on the server.'), ())
     csp = self.page_csp if content_type.startswith('text/html') else web_page.DEFAULT_CSP
-    start_response(_status_line(status), response_headers(content_type, len(body), csp) + list(headers))
+    start_response(web_http.status_line(status), web_http.response_headers(content_type, len(body), csp) + list(headers))
     return [body]
 
   def _route(self, environ):
@@ -133,51 +146,6 @@ class ColorizeApp:
     return 200, 'image/png', png, (('Cache-Control', 'no-store'),)
 
 
-def _status_line(status: int) -> str:
-  import http  # pylint: disable=g-import-not-at-top
-  return f'{status} {http.HTTPStatus(status).phrase}'
-
-
-def error_body(reason: str, message: str) -> bytes:
-  return json.dumps({'error': message, 'reason': reason}).encode('utf-8')
-
-
-def response_headers(content_type: str, length: int, csp: str = web_page.DEFAULT_CSP) -> list[tuple[str, str]]:
-  return [('Content-Type', content_type), ('Content-Length', str(length)), ('Content-Security-Policy', csp),
-          *web_page.SECURITY_HEADERS]
-
-
-class _ErrorTask(waitress.task.ErrorTask):
-  """waitress's own refusals (bad request line or headers, body over the limit, header too large, a crash) in this
-  server's JSON form with the security headers, instead of its plain-text body naming the server."""
-
-  def execute(self):
-    error = self.request.error
-    code = error.code
-    max_upload_bytes = self.channel.server.adj.max_request_body_size - 1
-    if code == 413:
-      name = urllib.parse.unquote(self.request.headers.get('X_FILENAME', 'upload'))[:200]
-      length = self.request.content_length
-      size = f'{name} is {web_uploads.mb(length)}' if length > max_upload_bytes else f'{name} is too large'
-      reason, message = decode.TOO_LARGE, f'{size}: the limit is {web_uploads.limit_mb(max_upload_bytes)}.'
-    elif code == 431:
-      reason, message = 'headers_too_large', 'The request headers are too large.'
-    elif 400 <= code < 500:
-      reason, message = 'bad_request', 'Malformed HTTP request (request line or headers).'
-    else:
-      reason, message = 'internal', 'Something went wrong on the server.'
-    body = error_body(reason, message)
-    self.status = _status_line(code)
-    self.response_headers.extend(response_headers('application/json', len(body)))
-    self.set_close_on_finish()
-    self.content_length = len(body)
-    self.write(body)
-
-
-class _Channel(waitress.channel.HTTPChannel):
-  error_task_class = _ErrorTask
-
-
 class WebServer:
   """A waitress server around `ColorizeApp`; `run()` serves in this thread, `shutdown()` stops it."""
 
@@ -186,21 +154,23 @@ class WebServer:
                request_timeout_s: float = DEFAULTS['request_timeout_s'],
                max_concurrent_inference: int = DEFAULTS['max_concurrent_inference'],
                max_queued_uploads: int = DEFAULTS['max_queued_uploads'],
+               max_queue_wait_s: float = DEFAULTS['max_queue_wait_s'],
                max_connections: int = DEFAULTS['max_connections'],
                colorizer: colorizer_lib.Colorizer | None = None):
     self.colorizer = colorizer or colorizer_lib.Colorizer(model_path)
     max_upload_bytes = int(max_upload_mb * 1e6)
     self.app = ColorizeApp(self.colorizer, samples_dir, max_upload_bytes, max_concurrent_inference,
-                           max_queued_uploads)
-    # Worker threads: every admitted upload (running or queued) can hold one, plus a few for the page, samples and
-    # immediate refusals, so those are never stuck behind the uploads.
-    threads = max_concurrent_inference + max_queued_uploads + 4
+                           max_queued_uploads, max_queue_wait_s)
+    # Worker threads: every admitted upload (running or queued) holds one, plus a few for the page, samples,
+    # refusals and 408s, so those are never stuck behind the uploads.
+    threads = max_concurrent_inference + max_queued_uploads + SPARE_THREADS
     self.server = waitress.create_server(
         self.app, host=host, port=port, threads=threads, connection_limit=max_connections,
-        channel_timeout=max(1, math.ceil(request_timeout_s)), cleanup_interval=1,
+        backlog=LISTEN_BACKLOG, channel_timeout=max(1, math.ceil(request_timeout_s)), cleanup_interval=1,
         max_request_body_size=max_upload_bytes + 1, max_request_header_size=64 * 1024,
         ident='', expose_tracebacks=False, clear_untrusted_proxy_headers=True)
-    self.server.channel_class = _Channel
+    self.server.channel_class = web_http.Channel
+    self.server.maintenance = lambda now: web_http.maintenance(self.server, now)  # waitress's periodic check, with 408s
     self.host, self.port = self.server.effective_host, self.server.effective_port
     self._thread: threading.Thread | None = None
 
@@ -235,7 +205,8 @@ def serve(model_path: str | None = None, host: str = '127.0.0.1', port: int = 80
           samples_dir: str = 'sample_photos', max_upload_mb: float = DEFAULTS['max_upload_mb'],
           **limits) -> WebServer:
   """A started server (in a background thread); `server.shutdown()` stops it. `limits`: request_timeout_s,
-  max_concurrent_inference, max_queued_uploads, max_connections, colorizer (an already loaded model)."""
+  max_concurrent_inference, max_queued_uploads, max_queue_wait_s, max_connections, colorizer (an already loaded
+  model)."""
   return WebServer(model_path, host, port, samples_dir, max_upload_mb, **limits).start()
 
 
@@ -246,7 +217,8 @@ def main(argv: Sequence[str]) -> None:
   server = WebServer(model, FLAGS.host, FLAGS.port, FLAGS.samples_dir, FLAGS.max_upload_mb,
                      request_timeout_s=FLAGS.request_timeout_s,
                      max_concurrent_inference=FLAGS.max_concurrent_inference,
-                     max_queued_uploads=FLAGS.max_queued_uploads, max_connections=FLAGS.max_connections)
+                     max_queued_uploads=FLAGS.max_queued_uploads, max_queue_wait_s=FLAGS.max_queue_wait_s,
+                     max_connections=FLAGS.max_connections)
   print(f'Colorize page on {server.url}/ (model {server.colorizer.model_dir}); Ctrl-C to stop', flush=True)
   try:
     server.run()

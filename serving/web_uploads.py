@@ -6,9 +6,12 @@ one of `contracts.decode`'s reason words and a sentence for people, never an exc
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
+import math
 import threading
+import time
 from typing import Sequence
 
 from PIL import Image
@@ -23,7 +26,10 @@ MAX_PIXELS = colorizer_lib.MAX_PIXELS
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-RETRY_AFTER_S = 2
+# Retry-After of a 503: the estimated time the admitted uploads need, within these bounds (seconds).
+MIN_RETRY_AFTER_S = 1
+MAX_RETRY_AFTER_S = 60
+INITIAL_SERVICE_S = 1.0  # the colorization time assumed before any was measured
 _FORMATS = 'Upload a JPEG, PNG, WebP, BMP or GIF photo.'
 
 
@@ -79,28 +85,66 @@ def validate(data: bytes, name: str) -> bytes:
 
 
 class InferenceSlots:
-  """At most `slots` holders at once and at most `queue` more waiting; past that, `Rejected` 503 at once."""
+  """At most `slots` uploads colorized at once; up to `queue` more wait for a slot, in arrival order, each for at
+  most `max_wait_s`.
 
-  def __init__(self, slots: int, queue: int):
-    self.slots, self.queue = slots, queue
-    self._semaphore = threading.BoundedSemaphore(slots)
+  An upload that finds `queue` others already waiting, or that waits `max_wait_s` without a slot, is `Rejected`
+  with 503 (reasons `queue_full`, `queue_timeout`) and a `Retry-After`: the seconds the uploads already admitted
+  need, estimated from recent colorization times, within [MIN_RETRY_AFTER_S, MAX_RETRY_AFTER_S]. A finished
+  upload hands its slot straight to the longest-waiting one, so a newcomer never overtakes the queue.
+  """
+
+  def __init__(self, slots: int, queue: int, max_wait_s: float):
+    self.slots, self.queue, self.max_wait_s = slots, queue, max_wait_s
     self._lock = threading.Lock()
-    self.admitted = 0  # running + waiting
-    self.peak_admitted = 0
-    self.refused = 0
+    self._waiters: collections.deque[threading.Event] = collections.deque()
+    self.running = 0
+    self.peak_waiting = 0
+    self.refused = {'queue_full': 0, 'queue_timeout': 0}
+    self.service_s = INITIAL_SERVICE_S  # moving average of the time an upload holds a slot
+
+  @property
+  def waiting(self) -> int:
+    return len(self._waiters)
+
+  def retry_after_s(self) -> int:
+    """Seconds until the uploads running and waiting now are done, at the recent colorization time."""
+    backlog_s = (self.running + self.waiting) * self.service_s / self.slots
+    return int(min(MAX_RETRY_AFTER_S, max(MIN_RETRY_AFTER_S, math.ceil(backlog_s))))
+
+  def _refuse(self, reason: str, message: str) -> Rejected:
+    self.refused[reason] += 1
+    retry = self.retry_after_s()
+    return Rejected(503, reason, f'{message} Try again in {retry} s.', [('Retry-After', str(retry))])
 
   @contextlib.contextmanager
   def hold(self):
+    """Waits for a slot (at most `max_wait_s`) and holds it for the `with` block."""
+    ticket = None
     with self._lock:
-      if self.admitted >= self.slots + self.queue:
-        self.refused += 1
-        raise Rejected(503, 'busy', 'The server is busy colorizing other photos; try again in a few seconds.',
-                       [('Retry-After', str(RETRY_AFTER_S))])
-      self.admitted += 1
-      self.peak_admitted = max(self.peak_admitted, self.admitted)
+      if self.running < self.slots and not self._waiters:
+        self.running += 1
+      elif len(self._waiters) >= self.queue:
+        raise self._refuse('queue_full', f'The server is busy: its wait queue is full ({self.queue} waiting, the '
+                                         f'queue limit).')
+      else:
+        ticket = threading.Event()
+        self._waiters.append(ticket)
+        self.peak_waiting = max(self.peak_waiting, len(self._waiters))
+    if ticket is not None:
+      ticket.wait(self.max_wait_s)
+      with self._lock:
+        if not ticket.is_set():  # checked under the lock: a slot handed over meanwhile is taken
+          self._waiters.remove(ticket)
+          raise self._refuse('queue_timeout', f'The server is busy: this photo waited {self.max_wait_s:g} s (the '
+                                              f'longest wait) without a free slot.')
+    start = time.monotonic()
     try:
-      with self._semaphore:
-        yield
+      yield
     finally:
       with self._lock:
-        self.admitted -= 1
+        self.service_s = 0.8 * self.service_s + 0.2 * (time.monotonic() - start)
+        if self._waiters:
+          self._waiters.popleft().set()  # the slot passes on; `running` stays the same
+        else:
+          self.running -= 1
