@@ -2,20 +2,25 @@
 
 LabExampleGen -> FusionTrainer -> ColorizationEvaluator -> Pusher under LocalDagRunner (SQLite ML Metadata), then
 reads this run's artifacts back from ML Metadata and prints: the dataset, blessed or not and why, the metrics,
-where the pushed model, the report and sample colorizations are.
+where the pushed model, the report and sample colorizations are. The terminal shows one line per component, the
+trainer's step lines and the summary; the framework logs go to outputs/logs/demo-<timestamp>-<pid>.log
+(pipeline/console.py), whose last lines and path are printed if the run fails.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+# First, before TensorFlow and TFX are imported: their import-time banners go to the run's log, not the terminal.
+from pipeline import console  # pylint: disable=g-bad-import-order
+if __name__ == '__main__':
+  console.start('demo')
+
+import json  # pylint: disable=g-import-not-at-top,wrong-import-position
 import os
 import time
 from typing import Sequence
 
 from absl import app
 from absl import flags
-from absl import logging as absl_logging
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
@@ -118,25 +123,28 @@ def colorize_samples(config, count: int, out_dir: str) -> list[str]:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  logging.getLogger().setLevel(logging.WARNING)
-  budget = [f'training.time_budget_seconds={FLAGS.train_seconds}'] if FLAGS.train_seconds else []
-  config = config_flags.config_from_flags(defaults=budget)
-  print(f'Running the TFX pipeline on {config.data.input_uri} (LocalDagRunner; progress below) ...', flush=True)
-  start = time.perf_counter()
-  run_local.run(config)
-  seconds = time.perf_counter() - start
-  absl_logging.set_verbosity(absl_logging.WARNING)  # the components' INFO lines were the progress; not the summary's
-  print()
-  print('=== Summary ===')
-  print(summarize(config, seconds))
-  try:
-    samples = colorize_samples(config, FLAGS.samples, os.path.join(os.path.dirname(config.push.destination),
-                                                                 'demo_samples'))
-    print(f'  sample colorizations (gray | colorized | original), pushed model: {os.path.dirname(samples[0])}')
-    for path in samples:
-      print(f'    {path}')
-  except FileNotFoundError as e:
-    print(f'  sample colorizations: none ({e})')
+  # Framework logs (TFX, ML Metadata, Beam, TensorFlow's C++ logs, its worker processes) go to the log file; the
+  # terminal gets one line per TFX component, the trainer's step lines and the summary.
+  with console.start('demo') as out:
+    budget = [f'training.time_budget_seconds={FLAGS.train_seconds}'] if FLAGS.train_seconds else []
+    config = config_flags.config_from_flags(defaults=budget)
+    out.relocate(os.path.join(os.path.dirname(config.runner.pipeline_root), 'logs'))  # next to the outputs
+    out.print(f'Running the TFX pipeline on {config.data.input_uri} (LocalDagRunner; framework logs: '
+              f'{out.log_path}) ...')
+    start = time.perf_counter()
+    run_local.run(config)
+    seconds = time.perf_counter() - start
+    out.print()
+    out.print('=== Summary ===')
+    out.print(summarize(config, seconds))
+    try:
+      samples = colorize_samples(config, FLAGS.samples, os.path.join(os.path.dirname(config.push.destination),
+                                                                   'demo_samples'))
+      out.print(f'  sample colorizations (gray | colorized | original), pushed model: {os.path.dirname(samples[0])}')
+      for path in samples:
+        out.print(f'    {path}')
+    except FileNotFoundError as e:
+      out.print(f'  sample colorizations: none ({e})')
 
 
 def console_main() -> None:

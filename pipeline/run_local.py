@@ -2,6 +2,9 @@
 
     python -m pipeline.run_local --config=configs/local.yaml [--train_steps=N]
 
+The terminal shows one line per component and the trainer's step lines; the framework logs go to
+`<pipeline_root>/../logs/run_local-<timestamp>-<pid>.log` (pipeline/console.py).
+
 Kill safety: a run killed half-way (SIGKILL, a power cut) leaves its current execution RUNNING in ML Metadata
 forever, since nothing is left to finish it. The next run first takes the store's run lock (`<metadata>.lock`:
 pid and host; a second live run on the same store is refused), so any execution of this pipeline still RUNNING
@@ -12,7 +15,12 @@ one runs again from the start in a fresh execution (its own new output folders: 
 
 from __future__ import annotations
 
-import contextlib
+# First, before TensorFlow and TFX are imported: their import-time banners go to the run's log, not the terminal.
+from pipeline import console  # pylint: disable=g-bad-import-order
+if __name__ == '__main__':
+  console.start('run_local')
+
+import contextlib  # pylint: disable=g-import-not-at-top,wrong-import-position
 import json
 import logging
 import os
@@ -124,12 +132,22 @@ def _run(config: configs.PipelineConfig, train_steps: int, enable_cache: bool) -
       metadata_connection_config=metadata.sqlite_metadata_connection_config(config.runner.metadata_path),
       beam_pipeline_args=beam_options.beam_args(config.runner),
       train_steps=train_steps, enable_cache=enable_cache)
+  nodes = [node.id for node in pipeline.components]  # topologically sorted: the order LocalDagRunner runs them in
+  logging.getLogger(__name__).info('Running %d nodes: %s', len(nodes), ', '.join(nodes),
+                                   extra={'pipeline_nodes': nodes})  # the progress lines' [i/n] (pipeline/console.py)
   local_dag_runner.LocalDagRunner().run(pipeline)
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  run(config_flags.config_from_flags(), FLAGS.train_steps)
+  with console.start('run_local') as out:  # framework logs -> <pipeline_root>/../logs/run_local-*.log
+    config = config_flags.config_from_flags()
+    out.relocate(os.path.join(os.path.dirname(config.runner.pipeline_root), 'logs'))  # next to the outputs
+    out.print(f'Running {config.runner.pipeline_name} on {config.data.input_uri} (LocalDagRunner; framework logs: '
+              f'{out.log_path}) ...')
+    run(config, FLAGS.train_steps)
+    out.print(f'Pipeline {config.runner.pipeline_name} finished (ML Metadata: {config.runner.metadata_path}, '
+              f'artifacts: {config.runner.pipeline_root})')
 
 
 def console_main() -> None:
