@@ -41,6 +41,8 @@ flags.DEFINE_list('exclude', [], 'Folders of photos some model did see (e.g. sam
 flags.DEFINE_string('dataset', '', 'A built dataset version to score instead of building --photos.')
 flags.DEFINE_string('split', 'eval', 'With --dataset: the split to score.')
 flags.DEFINE_integer('grid_photos', 8, 'Photos in the picture grid.')
+flags.DEFINE_integer('grid_purple', 3, 'Of those, the photos with the most truly coloured pixels of hue 240-360 deg '
+                     '(purple, magenta: the sectors colorizers miss most); the rest are spread over the set.')
 flags.DEFINE_string('output', 'benchmarks/results/unseen.json', 'Where the JSON results go.')
 flags.DEFINE_string('grid', 'benchmarks/results/unseen_grid.png', 'Where the picture grid goes.')
 
@@ -64,6 +66,20 @@ def unseen_manifest(photos: str, exclude: Sequence[str], path: str) -> str:
   with open(path, 'w', encoding='utf-8') as f:
     f.writelines(os.path.abspath(file) + '\n' for file, digest in digests(photos) if digest not in seen)
   return f'manifest:{path}'
+
+
+def _grid_choice(records: list, coloured: list[int], metrics) -> list[int]:
+  """Indices of the grid's photos: the `--grid_purple` most purple-heavy ones, then others spread evenly."""
+  from contracts import schema  # pylint: disable=g-import-not-at-top
+  def purple_share(i):
+    hue, chroma = metrics.hue_and_chroma(records[i][schema.LAB][..., 1:])
+    sector = metrics.hue_sector(hue)
+    return float(((chroma >= metrics.HUE_TRUE_CHROMA) & (sector >= 4)).mean())
+  purple = sorted(coloured, key=purple_share, reverse=True)[:FLAGS.grid_purple]
+  rest = [i for i in coloured if i not in purple]
+  count = max(0, FLAGS.grid_photos - len(purple))
+  spread = rest[::max(1, len(rest) // max(1, count))][:count]
+  return sorted(purple + spread)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -95,7 +111,7 @@ def main(argv: Sequence[str]) -> None:
                for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
     results['images'] = len(records)
     coloured = [i for i, r in enumerate(records) if metrics.is_coloured(r[schema.LAB])]
-    shown = [records[i] for i in coloured[::max(1, len(coloured) // FLAGS.grid_photos)][:FLAGS.grid_photos]]
+    shown = [records[i] for i in _grid_choice(records, coloured, metrics)]
     columns = [('gray', [np.zeros_like(r[schema.LAB][..., 1:]) for r in shown])]
     for name, report in scoring.score_references(records, interval=True).items():
       results['rows'].append({'model': f'reference: {name}', **report})

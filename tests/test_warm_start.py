@@ -82,7 +82,7 @@ def test_the_shipped_colorizer_fits_the_default_config_from_any_working_director
   colorizer = unet.build_unet(config.model)
   fresh = [w.numpy().copy() for w in unet.decoder_variables(colorizer)]
   header = warm_start.load_weights(colorizer, config.training.warm_start_from, config.model)
-  assert header['path'] == os.path.join(REPO, 'trainer', 'pretrained', 'unet_l1_chroma_caltech3k_128.npz')
+  assert header['path'] == os.path.join(REPO, 'trainer', 'pretrained', 'colorizer_unet_128.npz')
   assert (header['variant'], header['loss'], header['steps']) == ('unet', 'l1_chroma', 5400)
   assert header['weight_averaging'] == {'fraction': 0.3, 'snapshots': 3, 'first_step': 4116, 'last_step': 5400}
   assert header['hue_repeat_sampling']['threshold'] == 0.1  # gcp.yaml's recipe, as the header records it

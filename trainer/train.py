@@ -76,6 +76,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
            export_dir, start_export_dir) -> TrainResult:
   """The loop of `train` under the chosen strategy and precision policy."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trainer import checkpoints  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
   from trainer import distribute  # pylint: disable=g-import-not-at-top
   from trainer import finish  # pylint: disable=g-import-not-at-top
@@ -132,9 +133,9 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
   checkpoint_dir = _task_dir(os.path.join(output_dir, 'checkpoints'), tf_config, chief)
   manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
-  if manager.latest_checkpoint:
-    checkpoint.restore(manager.latest_checkpoint)
-    _LOG.info('Resumed from %s at step %d', manager.latest_checkpoint, int(step.numpy()))
+  restored = checkpoints.restore_latest_intact(checkpoint, manager) if manager.checkpoints else None
+  if restored:
+    _LOG.info('Resumed from %s at step %d', restored, int(step.numpy()))
   elif training.warm_start_from:
     source = warm_start.load_weights(colorizer, training.warm_start_from, model_config)
     print(f'warm start: {source["path"]} ({source.get("steps", "?")} steps of {source.get("variant")}/'
@@ -291,6 +292,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
 def _dataset_dir_of(files: list[str], eval_files: list[str] | None = None, view_dir: str | None = None) -> str:
   """The dataset version (or a view of its splits) for TFX's split file patterns: `data.dataset_for_splits`."""
+  from trainer import checkpoints  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
   return data_lib.dataset_for_splits(files, eval_files, view_dir)
 
