@@ -292,7 +292,6 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
 def _dataset_dir_of(files: list[str], eval_files: list[str] | None = None, view_dir: str | None = None) -> str:
   """The dataset version (or a view of its splits) for TFX's split file patterns: `data.dataset_for_splits`."""
-  from trainer import checkpoints  # pylint: disable=g-import-not-at-top
   from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
   return data_lib.dataset_for_splits(files, eval_files, view_dir)
 
