@@ -4,7 +4,7 @@ import glob
 
 import tensorflow as tf
 
-from trainer import checkpoints
+from trainer.loop import checkpoints
 
 
 def _manager(tmp_path, value):

@@ -21,6 +21,8 @@ from contracts import model_artifact
 from contracts import schema
 from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
+from tests.conftest import TINY_MODEL
+from tests.conftest import TINY_SPLITS
 from trainer import train as train_lib
 
 
@@ -30,10 +32,8 @@ def artifacts(tmp_path_factory):
   root = tmp_path_factory.mktemp('evaluator')
   photos = copy_sample_photos(root / 'photos', 10)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
-      'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
-      'training.warm_start_from=', 'model.loss=classification',
-      'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'training.learning_rate=0.003'])
+      f'data.input_uri={photos}', *TINY_SPLITS, *TINY_MODEL, 'model.loss=classification',
+      'training.learning_rate=0.003'])
   examples = standard_artifacts.Examples()
   examples.uri = str(root / 'examples')
   build_dataset.run_build(config, version_dir=examples.uri)

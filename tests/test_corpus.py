@@ -103,10 +103,10 @@ def test_check_photos_and_bad_source_entries_are_clear_errors(sources, tmp_path)
 def test_the_shipped_file_header_names_the_recipe_and_sources_not_machine_paths(tmp_path):
   import configs
   from pipeline import ship_colorizer
+  from tests.conftest import TINY_MODEL
   from trainer import model as model_lib
   from trainer import warm_start
-  config = configs.load_config(overrides=['model.variant=beta', 'model.loss=mse', 'model.encoder_filters=[8, 16, 32]',
-                                          'training.warm_start_from=', f'data.input_uri={tmp_path / "corpus"}',
+  config = configs.load_config(overrides=[*TINY_MODEL, 'model.loss=mse', f'data.input_uri={tmp_path / "corpus"}',
                                           f'push.destination={tmp_path / "serving"}'])
   colorizer = model_lib.build_colorizer(config.model)
   for version in ('100', '200'):

@@ -13,15 +13,14 @@ from components.fusion_trainer import component
 from components.fusion_trainer import executor
 from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
+from tests.conftest import TINY_MODEL
+from tests.conftest import TINY_SPLITS
 
 
 def test_executor_trains_and_writes_format_serving(tmp_path):
   photos = copy_sample_photos(tmp_path / 'photos', 6)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}',
-      'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
-      'training.warm_start_from=',
-      'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])
+      f'data.input_uri={photos}', *TINY_SPLITS, *TINY_MODEL])
   examples = standard_artifacts.Examples()
   examples.uri = str(tmp_path / 'examples')
   build_dataset.run_build(config, version_dir=examples.uri)

@@ -14,8 +14,9 @@ import pytest
 
 from contracts import dataset_version
 from contracts import schema
-from tests.conftest import REPO
 from tests.conftest import copy_sample_photos
+from tests.conftest import REPO
+from tests.conftest import tiny_pipeline_overrides
 
 
 def _children(pid):
@@ -212,12 +213,7 @@ def test_pipeline_killed_during_training_resumes_from_the_cache_and_pushes(tmp_p
   photos = copy_sample_photos(tmp_path / 'photos', 8)
   root = tmp_path / 'pipeline_root'
   command = [sys.executable, '-m', 'pipeline.run_local', '--train_steps=20000'] + [f'--set={o}' for o in [
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
-      'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
-      'training.warm_start_from=',
-      'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2', 'evaluation.min_delta_psnr=-100',
-      'evaluation.max_delta_colorfulness=1000', 'evaluation.min_hue_recall_vs_sepia=0',
-      'evaluation.min_colorfulness_ratio=0', 'evaluation.max_desaturation_rate=1', f'runner.pipeline_root={root}',
+      *tiny_pipeline_overrides(photos), f'runner.pipeline_root={root}',
       f'runner.metadata_path={tmp_path / "metadata.sqlite"}', f'push.destination={tmp_path / "serving_model"}']]
   process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)

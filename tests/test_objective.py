@@ -9,6 +9,7 @@ import tensorflow as tf
 import configs
 from tests import trainer_datasets
 from tests.conftest import sample_photo_paths
+from tests.conftest import SMALL_MODEL
 from trainer import color_bins
 from trainer import losses
 from trainer import model as model_lib
@@ -94,9 +95,7 @@ def split_dataset(tmp_path_factory):
 
 def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_path):
   config = configs.load_config(overrides=[
-      'model.variant=beta',
-      'training.warm_start_from=', 'model.loss=classification+l1_chroma', 'model.encoder_filters=[16, 32, 64]',
-      'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000',
+      *SMALL_MODEL, 'model.loss=classification+l1_chroma', 'training.checkpoint_every_steps=1000',
       'model.temperature_candidates=[0.38, 1.0]', 'model.prior_correction_candidates=[0.0]',
       'model.temperature_max_psnr_cost=100'])
   result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=4)
@@ -109,9 +108,7 @@ def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_pat
 
 def test_rebalanced_regression_trains_and_exports(split_dataset, tmp_path):
   config = configs.load_config(overrides=[
-      'model.variant=beta', 'training.warm_start_from=', 'model.loss=l1_chroma', 'model.regression_rebalancing=0.5',
-      'model.encoder_filters=[16, 32, 64]', 'training.batch_size_per_replica=4',
-      'training.checkpoint_every_steps=1000'])
+      *SMALL_MODEL, 'model.loss=l1_chroma', 'model.regression_rebalancing=0.5', 'training.checkpoint_every_steps=1000'])
   result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3)
   assert np.isfinite(result.history['loss']).all()
   assert not (tmp_path / 'color_bins.json').exists()  # regression: nothing to decode
@@ -123,9 +120,7 @@ def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_data
   """The gain search is recorded in decoding.json with the bins' criterion, and the exported graph serves the
   network's ab times the chosen gain: the same checkpoint exported with gain 1 and with gain 0.5 differs by 0.5x."""
   from trainer import decoding
-  overrides = ['model.variant=beta',
-               'training.warm_start_from=', 'model.loss=l1_chroma', 'model.encoder_filters=[16, 32, 64]',
-               'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000',
+  overrides = [*SMALL_MODEL, 'model.loss=l1_chroma', 'training.checkpoint_every_steps=1000',
                'training.learning_rate=0.003']  # 3 steps at local.yaml's fine-tuning rate leave ab near 0
   searched = configs.load_config(overrides=overrides + ['model.chroma_gain_candidates=[0.5, 1.0, 1.5]',
                                                         'model.temperature_max_psnr_cost=100'])
@@ -151,9 +146,7 @@ def test_flip_averaging_serves_the_mirror_combination_and_chooses_the_decoding_o
   mirror image (so a mirrored photo gets exactly the mirrored colours): `flip_averaging_chroma: mean` serves the
   mean vector, `keep` (the default) that vector's hue at the mean of the two chromas; the decoding search scores
   the combination as served."""
-  overrides = ['model.variant=beta', 'training.warm_start_from=', 'model.loss=l1_chroma',
-               'model.encoder_filters=[16, 32, 64]', 'training.batch_size_per_replica=4',
-               'training.checkpoint_every_steps=1000', 'training.learning_rate=0.003',
+  overrides = [*SMALL_MODEL, 'model.loss=l1_chroma', 'training.checkpoint_every_steps=1000', 'training.learning_rate=0.003',
                'model.chroma_gain_candidates=[1.0]']
   modes = {'plain': ['model.flip_averaging=false'],
            'mean': ['model.flip_averaging=true', 'model.flip_averaging_chroma=mean'],

@@ -29,6 +29,8 @@ from contracts import beam_options
 from contracts import schema
 from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
+from tests.conftest import TINY_MODEL
+from tests.conftest import TINY_SPLITS
 from tests.test_gcs_io import BUCKET
 from tests.test_gcs_io import client  # pylint: disable=unused-import  # a fixture
 from tests.test_gcs_io import emulator  # pylint: disable=unused-import  # a fixture
@@ -54,10 +56,7 @@ def ram_artifacts(tmp_path_factory):
   local = tmp_path_factory.mktemp('remote_artifacts')
   photos = copy_sample_photos(local / 'photos', 8)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', 'data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
-      'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0', 'model.variant=beta',
-      'training.warm_start_from=',
-      'model.encoder_filters=[8, 16, 32]', 'training.batch_size_per_replica=2'])
+      f'data.input_uri={photos}', *TINY_SPLITS, *TINY_MODEL])
   build_dataset.run_build(config, version_dir=str(local / 'examples'))
   train_lib.train(config, str(local / 'examples'), str(local / 'model' / 'working'), max_steps=2,
                   export_dir=str(local / 'model' / 'Format-Serving'))

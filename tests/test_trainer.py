@@ -16,6 +16,7 @@ import configs
 from tests import trainer_datasets
 from tests.conftest import REPO
 from tests.conftest import sample_photo_paths
+from tests.conftest import SMALL_MODEL
 from tests.trainer_datasets import one_photo_dataset  # pylint: disable=unused-import (a fixture)
 from tests.trainer_datasets import small_dataset  # pylint: disable=unused-import (a fixture)
 from trainer import losses
@@ -26,9 +27,7 @@ PYTHON = sys.executable
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=['model.variant=beta', 'training.warm_start_from=', 'model.loss=mse',
-                                        'model.encoder_filters=[16, 32, 64]',
-                                        'training.batch_size_per_replica=4', 'training.learning_rate=0.003',
+  return configs.load_config(overrides=[*SMALL_MODEL, 'model.loss=mse', 'training.learning_rate=0.003',
                                         'training.checkpoint_every_steps=1000', *overrides])
 
 

@@ -13,6 +13,7 @@ import portpicker
 import tensorflow as tf
 
 from tests.conftest import REPO
+from tests.conftest import SMALL_MODEL
 from tests.trainer_datasets import small_dataset  # pylint: disable=unused-import (a fixture)
 
 PYTHON = sys.executable
@@ -20,9 +21,7 @@ PYTHON = sys.executable
 
 def _train_command(dataset, output, *overrides, max_steps=4):
   return [PYTHON, '-m', 'trainer.task', f'--dataset={dataset}', f'--output={output}', f'--max_steps={max_steps}',
-          '--set', 'model.variant=beta', '--set',
-          'training.warm_start_from=', '--set', 'model.encoder_filters=[16, 32, 64]',
-          '--set', 'training.batch_size_per_replica=4'] + [a for o in overrides for a in ('--set', o)]
+          ] + [a for o in (*SMALL_MODEL, *overrides) for a in ('--set', o)]
 
 
 def test_mirrored_strategy_over_two_logical_cpus(small_dataset, tmp_path):

@@ -12,6 +12,7 @@ from dataset import inputs
 from pipeline import run_vertex
 from pipeline import run_vertex_local
 from tests.conftest import copy_sample_photos
+from tests.conftest import tiny_pipeline_overrides
 
 
 @pytest.fixture(scope='module')
@@ -19,11 +20,7 @@ def two_runs(tmp_path_factory):
   root = tmp_path_factory.mktemp('vertex_local')
   photos = copy_sample_photos(root / 'photos', 8)
   config = configs.load_config(overrides=[
-      'runner.kind=vertex', f'data.input_uri={photos}', 'data.image_size=32',
-      'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval', 'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0',
-      'data.photo_pool=thread', 'model.variant=beta', 'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]',
-      'training.batch_size_per_replica=2', 'evaluation.min_delta_psnr=-100', 'evaluation.max_delta_colorfulness=1000',
-      'evaluation.min_colorfulness_ratio=0', 'evaluation.max_desaturation_rate=1', 'evaluation.min_hue_recall_vs_sepia=0',
+      'runner.kind=vertex', *tiny_pipeline_overrides(photos), 'data.photo_pool=thread',
       f'runner.pipeline_root={root / "pipeline_root"}', f'push.destination={root / "serving_model"}'])
   pipeline_json = run_vertex.compile_pipeline(config, str(root / 'pipeline.json'),
                                               input_fingerprint=inputs.fingerprint(config.data.input_uri),

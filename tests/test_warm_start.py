@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import configs
+from tests.conftest import TINY_MODEL
 from tests.trainer_datasets import small_dataset  # pylint: disable=unused-import (a fixture)
 from trainer import model as model_lib
 from trainer import train as train_lib
@@ -13,10 +14,8 @@ from trainer import warm_start
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=['model.variant=beta', 'training.warm_start_from=', 'model.loss=mse',
-                                        'model.encoder_filters=[8, 16, 32]',
-                                        'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000',
-                                        *overrides])
+  return configs.load_config(overrides=[*TINY_MODEL, 'model.loss=mse', 'training.batch_size_per_replica=4',
+                                        'training.checkpoint_every_steps=1000', *overrides])
 
 
 def _predict(export_dir, l):
@@ -83,9 +82,17 @@ def test_the_shipped_colorizer_fits_the_default_config_from_any_working_director
   fresh = [w.numpy().copy() for w in unet.decoder_variables(colorizer)]
   header = warm_start.load_weights(colorizer, config.training.warm_start_from, config.model)
   assert header['path'] == os.path.join(REPO, 'trainer', 'pretrained', 'colorizer_unet_128.npz')
-  assert (header['variant'], header['loss'], header['steps']) == ('unet', 'l1_chroma', 5400)
-  assert header['weight_averaging'] == {'fraction': 0.3, 'snapshots': 3, 'first_step': 4116, 'last_step': 5400}
-  assert header['hue_repeat_sampling']['threshold'] == 0.1  # gcp.yaml's recipe, as the header records it
+  # The header records the recipe (configs/shipped_colorizer.yaml) and the corpus (configs/corpus.yaml).
+  recipe = configs.load_config(os.path.join(REPO, 'configs', 'shipped_colorizer.yaml'))
+  assert header['recipe'] == 'shipped_colorizer.yaml'
+  assert (header['variant'], header['loss'], header['image_size']) == (
+      recipe.model.variant, recipe.model.loss, recipe.data.image_size)
+  assert header['weight_averaging']['fraction'] == recipe.training.weight_averaging_fraction
+  assert header['hue_repeat_sampling']['threshold'] == recipe.training.hue_repeat_threshold
+  from dataset import corpus  # pylint: disable=g-import-not-at-top
+  sources = corpus.load_sources(os.path.join(REPO, 'configs', 'corpus.yaml'))
+  assert [s['name'] for s in header['data_sources']] == [s.name for s in sources]
+  assert '/' not in header['trained_on']
   assert all(not np.allclose(a, w.numpy()) for a, w in zip(fresh, unet.decoder_variables(colorizer))
              if a.size > 1 and np.std(a) > 0)  # every initialised decoder weight now holds the trained value
 

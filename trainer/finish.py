@@ -16,6 +16,46 @@ from trainer import export as export_lib
 from trainer import model as model_lib
 from trainer import objective as objective_lib
 from trainer import warm_start
+from trainer import weight_averaging
+
+
+def average_weights(state, validation, writer, history: dict[str, list[float]]) -> dict[str, Any] | None:
+  """Swaps in the mean of the run's last snapshots (`training.weight_averaging_fraction`); returns their window
+  (None without averaging). What follows (decoding, export, push) sees the averaged weights."""
+  if not state.averaging.apply():
+    return None
+  step = int(state.step.numpy())
+  averaged = state.averaging.window(step)
+  val = validation.loss()
+  if val is not None:
+    history['averaged_val_loss'] = [val]
+  writer.scalars(step, averaged_val_loss=val)
+  message = weight_averaging.describe(averaged, val, history['val_loss'][-1] if history['val_loss'] else None)
+  print(message, flush=True)
+  return averaged
+
+
+def finish_run(config, plan, state, objective, steps, validation, writer, history: dict[str, list[float]],
+               output_dir: str, *, export: bool, export_dir: str | None, start_export_dir: str | None) -> str | None:
+  """Averaging, the decoding chosen on the eval split, the run's files, and (chief) the export; returns the
+  SavedModel's folder or None."""
+  averaged = average_weights(state, validation, writer, history)
+  info, chief = plan.info, plan.chief
+  if chief and validation.available:
+    objective_lib.choose_decoding(config, objective, state.net.colorizer, steps.embed, validation.batches(),
+                                  info.image_size)
+  writer.loss_curve_png(history, os.path.join(output_dir, 'loss_curves.png'))
+  if objective.color_bins is not None and chief:
+    objective_lib.write_json(os.path.join(output_dir, 'color_bins.json'), objective.color_bins)
+  if objective.regression_decoding is not None and chief:
+    objective_lib.write_json(os.path.join(output_dir, 'decoding.json'), objective.regression_decoding)
+  if not (export and chief):
+    return None
+  export_dir = export_run(config, objective, state.net, steps.embed, info, export_dir or os.path.join(
+      output_dir, 'export'), steps=int(state.step.numpy()), averaged=averaged, repeat_plan=plan.repeat_plan,
+      start_export_dir=start_export_dir, eval_batches=validation.batches if validation.available else None)
+  objective_lib.write_json(os.path.join(output_dir, 'history.json'), history)
+  return export_dir
 
 
 def export_run(config, objective, net, embed, info, export_dir: str, *, steps: int, averaged: dict[str, Any] | None,
