@@ -4,7 +4,7 @@
 
 Synthetic input (the model alone), batch 16 at 128 px, `--steps` timed steps after two tracing steps. The `unet`
 is measured in both phases: encoder frozen (only the decoder learns) and the whole network. The `auto` precision
-(`trainer/schedule.py`) picks what wins here.
+(`trainer/loop/schedule.py`) picks what wins here.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main(argv: Sequence[str]) -> None:
   del argv
   import configs  # pylint: disable=g-import-not-at-top
   from pipeline import build_dataset  # pylint: disable=g-import-not-at-top
-  from trainer import schedule  # pylint: disable=g-import-not-at-top
+  from trainer.loop import schedule  # pylint: disable=g-import-not-at-top
   from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
   work = tempfile.mkdtemp(prefix='bench_precision_')
   rows = []

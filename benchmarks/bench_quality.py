@@ -5,7 +5,7 @@
 Builds one Lab dataset (train/eval split by content hash), trains each variant/loss pair for `--minutes` of wall
 time on this machine, and scores it on the eval split with the evaluator's own scoring
 (`components/colorization_evaluator/scoring.py`; metrics as the README's "Metrics" section defines them,
-`trainer/metrics.py`): ΔPSNR against gray, the colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab
+`trainer/objective/metrics.py`): ΔPSNR against gray, the colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab
 accuracy, and the hue-balanced recall with its six sectors; the two references (no colour, constant sepia) are
 rows of the same table. A spec may name a precision (`unet/classification@mixed_bfloat16`) and config overrides
 of its own (`unet/l1_chroma:model.regression_rebalancing=0.5`). Writes the JSON results and a PNG grid of 8 eval
@@ -60,8 +60,8 @@ def main(argv: Sequence[str]) -> None:
   import configs  # pylint: disable=g-import-not-at-top
   from contracts import schema  # pylint: disable=g-import-not-at-top
   from pipeline import build_dataset  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  from trainer import metrics  # pylint: disable=g-import-not-at-top
+  from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer.objective import metrics  # pylint: disable=g-import-not-at-top
   from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
   work = FLAGS.work_dir or tempfile.mkdtemp(prefix='bench_quality_')
   results: dict[str, Any] = {'photos': FLAGS.photos, 'size': FLAGS.size, 'minutes_per_variant': FLAGS.minutes,

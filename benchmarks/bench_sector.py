@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_sector --dataset=/tmp/aug/ds --split=eval --sector=3 \
         --model=/tmp/aug/<variant>/export
 
-The hue-balanced recall (`trainer.metrics.HueRecall`) averages six sectors, so a sector that rests on a few
+The hue-balanced recall (`trainer.objective.metrics.HueRecall`) averages six sectors, so a sector that rests on a few
 photos decides a target. This prints how the sector's truly coloured pixels spread over the photos, how many the
 model leaves gray (chroma < 10) and a histogram of the hues it gives the rest, and draws the photos holding the
 most of them (gray | model | original), so one can see whether the misses are colours that cannot be known from
@@ -39,8 +39,8 @@ def main(argv: Sequence[str]) -> None:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from components.colorization_evaluator import scoring  # pylint: disable=g-import-not-at-top
   from contracts import schema  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  from trainer import metrics  # pylint: disable=g-import-not-at-top
+  from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer.objective import metrics  # pylint: disable=g-import-not-at-top
   if not 0 <= FLAGS.sector < metrics.HUE_SECTORS:
     raise app.UsageError(f'--sector: must be 0..{metrics.HUE_SECTORS - 1}, got {FLAGS.sector}')
   width = 360.0 / metrics.HUE_SECTORS

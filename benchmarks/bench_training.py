@@ -90,7 +90,7 @@ def build_dataset(photos: str, size: int, out: str, precompute: bool) -> str:
 def measure(dataset: str, variant: str, size: int, batch: int, steps: int, synthetic: bool, work: str) -> dict:
   import configs  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer.networks import fusion  # pylint: disable=g-import-not-at-top
   from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
   config = configs.load_config(overrides=[
       *benchmarks.from_imagenet_overrides(), f'model.variant={variant}', 'model.loss=mse',
@@ -99,14 +99,14 @@ def measure(dataset: str, variant: str, size: int, batch: int, steps: int, synth
       f'training.synthetic_input={"true" if synthetic else "false"}'])
   out = tempfile.mkdtemp(dir=work)
   result = train_lib.train(config, dataset, out, max_steps=steps + 2, export=False)
-  colorizer = model_lib.build_colorizer(config.model, 1280 if variant == 'fusion' else 0)
+  colorizer = fusion.build_colorizer(config.model, 1280 if variant == 'fusion' else 0)
   inputs = {'l': tf.TensorSpec([1, size, size, 1])}
   if variant == 'fusion':
     inputs['embedding'] = tf.TensorSpec([1, 1280])
   flops = model_flops(colorizer, inputs)
   embedder_flops = 0.0
   if variant == 'fusion':
-    from trainer import embedders  # pylint: disable=g-import-not-at-top
+    from trainer.networks import embedders  # pylint: disable=g-import-not-at-top
     embedder = embedders.load_embedder(config.model)
     embedder_flops = model_flops(embedder.model, tf.TensorSpec([1, 224, 224, 3]))
   shutil.rmtree(out, ignore_errors=True)
@@ -125,7 +125,7 @@ def input_cost(dataset: str, batch: int, batches: int = 150) -> dict[str, float]
   A/B of short training runs cannot resolve below their noise.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
   info = data_lib.dataset_info(dataset)
   ds = data_lib.make_dataset(info.files['train'], info.image_size, batch, training=True, repeat=True, augment=True)
   options = tf.data.Options()
@@ -186,7 +186,7 @@ def main(argv: Sequence[str]) -> None:
     precomputed = build_dataset(FLAGS.photos, size, os.path.join(work, 'pre'), precompute=True)
     in_graph = measure(os.path.join(work, f'ds{size}'), 'fusion', size, FLAGS.batch, FLAGS.steps, False, work)
     stored = measure(precomputed, 'fusion', size, FLAGS.batch, FLAGS.steps, False, work)
-    from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+    from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
     train_examples = data_lib.dataset_info(precomputed).examples['train']
     results['embeddings'] = {
         'size': size, 'train_examples': train_examples,

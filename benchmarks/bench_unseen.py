@@ -90,8 +90,8 @@ def main(argv: Sequence[str]) -> None:
   import configs  # pylint: disable=g-import-not-at-top
   from contracts import schema  # pylint: disable=g-import-not-at-top
   from pipeline import build_dataset  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  from trainer import metrics  # pylint: disable=g-import-not-at-top
+  from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer.objective import metrics  # pylint: disable=g-import-not-at-top
   work = tempfile.mkdtemp(prefix='bench_unseen_')
   results: dict[str, Any] = {'photos': FLAGS.dataset or FLAGS.photos, 'excluded': FLAGS.exclude,
                              'size': FLAGS.size, 'rows': []}

@@ -94,7 +94,7 @@ class ModelConfig:
 
   Attributes:
     variant: `unet` (an ImageNet-pretrained EfficientNet-Lite0 as the encoder of a U-Net, with the pooled embedding
-      fused at the bottleneck; `trainer/unet.py`), `fusion` (an encoder trained from scratch with a frozen ImageNet
+      fused at the bottleneck; `trainer/networks/unet.py`), `fusion` (an encoder trained from scratch with a frozen ImageNet
       embedder's output fused in; Deep Koalarization) or `beta` (encoder-decoder only). Image sides must be
       multiples of the variant's downsampling: 32 for `unet`, 8 for the others.
     embedder: The ImageNet classifier: the encoder of `unet` (efficientnet_lite0 only), the frozen embedder of
@@ -102,7 +102,7 @@ class ModelConfig:
     embedder_weights: Local or `gs://` path of the embedder's weights; empty means the default location
       (the converted EfficientNet-Lite0 cache, or Keras' download cache for Inception-ResNet-v2).
     loss: `classification` over the in-gamut ab bins of grid 10 (Zhang et al.'s 313; 264 derived from 8-bit sRGB
-      here, see trainer/color_bins.py), `mse` or `huber` regression of ab, or `l1_chroma`: L1 on ab plus a
+      here, see trainer/objective/color_bins.py), `mse` or `huber` regression of ab, or `l1_chroma`: L1 on ab plus a
       penalty on predicted chroma below `chroma_boost` x the true chroma (regression that does not average
       towards brown; DDColor/BigColor-style saturation target), or `classification+l1_chroma`: both, as two heads
       on one decoder (Zhang et al. 2017 train the same pair), the loss being the cross-entropy plus
@@ -117,7 +117,7 @@ class ModelConfig:
     temperature_candidates: After training, the temperature is chosen among these (jointly with the prior
       correction) on the eval split: the pair with the highest hue-balanced recall among those whose ΔPSNR vs gray
       is >= -temperature_max_psnr_cost (else the best ΔPSNR). The choice is stored next to the model
-      (`color_bins.json`) and baked into the serving graph (trainer/decoding.py).
+      (`color_bins.json`) and baked into the serving graph (trainer/objective/decoding.py).
     prior_correction: Decoding-time prior correction s: the logits get s x log(rebalancing weight) before the
       annealed mean, so colours rare in the training photos win where the network hesitates (used when
       `temperature_candidates` is empty or there is no eval split).
@@ -211,7 +211,7 @@ class TrainingConfig:
     online_zoom_range: With `online_augmentation`: each training example is a random square window of this
       fraction of its side (uniform in [low, high], at a random position), resized back; (1, 1) = no zoom. Unlike
       the build's copies, a new window every epoch.
-    hue_repeat_threshold: Repeat-factor sampling by hue (`trainer/hue_sampling.py`, after LVIS's): a training
+    hue_repeat_threshold: Repeat-factor sampling by hue (`trainer/input/hue_sampling.py`, after LVIS's): a training
       photo holding a hue sector that only a share f of the photos hold is drawn max(1, sqrt(t / f)) times per
       pass on average, for this threshold t (the sectors' shares are counted on a sample of the training split);
       0 = off. On Caltech-3k, t = 0.25 repeats the photos with cyan about 2x and those with purple 1.4x.
@@ -220,7 +220,7 @@ class TrainingConfig:
     precision: `float32`, `mixed_bfloat16` (bf16 compute, float32 weights; no loss scaling needed),
       `mixed_float16` (the optimizer scales the loss dynamically), `bfloat16_decoder` (float32, except the unet
       decoder's dense 3x3 convolutions, which compute in bfloat16: the ops that bfloat16 speeds up on CPUs with
-      AVX512_BF16, `trainer/schedule.py`) or `auto`: mixed_bfloat16 on GPUs of compute capability >= 8.0,
+      AVX512_BF16, `trainer/loop/schedule.py`) or `auto`: mixed_bfloat16 on GPUs of compute capability >= 8.0,
       mixed_float16 on 7.x, float32 on CPUs (whole-network bfloat16 is slower there: docs/benchmarks.md).
     lr_schedule: `cosine` (linear warm-up, then cosine decay to 0 over the run) or `constant` (after warm-up).
     warmup_fraction: Share of the run spent warming the learning rate up linearly from 0.
@@ -229,7 +229,7 @@ class TrainingConfig:
       (DeOldify's NoGAN schedule). The run's progress is steps / total steps, or elapsed / budget under a time
       budget, whichever is further.
     encoder_learning_rate_multiplier: `unet`: the encoder's learning rate relative to the decoder's once unfrozen.
-    weight_averaging_fraction: Stochastic weight averaging (`trainer/weight_averaging.py`): the model decoded,
+    weight_averaging_fraction: Stochastic weight averaging (`trainer/loop/weight_averaging.py`): the model decoded,
       exported and pushed is the mean of the weights (batch-norm statistics included) snapshotted over this final
       share of the run, at each epoch end and at the last step; 0 = the last weights. The last weights' and the
       mean's validation losses are both logged.
@@ -293,7 +293,7 @@ class EvaluationConfig:
 
   Attributes:
     min_delta_psnr: Candidate PSNR minus the gray baseline's PSNR must be at least this (dB).
-    min_hue_recall: Smallest allowed hue-balanced recall (mean over the six hue sectors, `trainer.metrics`).
+    min_hue_recall: Smallest allowed hue-balanced recall (mean over the six hue sectors, `trainer.objective.metrics`).
     min_hue_recall_vs_sepia: The candidate's hue-balanced recall must be at least this multiple of the constant
       sepia reference's on the same examples (> 1: a tint cannot pass).
     min_sector_recall: Smallest allowed recall in any hue sector that has truly coloured pixels.

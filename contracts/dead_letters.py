@@ -29,6 +29,8 @@ GRAYSCALE = 'grayscale'
 DUPLICATE = 'duplicate'
 UNREADABLE = 'unreadable'
 INFERENCE_FAILED = 'inference_failed'  # the batch colorize job: the model refused or failed on the photo
+NOT_A_VIDEO = 'not_a_video'    # the video tools: no decodable video stream (a still image, text, audio only)
+TOO_LONG = 'too_long'          # the web page's clips: longer than its duration limit
 
 # What each reason means, for people (`sentence`).
 EXPLANATIONS = {
@@ -43,18 +45,30 @@ EXPLANATIONS = {
     DUPLICATE: 'an exact duplicate of another photo',
     UNREADABLE: 'the file could not be read',
     INFERENCE_FAILED: 'the model failed on this photo',
+    NOT_A_VIDEO: 'not a video (no video stream that can be decoded)',
+    TOO_LONG: 'the clip is longer than the limit',
+}
+# The same reasons said of a video (`video/`): its sentences name frames and streams, not images.
+VIDEO_EXPLANATIONS = {
+    **EXPLANATIONS,
+    TRUNCATED: 'the file ends before the video does (an incomplete download or copy?)',
+    CORRUPT: 'the video data is corrupt',
+    TOO_LARGE: 'the video frames have more pixels than the limit',
+    INFERENCE_FAILED: 'the model failed on this video',
 }
 REASONS = frozenset(EXPLANATIONS)
 # Reasons whose `detail` is our own text (sizes, limits, format names) and is shown to people; the others' details
 # may hold library messages and stay in the dead-letter records only.
-_SHOWN_DETAIL = frozenset({TOO_LARGE, TOO_SMALL, UNSUPPORTED_FORMAT})
+_SHOWN_DETAIL = frozenset({TOO_LARGE, TOO_SMALL, UNSUPPORTED_FORMAT, TOO_LONG})
 _MODEL_REASON = re.compile(r'(?:^|[\[\s"\'])(' + '|'.join(sorted(REASONS)) + r'): ([^\]\n"]*)')
 
 
-def sentence(reason: str, detail: str = '') -> str:
-  """`<reason>: <what it means>[ (<detail>)]`: what a person reads about a failed photo."""
-  text = f'{reason}: {EXPLANATIONS.get(reason, reason.replace("_", " "))}'
-  if detail and reason in _SHOWN_DETAIL:
+def sentence(reason: str, detail: str = '', explanations: dict[str, str] = EXPLANATIONS,
+             show_detail: bool = False) -> str:
+  """`<reason>: <what it means>[ (<detail>)]`: what a person reads about a failed photo (`explanations`:
+  `VIDEO_EXPLANATIONS` for a video; `show_detail`: the detail is the caller's own text, never a library's)."""
+  text = f'{reason}: {explanations.get(reason, reason.replace("_", " "))}'
+  if detail and (show_detail or reason in _SHOWN_DETAIL):
     text += f' ({detail})'
   return text
 

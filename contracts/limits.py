@@ -8,6 +8,9 @@
   no pixel where |a| or |b| exceeds 5 is a grayscale source. The dataset build drops such sources
   (`data.grayscale_chroma_threshold`, default this value), the gray | prediction | original strips show the
   original only for a colour photo.
+- Video (`video/`): `MAX_VIDEO_FRAME_PIXELS`, the largest frame any video tool accepts (checked from the stream's
+  header before a frame is decoded); the web page's clip limits (`WEB_MAX_CLIP_*`: a short clip is colorized
+  while the browser waits, so its bytes, duration and frame size are bounded; beyond them: 413).
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ from contracts import colorspace
 
 MAX_PIXELS = 64_000_000
 GRAYSCALE_CHROMA_THRESHOLD = 5.0
+
+# Video: a frame at most 4096 x 2304 (4K DCI width, 16:9), about 9.4 megapixels; every frame is decoded, colorized
+# and encoded, so this (not MAX_PIXELS, meant for one still photo) bounds a video's per-frame memory and time.
+MAX_VIDEO_FRAME_PIXELS = 4096 * 2304
+# The web page's clips: colorized while the browser waits (about 10 frames/s at 480p on 2 cores).
+WEB_MAX_CLIP_BYTES = 15_000_000       # also capped by the server's --max_upload_mb
+WEB_MAX_CLIP_SECONDS = 10.0
+WEB_MAX_CLIP_FRAME_PIXELS = 1280 * 720
 
 
 def is_colour_lab(lab: np.ndarray, threshold: float = GRAYSCALE_CHROMA_THRESHOLD) -> bool:

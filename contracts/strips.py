@@ -1,6 +1,6 @@
 """The one renderer of sample colorizations: gray input | prediction | original, side by side.
 
-Used by the trainer's TensorBoard images (`trainer.summaries`), `colorize --compare` (`serving.colorizer`) and the
+Used by the trainer's TensorBoard images (`trainer.loop.summaries`), `colorize --compare` (`serving.colorizer`) and the
 evaluation report's samples, so all three show the same thing: the gray panel is the L plane with zero chroma (what
 the model sees), the prediction is that L with the predicted ab, the original is that L with the true ab.
 """

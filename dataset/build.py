@@ -108,7 +108,7 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
 
   With `data.precompute_embeddings`, `embedding` is the frozen embedder (of `model`, which must be the fusion
   variant) whose output each record stores (Deep Koalarization's approach: computed once here instead of twice per
-  training batch); the caller hands it in (`pipeline.build_dataset` and LabExampleGen wire `trainer.embedders`). `distributed=False` (the
+  training batch); the caller hands it in (`pipeline.build_dataset` and LabExampleGen wire `trainer.networks.embedders`). `distributed=False` (the
   workers run in the launching process) drops the shuffle that spreads the file list over workers.
   """
   if data.precompute_embeddings:

@@ -23,7 +23,7 @@ EmbedFn = Callable[[np.ndarray], np.ndarray]  # quantized L plane (uint8 [H, W],
 
 class Embedding(NamedTuple):
   """A frozen embedder whose output the records store (`data.precompute_embeddings`), handed in by the caller: the
-  dataset job does not know the models (the pipeline wires `trainer.embedders` in).
+  dataset job does not know the models (the pipeline wires `trainer.networks.embedders` in).
 
   Attributes:
     name: Recorded in the manifest (`embedding.name`).

@@ -9,7 +9,7 @@ the original descriptors kept here (not inherited by children), by:
 
   * one line per TFX node as it starts and finishes, from the LocalDagRunner's own absl records ("Component %s is
     running." / "... is finished.", "A cached execution %d is used.": tfx/orchestration/local/local_dag_runner.py,
-    tfx/orchestration/portable/launcher.py), read by a logging handler:  `[2/5] FusionTrainer ... done in 96 s`;
+    tfx/orchestration/portable/launcher.py), read by a logging handler:  `[2/5] ColorizerTrainer ... done in 96 s`;
     the total comes from a record carrying `extra={'pipeline_nodes': [...]}` (pipeline/run_local.py logs one);
   * the trainer's progress: records of the `trainer.*` loggers that read `step N/M ...` (trainer/train.py logs each
     step line it prints), forwarded indented;

@@ -1,6 +1,6 @@
 """The TFX pipeline, defined once for every runner (the TFX templates' `create_pipeline()`):
 
-    LabExampleGen -> FusionTrainer -> ColorizationEvaluator (baseline: the model the candidate started from, else
+    LabExampleGen -> ColorizerTrainer -> ColorizationEvaluator (baseline: the model the candidate started from, else
     the latest blessed model) -> Pusher (with `push.fallback_to_start_model`: the start model when it alone passes)
 
 Everything environment-dependent (paths, Beam arguments, the metadata store) comes in as arguments or from the
@@ -20,10 +20,10 @@ from tfx.types import standard_artifacts
 
 import configs
 from components.colorization_evaluator.component import ColorizationEvaluator
-from components.fusion_trainer.component import FusionTrainer
-from components.fusion_trainer.component import VertexFusionTrainer
-from components.fusion_trainer.component import trainer_custom_config
-from components.fusion_trainer import vertex_executor
+from components.colorizer_trainer.component import ColorizerTrainer
+from components.colorizer_trainer.component import VertexColorizerTrainer
+from components.colorizer_trainer.component import trainer_custom_config
+from components.colorizer_trainer import vertex_executor
 from components.idempotent_pusher.component import IdempotentPusher
 from components.lab_example_gen.component import LabExampleGen
 from components.lab_example_gen.component import example_gen_config
@@ -38,7 +38,7 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
   Args:
     config: The PipelineConfig. Each component gets only its slice (`configs.slice_json`) in its execution
       properties: data (+ model when the build precomputes embeddings) -> LabExampleGen, model + training ->
-      FusionTrainer, evaluation -> ColorizationEvaluator, push.destination -> Pusher; Beam options come from
+      ColorizerTrainer, evaluation -> ColorizationEvaluator, push.destination -> Pusher; Beam options come from
       `beam_pipeline_args`. So a change to one section re-runs only the components that read it (and those after
       them), and e.g. a quality-gate tweak never rebuilds the dataset or retrains.
     input_fingerprint: Changes when the input photos change (`dataset.inputs.fingerprint`); keys the cache.
@@ -46,7 +46,7 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
     beam_pipeline_args: Beam options for the Beam-powered components (example gen, evaluator).
     train_steps: Cap on training steps (0 = the config's epochs).
     enable_cache: Serve unchanged component runs from the cache.
-    trainer: Replaces the FusionTrainer (e.g. a Vertex custom-job trainer); called as trainer(examples=...).
+    trainer: Replaces the ColorizerTrainer (e.g. a Vertex custom-job trainer); called as trainer(examples=...).
   """
   if not config.data.split_ratios.get(config.evaluation.split, 0.0) > 0.0:
     raise configs.ConfigError(f'evaluation.split: the gate scores the {config.evaluation.split!r} split, which '
@@ -60,12 +60,12 @@ def create_pipeline(config: configs.PipelineConfig, *, input_fingerprint: str = 
   if trainer is None:
     custom_config = trainer_custom_config(config)
     # On Vertex with several trainer replicas, training runs as a multi-worker custom job.
-    trainer_class = VertexFusionTrainer if vertex_executor.JOB_KEY in custom_config else FusionTrainer
+    trainer_class = VertexColorizerTrainer if vertex_executor.JOB_KEY in custom_config else ColorizerTrainer
     training = trainer_class(examples=examples, custom_config=custom_config,
                              train_args=trainer_pb2.TrainArgs(num_steps=train_steps, splits=['train']),
                              eval_args=trainer_pb2.EvalArgs(splits=['eval']),
                              base_model=(latest_blessed.outputs['model'] if config.training.warm_start_from_blessed
-                                         else None)).with_id('FusionTrainer')
+                                         else None)).with_id('ColorizerTrainer')
   else:
     training = trainer(examples=examples)
   evaluator = ColorizationEvaluator(examples=examples, model=training.outputs['model'],

@@ -1,6 +1,6 @@
 """The main job on the bundled sample photos (`make demo`): the whole TFX pipeline, then a summary.
 
-LabExampleGen -> FusionTrainer -> ColorizationEvaluator -> Pusher under LocalDagRunner (SQLite ML Metadata), then
+LabExampleGen -> ColorizerTrainer -> ColorizationEvaluator -> Pusher under LocalDagRunner (SQLite ML Metadata), then
 reads this run's artifacts back from ML Metadata and prints: the dataset, blessed or not and why, the metrics,
 where the pushed model, the report and sample colorizations are. The terminal shows one line per component, the
 trainer's step lines and the summary; the framework logs go to outputs/logs/demo-<timestamp>-<pid>.log

@@ -64,7 +64,7 @@ def _resource_spec(cpu: float, memory_gb: float, accelerator_type: str = '', acc
 
 
 def trainer_resources(runner: configs.RunnerConfig) -> _ResourceSpec:
-  """The FusionTrainer task's resources.
+  """The ColorizerTrainer task's resources.
 
   One replica: the task trains, so it gets the trainer's CPU, memory and accelerators. Several replicas: the task
   only launches and polls the Vertex custom job (whose pools get the machines and accelerators,
@@ -82,7 +82,7 @@ def compile_pipeline(config: configs.PipelineConfig, output: str, *, input_finge
   pipeline = create_pipeline.create_pipeline(config, beam_pipeline_args=beam_options.beam_args(config.runner),
                                              input_fingerprint=input_fingerprint, train_steps=train_steps)
   for component in pipeline.components:
-    if component.id == 'FusionTrainer':
+    if component.id == 'ColorizerTrainer':
       component.with_platform_config(trainer_resources(config.runner))
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
       config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=config.runner.container_image or "local"),

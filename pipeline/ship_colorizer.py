@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from components.idempotent_pusher import executor as pusher_executor
 from configs import flags as config_flags
-from trainer import warm_start
+from trainer.loop import warm_start
 
 FLAGS = flags.FLAGS
 

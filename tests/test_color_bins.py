@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from contracts import colorspace
 from contracts import lab_table
-from trainer import color_bins
+from trainer.objective import color_bins
 
 FREQUENT = (0.0, 0.0)     # gray: most pixels of most photos
 RARE = (60.0, 60.0)       # saturated orange

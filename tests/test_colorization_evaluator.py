@@ -161,7 +161,7 @@ def test_the_shipped_gates_refuse_no_colour_and_a_constant_sepia(artifacts, tmp_
 def test_the_decoding_chosen_on_the_eval_split_is_the_one_served(artifacts, tmp_path):
   """Classification: the trainer's decoding search (its own eval pass, in the Keras graph) and the evaluator
   (the SavedModel's predict_ab) agree at the chosen temperature and prior correction, and only there."""
-  from trainer import decoding
+  from trainer.objective import decoding
   config, examples, models = artifacts
   stored = json.load(open(os.path.join(models['strong'].uri, 'working', 'color_bins.json')))
   table = stored['temperature_search']

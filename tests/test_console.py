@@ -50,12 +50,12 @@ PROGRAM = textwrap.dedent('''
         logging.getLogger('some.framework').info('NOISE-PY-INFO artifact { id: 1 }')
         absl_logging.warning('NOISE-ABSL-WARNING')
         # The records pipeline/run_local.py, TFX's LocalDagRunner and launcher, and trainer/train.py log.
-        logging.getLogger('pipeline.run_local').info('Running %d nodes: %s', 2, 'LabExampleGen, FusionTrainer',
-                                                     extra={'pipeline_nodes': ['LabExampleGen', 'FusionTrainer']})
+        logging.getLogger('pipeline.run_local').info('Running %d nodes: %s', 2, 'LabExampleGen, ColorizerTrainer',
+                                                     extra={'pipeline_nodes': ['LabExampleGen', 'ColorizerTrainer']})
         absl_logging.info('Component %s is running.', 'LabExampleGen')
         absl_logging.info('A cached execution %d is used.', 7)
         absl_logging.info('Component %s is finished.', 'LabExampleGen')
-        absl_logging.info('Component %s is running.', 'FusionTrainer')
+        absl_logging.info('Component %s is running.', 'ColorizerTrainer')
         trainer = logging.getLogger('trainer.train')
         trainer.info('step 1/2  loss 0.50000  val_loss n/a  lr 1.00e-04')
         trainer.info('NOISE-TRAINER-OTHER warm start: ...')
@@ -64,7 +64,7 @@ PROGRAM = textwrap.dedent('''
         if os.environ.get('FAIL'):
           os.write(2, b'NOISE-LAST-BEFORE-FAILURE\\n')
           raise ValueError('the trainer broke\\nsecond line of the message')
-        absl_logging.info('Component %s is finished.', 'FusionTrainer')
+        absl_logging.info('Component %s is finished.', 'ColorizerTrainer')
         out.print('')
         out.print('=== Summary ===')
         out.print('  everything fine')
@@ -97,10 +97,10 @@ def test_terminal_shows_only_progress_and_summary_and_the_log_gets_the_noise(tmp
   assert re.sub(r'done in \d+ s', 'done in N s', run.stdout).splitlines() == [
       'Running the pipeline ...',
       '[1/2] LabExampleGen ... done in N s (cached)',
-      '[2/2] FusionTrainer ...',
+      '[2/2] ColorizerTrainer ...',
       '      step 1/2  loss 0.50000  val_loss n/a  lr 1.00e-04',
       '      step 2/2  loss 0.40000  val_loss 0.30000  lr 1.00e-04',
-      '[2/2] FusionTrainer done in N s',
+      '[2/2] ColorizerTrainer done in N s',
       '',
       '=== Summary ===',
       '  everything fine',
@@ -109,7 +109,7 @@ def test_terminal_shows_only_progress_and_summary_and_the_log_gets_the_noise(tmp
   for noise in ('NOISE-CPP-FD2', 'NOISE-CPP-FD1', 'NOISE-PRINT', 'NOISE-CHILD-PROCESS env 1',
                 'NOISE-FORKSERVER-PROCESS fd 2', 'NOISE-FORKSERVER-PROCESS stdout', 'NOISE-WARNING deprecated thing',
                 'NOISE-PY-INFO artifact', 'NOISE-ABSL-WARNING', 'NOISE-TRAINER-OTHER',
-                'Component FusionTrainer is running', 'step 2/2  loss 0.40000'):
+                'Component ColorizerTrainer is running', 'step 2/2  loss 0.40000'):
     assert noise in log, noise
   assert not os.listdir(tmp_path / 'first')  # relocate() moved the log out of the first folder
 
@@ -121,12 +121,12 @@ def test_failure_names_the_component_and_prints_the_log_tail_and_path(tmp_path):
   assert re.sub(r'done in \d+ s', 'done in N s', run.stdout).splitlines() == [
       'Running the pipeline ...',
       '[1/2] LabExampleGen ... done in N s (cached)',
-      '[2/2] FusionTrainer ...',
+      '[2/2] ColorizerTrainer ...',
       '      step 1/2  loss 0.50000  val_loss n/a  lr 1.00e-04',
       '      step 2/2  loss 0.40000  val_loss 0.30000  lr 1.00e-04',
   ]
   lines = run.stderr.splitlines()
-  assert lines[0] == 'child failed in [2/2] FusionTrainer: ValueError: the trainer broke'
+  assert lines[0] == 'child failed in [2/2] ColorizerTrainer: ValueError: the trainer broke'
   assert lines[1] == f'--- last 30 lines of {path} ---'
   assert lines[-1] == f'--- full log: {path}'
   tail = lines[2:-1]

@@ -104,11 +104,11 @@ def test_the_shipped_file_header_names_the_recipe_and_sources_not_machine_paths(
   import configs
   from pipeline import ship_colorizer
   from tests.conftest import TINY_MODEL
-  from trainer import model as model_lib
-  from trainer import warm_start
+  from trainer.loop import warm_start
+  from trainer.networks import fusion
   config = configs.load_config(overrides=[*TINY_MODEL, 'model.loss=mse', f'data.input_uri={tmp_path / "corpus"}',
                                           f'push.destination={tmp_path / "serving"}'])
-  colorizer = model_lib.build_colorizer(config.model)
+  colorizer = fusion.build_colorizer(config.model)
   for version in ('100', '200'):
     warm_start.save_weights(colorizer, warm_start.weights_path(str(tmp_path / 'serving' / version)), {
         **warm_start.model_metadata(config.model), 'steps': int(version), 'trained_on': 'abc123'})

@@ -13,9 +13,9 @@ import pytest
 
 from tests.conftest import REPO, SAMPLE_PHOTOS
 from tests.golden import make_efficientnet_lite0_golden as golden_lib
-from trainer import efficientnet_lite
-from trainer import imagenet
-from trainer import torch_checkpoint
+from trainer.networks import efficientnet_lite
+from trainer.networks import imagenet
+from trainer.networks import torch_checkpoint
 
 GOLDEN_FILE = os.path.join(REPO, 'tests', 'golden', 'efficientnet_lite0_logits.json')
 # The Keras port's float32 logits against the independent float64 NumPy forward pass (measured: 5.3e-5 at most,
@@ -102,7 +102,7 @@ def test_cache_reloads_identically_in_fresh_process(model, photos, cache_dir, tm
       import sys, time
       import numpy as np
       sys.modules[{efficientnet_lite.PACKAGE!r}] = None  # Prove the cache alone suffices: no .pth to convert.
-      from trainer import efficientnet_lite
+      from trainer.networks import efficientnet_lite
       start = time.perf_counter()
       model = efficientnet_lite.load_efficientnet_lite0('imagenet')
       print(f'cache load: {{time.perf_counter() - start:.2f}} s')

@@ -1,4 +1,4 @@
-"""Repeat-factor sampling by hue (trainer/hue_sampling.py): which photos hold which hue sectors, the factors, the
+"""Repeat-factor sampling by hue (trainer/input/hue_sampling.py): which photos hold which hue sectors, the factors, the
 TF twin of the rule, and the training input pipeline drawing each real record its factor's number of times."""
 
 import collections
@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 import configs
-from tests import trainer_datasets
 from tests.conftest import sample_photo_paths
-from trainer import hue_sampling
-from trainer import metrics
+from tests import trainer_datasets
+from trainer.input import hue_sampling
+from trainer.objective import metrics
 
 CYAN = (-20.0, -12.0)      # hue 211 degrees (sector 3), chroma 23
 YELLOW = (5.0, 30.0)       # hue 81 degrees (sector 1), chroma 30
@@ -76,13 +76,13 @@ def test_stochastic_rounding_keeps_the_expected_count():
 
 def test_the_training_pipeline_draws_each_record_its_photos_factor(tmp_path_factory):
   """Real records of real photos: with integer factors every record appears exactly its factor's times per pass."""
-  from trainer import data as data_lib
-  from trainer import model as model_lib
+  from trainer.input import data as data_lib
+  from trainer import scaling
   dataset = trainer_datasets.build(tmp_path_factory, 'hue', sample_photo_paths(10), 32)
   info = data_lib.dataset_info(dataset)
   plain = next(iter(data_lib.make_dataset(info.files['train'], 32, 64, training=False)))
   keys = [l.numpy().tobytes() for l in plain[0]['l']]
-  presence = np.array([hue_sampling.sector_presence(model_lib.unscale_ab(ab.numpy()), mask.numpy())
+  presence = np.array([hue_sampling.sector_presence(scaling.unscale_ab(ab.numpy()), mask.numpy())
                        for ab, mask in zip(plain[1]['ab'], plain[1]['mask'])])
   held = presence.sum(axis=0)
   sector = int(np.argmax((held > 0) & (held < len(keys))))  # a sector some photos hold and others do not
@@ -97,9 +97,9 @@ def test_the_training_pipeline_draws_each_record_its_photos_factor(tmp_path_fact
 
 def test_the_threshold_is_validated_and_a_run_records_its_factors(tmp_path_factory, tmp_path):
   from tests.test_trainer import beta_config
-  from trainer import data as data_lib
+  from trainer.input import data as data_lib
+  from trainer.loop import warm_start
   from trainer import train as train_lib
-  from trainer import warm_start
   with pytest.raises(configs.ConfigError, match='training.hue_repeat_threshold'):
     configs.load_config(overrides=['training.hue_repeat_threshold=2'])
   dataset = trainer_datasets.build(tmp_path_factory, 'hue_run', sample_photo_paths(8), 32)

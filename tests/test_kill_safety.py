@@ -205,7 +205,7 @@ def test_batch_job_killed_then_rerun_finishes_without_redoing_or_duplicating(pus
 
 
 def test_pipeline_killed_during_training_resumes_from_the_cache_and_pushes(tmp_path):
-  """A local TFX run killed (SIGKILL, whole process group) while FusionTrainer runs; the next run serves
+  """A local TFX run killed (SIGKILL, whole process group) while ColorizerTrainer runs; the next run serves
   LabExampleGen from the cache, re-runs the trainer, ends with a pushed model; the dangling RUNNING execution of
   the killed run is marked CANCELED."""
   import ml_metadata as mlmd  # pylint: disable=g-import-not-at-top
@@ -220,7 +220,7 @@ def test_pipeline_killed_during_training_resumes_from_the_cache_and_pushes(tmp_p
   try:
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline and process.poll() is None:
-      if (root / 'FusionTrainer').is_dir():  # the trainer's execution has started (its output folders exist)
+      if (root / 'ColorizerTrainer').is_dir():  # the trainer's execution has started (its output folders exist)
         break
       time.sleep(0.2)
     assert process.poll() is None, 'the run ended before it could be killed'
@@ -242,7 +242,7 @@ def test_pipeline_killed_during_training_resumes_from_the_cache_and_pushes(tmp_p
     name = store.get_execution_types_by_id([execution.type_id])[0].name.rsplit('.', 1)[-1]
     states.setdefault(name, []).append(metadata_store_pb2.Execution.State.Name(execution.last_known_state))
   assert states['LabExampleGen'] == ['COMPLETE', 'CACHED'], (states, rerun.stderr[-3000:])
-  assert states['FusionTrainer'] == ['CANCELED', 'COMPLETE'], (states, rerun.stderr[-3000:])
+  assert states['ColorizerTrainer'] == ['CANCELED', 'COMPLETE'], (states, rerun.stderr[-3000:])
   assert rerun.returncode == 0, rerun.stderr[-3000:]
   assert states['Pusher'] == ['COMPLETE'], states
   assert len(os.listdir(tmp_path / 'serving_model')) == 1  # one pushed version

@@ -89,6 +89,46 @@ def test_the_checker_sees_lazy_imports(tmp_path):
   module = tmp_path / 'm.py'
   module.write_text('def f():\n  from trainer import embedders\n  import serving.colorizer\n')
   assert _imported_packages(module) == [(2, 'trainer'), (3, 'serving')]
+
+
+# Inside trainer/ (its docstring draws them): the TFX entry on top, the loop, then input | networks (siblings),
+# the objective, the scaling conventions at the bottom.
+TRAINER_LAYERS = {'scaling': 0, 'objective': 1, 'input': 2, 'networks': 2, 'loop': 3,
+                  'train': 4, 'task': 4, 'finish': 4, 'export': 4}
+
+
+def _trainer_part(path_or_module: str) -> str | None:
+  parts = path_or_module.replace('/', '.').removesuffix('.py').split('.')
+  return parts[1] if len(parts) > 1 and parts[0] == 'trainer' else None
+
+
+def _trainer_edges():
+  for path in sorted((ROOT / 'trainer').rglob('*.py')):
+    source = _trainer_part(str(path.relative_to(ROOT)))
+    if source in (None, '__init__'):
+      continue
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+      if isinstance(node, ast.ImportFrom) and not node.level and (node.module or '').startswith('trainer'):
+        targets = [node.module] if node.module != 'trainer' else [f'trainer.{a.name}' for a in node.names]
+        for target in map(_trainer_part, targets):
+          if target and target != source:
+            yield source, target, f'{path.relative_to(ROOT)}:{node.lineno}'
+
+
+def test_every_trainer_module_is_in_a_trainer_layer():
+  parts = {_trainer_part(str(p.relative_to(ROOT))) for p in (ROOT / 'trainer').glob('*')
+           if p.suffix == '.py' or (p / '__init__.py').exists()} - {'__init__'}
+  assert parts == set(TRAINER_LAYERS), 'a new part of trainer/ needs a place in TRAINER_LAYERS'
+
+
+def test_trainer_imports_point_down_and_input_and_networks_stay_apart():
+  wrong = [f'{where}: {source} (layer {TRAINER_LAYERS[source]}) imports {target} (layer {TRAINER_LAYERS[target]})'
+           for source, target, where in _trainer_edges()
+           if TRAINER_LAYERS[target] > TRAINER_LAYERS[source]
+           or (TRAINER_LAYERS[target] == TRAINER_LAYERS[source] and TRAINER_LAYERS[source] < 4)]
+  assert not wrong, '\n'.join(wrong)
+
+
 def test_modules_are_small_or_say_why():
   """No module over ~300 lines unless its docstring says it reads as one story."""
   long = []

@@ -3,7 +3,7 @@
 import numpy as np
 
 from contracts import colorspace
-from trainer import metrics
+from trainer.objective import metrics
 
 
 def test_metrics_separate_gray_from_colour(sample_rgb):

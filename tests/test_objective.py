@@ -7,13 +7,13 @@ import pytest
 import tensorflow as tf
 
 import configs
-from tests import trainer_datasets
 from tests.conftest import sample_photo_paths
 from tests.conftest import SMALL_MODEL
-from trainer import color_bins
-from trainer import losses
-from trainer import model as model_lib
-from trainer import objective as objective_lib
+from tests import trainer_datasets
+from trainer.objective import color_bins
+from trainer.objective import losses
+from trainer.objective import objective as objective_lib
+from trainer import scaling
 from trainer import train as train_lib
 
 GREEN = (-40.0, 40.0)
@@ -46,7 +46,7 @@ def test_each_pixel_is_served_the_more_saturated_head():
   logits = np.full((1, 1, 2, len(centers)), -30.0, np.float32)
   logits[0, 0, 0, _index(centers, GREEN)] = 30.0
   logits[0, 0, 1, _index(centers, (0.0, 0.0))] = 30.0
-  regressed = model_lib.scale_ab(np.array([[[[10.0, 5.0], [10.0, -50.0]]]], np.float32))
+  regressed = scaling.scale_ab(np.array([[[[10.0, 5.0], [10.0, -50.0]]]], np.float32))
   output = tf.constant(np.concatenate([logits, regressed], -1))
   decode = objective_lib._bins_decoder(np.ones(len(centers)), 1.0, 0.0, image_size=2,  # pylint: disable=protected-access
                                        regression_head=True)
@@ -66,7 +66,7 @@ def test_rebalanced_regression_scales_each_pixel_by_its_true_colours_weight():
   histogram[gray] = 10_000  # photos are mostly gray-brown
   config = configs.ModelConfig(loss='l1_chroma', regression_rebalancing=1.0)
   weights = color_bins.rebalancing_weights(histogram, lam=config.rebalance_lambda)
-  ab_true = model_lib.scale_ab(np.array([[[[0.0, 0.0], GREEN, GREEN]]], np.float32))
+  ab_true = scaling.scale_ab(np.array([[[[0.0, 0.0], GREEN, GREEN]]], np.float32))
   ab_pred = ab_true + 0.1  # the same error everywhere
   mask = np.array([[[[1.0], [1.0], [0.0]]]], np.float32)  # the third pixel is padding
   loss = objective_lib._regression_loss(config, histogram)  # pylint: disable=protected-access
@@ -119,7 +119,7 @@ def test_rebalanced_regression_trains_and_exports(split_dataset, tmp_path):
 def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_dataset, tmp_path):
   """The gain search is recorded in decoding.json with the bins' criterion, and the exported graph serves the
   network's ab times the chosen gain: the same checkpoint exported with gain 1 and with gain 0.5 differs by 0.5x."""
-  from trainer import decoding
+  from trainer.objective import decoding
   overrides = [*SMALL_MODEL, 'model.loss=l1_chroma', 'training.checkpoint_every_steps=1000',
                'training.learning_rate=0.003']  # 3 steps at local.yaml's fine-tuning rate leave ab near 0
   searched = configs.load_config(overrides=overrides + ['model.chroma_gain_candidates=[0.5, 1.0, 1.5]',

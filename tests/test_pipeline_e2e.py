@@ -49,7 +49,7 @@ def test_metadata_records_every_component_and_the_cache(two_runs):
             for component, executions in by_type.items()}
   # The unchanged second run is served from the cache for the data and the training...
   assert states['LabExampleGen'] == ['COMPLETE', 'CACHED']
-  assert states['FusionTrainer'] == ['COMPLETE', 'CACHED']
+  assert states['ColorizerTrainer'] == ['COMPLETE', 'CACHED']
   # ... while the evaluator re-scores, because its baseline input changed: the latest blessed model is now the
   # first run's (TFX keys the cache on input artifacts).
   assert states['ColorizationEvaluator'] == ['COMPLETE', 'COMPLETE']
@@ -101,7 +101,7 @@ def test_new_photos_rebuild_the_examples(two_runs):
   gen = sorted(_executions_by_component(store)['LabExampleGen'], key=lambda e: e.id)
   assert [metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in gen] == [
       'COMPLETE', 'CACHED', 'COMPLETE']
-  trainer = sorted(_executions_by_component(store)['FusionTrainer'], key=lambda e: e.id)
+  trainer = sorted(_executions_by_component(store)['ColorizerTrainer'], key=lambda e: e.id)
   assert metadata_store_pb2.Execution.State.Name(trainer[-1].last_known_state) == 'COMPLETE'
 
 
@@ -121,7 +121,7 @@ def test_warm_start_from_blessed_trains_from_the_latest_blessed_model(tmp_path, 
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = str(tmp_path / 'metadata.sqlite')
   store = mlmd.MetadataStore(connection)
-  trainers = sorted(_executions_by_component(store)['FusionTrainer'], key=lambda e: e.id)
+  trainers = sorted(_executions_by_component(store)['ColorizerTrainer'], key=lambda e: e.id)
   assert [metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in trainers] == ['COMPLETE', 'COMPLETE']
   types = {t.id: t.name for t in store.get_artifact_types()}
 

@@ -5,8 +5,8 @@ import math
 import pytest
 
 import configs
-from trainer import schedule
-from trainer import decoding
+from trainer.loop import schedule
+from trainer.objective import decoding
 
 
 def test_warm_up_then_cosine_to_zero():
@@ -78,7 +78,7 @@ def test_weight_decay_shrinks_kernels_by_rate_times_decay_and_spares_biases_and_
   rate x decay x itself, and leaves biases and batch-norm scales and offsets alone; 0 is plain Adam."""
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from trainer import networks  # pylint: disable=g-import-not-at-top
+  from trainer.networks import builder as networks  # pylint: disable=g-import-not-at-top
   dense, norm = keras.layers.Dense(3, bias_initializer='ones'), keras.layers.BatchNormalization()
   dense.build((None, 2))
   norm.build((None, 3))

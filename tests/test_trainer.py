@@ -13,14 +13,16 @@ import pytest
 import tensorflow as tf
 
 import configs
-from tests import trainer_datasets
 from tests.conftest import REPO
 from tests.conftest import sample_photo_paths
 from tests.conftest import SMALL_MODEL
+from tests import trainer_datasets
 from tests.trainer_datasets import one_photo_dataset  # pylint: disable=unused-import (a fixture)
 from tests.trainer_datasets import small_dataset  # pylint: disable=unused-import (a fixture)
-from trainer import losses
-from trainer import model as model_lib
+from trainer.networks import fusion
+from trainer.objective import flip_averaging
+from trainer.objective import losses
+from trainer import scaling
 from trainer import train as train_lib
 
 PYTHON = sys.executable
@@ -35,18 +37,18 @@ def test_model_inputs_shapes_and_the_fusion_embedding_reaches_the_output():
   config = configs.load_config(overrides=['model.variant=fusion',
                                           'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]',
                                           'model.fusion_channels=16'])
-  fusion = model_lib.build_colorizer(config.model, embedding_size=5)
-  assert sorted((t.name, tuple(t.shape)) for t in fusion.inputs) == [('embedding', (None, 5)),
+  colorizer = fusion.build_colorizer(config.model, embedding_size=5)
+  assert sorted((t.name, tuple(t.shape)) for t in colorizer.inputs) == [('embedding', (None, 5)),
                                                                      ('l', (None, None, None, 1))]
   l = tf.random.stateless_uniform([2, 24, 40, 1], (0, 1), -1.0, 1.0)
-  out = fusion({'l': l, 'embedding': tf.zeros([2, 5])})
+  out = colorizer({'l': l, 'embedding': tf.zeros([2, 5])})
   assert out.shape == (2, 24, 40, 2)
   assert float(tf.reduce_max(tf.abs(out))) <= 1.0  # tanh: scaled ab
   # The embedding is an input that matters: another embedding, another prediction for the same L.
-  other = fusion({'l': l, 'embedding': tf.random.stateless_normal([2, 5], (0, 2), stddev=10.0)})
+  other = colorizer({'l': l, 'embedding': tf.random.stateless_normal([2, 5], (0, 2), stddev=10.0)})
   assert float(tf.reduce_max(tf.abs(other - out))) > 1e-4
   config.model.variant = 'beta'
-  beta = model_lib.build_colorizer(config.model)
+  beta = fusion.build_colorizer(config.model)
   assert [(t.name, tuple(t.shape)) for t in beta.inputs] == [('l', (None, None, None, 1))]
   assert beta({'l': tf.zeros([1, 16, 16, 1])}).shape == (1, 16, 16, 2)
 
@@ -70,9 +72,9 @@ def test_overfitting_one_photo_reproduces_it(one_photo_dataset, tmp_path):
   first, last = result.history['loss'][0], result.history['loss'][-1]
   print(f'overfit: loss {first:.5f} -> {last:.5f}')
   assert last < 0.05 * first
-  assert np.sqrt(last) * model_lib.AB_SCALE < 5.0  # RMS error below 5 ab units: "near zero"
+  assert np.sqrt(last) * scaling.AB_SCALE < 5.0  # RMS error below 5 ab units: "near zero"
   from contracts import schema
-  from trainer import data as data_lib
+  from trainer.input import data as data_lib
   info = data_lib.dataset_info(one_photo_dataset)
   record = next(iter(tf.data.TFRecordDataset(info.files['train'], compression_type='GZIP')))
   truth = schema.decode_example_numpy(record.numpy())['lab']
@@ -126,12 +128,12 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
   assert 'not_an_image' in report['bad']  # the reason word of the one failure vocabulary
   assert report['strip_diff'] <= 1
   # The reloaded tensor signature computes what the Keras model computes.
-  colorizer = model_lib.build_colorizer(config.model)
+  colorizer = fusion.build_colorizer(config.model)
   checkpoint = tf.train.Checkpoint(model=colorizer)
   checkpoint.restore(tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))).expect_partial()
   # local.yaml serves the mirror-combined output, keeping the chroma (tests/test_objective.py); mse has no bins
-  assert model_lib.flip_combination(config.model, num_bins=0) == 'keep_chroma'
-  expected = model_lib.unscale_ab(model_lib.predict_output(colorizer, {'l': model_lib.scale_l(tf.constant(l))},
+  assert flip_averaging.flip_combination(config.model, num_bins=0) == 'keep_chroma'
+  expected = scaling.unscale_ab(flip_averaging.predict_output(colorizer, {'l': scaling.scale_l(tf.constant(l))},
                                                            flip_averaging='keep_chroma')).numpy()
   np.testing.assert_allclose(np.load(tmp_path / 'ab.npy'), expected, atol=1e-3)
 
@@ -139,8 +141,8 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
 def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, tmp_path):
   """The dataset build's stored embeddings are what the trainer would compute in the graph from the record."""
   from contracts import schema
-  from trainer import data as data_lib
-  from trainer import embedders
+  from trainer.input import data as data_lib
+  from trainer.networks import embedders
   photos = sample_photo_paths(3)
   version = trainer_datasets.build(tmp_path_factory, 'embedded', photos, 32,
                                    **{'data.precompute_embeddings': 'true', 'model.variant': 'fusion'})
@@ -152,8 +154,8 @@ def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, 
   embedder = embedders.load_embedder(config.model)
   for serialized in tf.data.TFRecordDataset(info.files['train'], compression_type='GZIP'):
     record = schema.decode_example_numpy(serialized.numpy())
-    l_scaled = model_lib.scale_l(tf.constant(record['lab'][None, ..., :1]))
-    in_graph = embedder(model_lib.gray_to_rgb_0_255(l_scaled, embedder.input_size)).numpy()[0]
+    l_scaled = scaling.scale_l(tf.constant(record['lab'][None, ..., :1]))
+    in_graph = embedder(scaling.gray_to_rgb_0_255(l_scaled, embedder.input_size)).numpy()[0]
     np.testing.assert_allclose(record['embedding'], in_graph, rtol=1e-3, atol=1e-3)
   # Training reads them from the records; the exported model computes them in its graph.
   result = train_lib.train(config, version, str(tmp_path), max_steps=2)
@@ -164,7 +166,7 @@ def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, 
 
 def test_classification_loss_trains_and_exports_annealed_mean(small_dataset, tmp_path):
   """Zhang et al.'s loss end to end: bins + rebalancing stored with the model, annealed mean in the graph."""
-  from trainer import color_bins
+  from trainer.objective import color_bins
   config = beta_config('model.loss=classification')
   result = train_lib.train(config, small_dataset, str(tmp_path), max_steps=4)
   stored = json.loads((tmp_path / 'color_bins.json').read_text())
@@ -183,7 +185,7 @@ def test_classification_loss_trains_and_exports_annealed_mean(small_dataset, tmp
 
 
 def test_online_augmentation_flips_l_ab_and_mask_together(small_dataset):
-  from trainer import data as data_lib
+  from trainer.input import data as data_lib
   info = data_lib.dataset_info(small_dataset)
   plain = next(iter(data_lib.make_dataset(info.files['train'], info.image_size, 64, training=False)))
   flipped_any = False
@@ -202,7 +204,7 @@ def test_online_augmentation_flips_l_ab_and_mask_together(small_dataset):
 
 
 def test_missing_embedder_weights_is_an_error_not_random_weights(tmp_path):
-  from trainer import embedders
+  from trainer.networks import embedders
   for name in ('efficientnet_lite0', 'inception_resnet_v2'):
     config = configs.load_config(overrides=[f'model.embedder={name}',
                                             f'model.embedder_weights={tmp_path}/missing.weights.h5'])
@@ -229,7 +231,7 @@ def test_time_budget_from_the_config_stops_the_run_and_still_exports(small_datas
   the usual end-of-run evaluation and export; refused for multi-worker runs and for a negative value."""
   config = beta_config('training.time_budget_seconds=3', 'training.epochs=100000')
   result = train_lib.train(config, small_dataset, str(tmp_path))
-  from trainer import data as data_lib
+  from trainer.input import data as data_lib
   steps_per_epoch = max(1, data_lib.dataset_info(small_dataset).examples['train'] // 4)
   assert 1 <= result.steps < 100000 * steps_per_epoch
   assert result.history['step'][-1] == result.steps  # the final evaluation ran at the last step
@@ -245,7 +247,7 @@ def test_time_budget_from_the_config_stops_the_run_and_still_exports(small_datas
 
 
 def test_online_zoom_takes_the_same_window_of_l_ab_and_mask():
-  from trainer import data as data_lib
+  from trainer.input import data as data_lib
   size = 32
   x = tf.tile(tf.range(size, dtype=tf.float32)[None, :, None], [size, 1, 1])  # column index
   y = tf.transpose(x, [1, 0, 2])                                               # row index
@@ -277,10 +279,10 @@ def test_online_zoom_range_is_validated():
 def test_weight_averaging_exports_the_mean_of_the_last_snapshots(tmp_path_factory, tmp_path):
   """SWA (training.weight_averaging_fraction): the exported colorizer is the mean of the weights at the steps in the
   run's last share, the very weights the checkpoints of those steps hold, and not the last weights."""
-  from trainer import data as data_lib
-  from trainer import networks
-  from trainer import objective as objective_lib
-  from trainer import warm_start
+  from trainer.input import data as data_lib
+  from trainer.loop import warm_start
+  from trainer.networks import builder as networks
+  from trainer.objective import objective as objective_lib
   dataset = trainer_datasets.build(tmp_path_factory, 'swa', sample_photo_paths(12), 32, **{
       'data.split_ratios': '{train: 0.5, eval: 0.5}', 'data.shards': '{train: 2, eval: 1}'})
   # 4 steps, the last half averaged at every step: snapshots after steps 2, 3 and 4, the three checkpoints kept.
@@ -289,7 +291,8 @@ def test_weight_averaging_exports_the_mean_of_the_last_snapshots(tmp_path_factor
                        'training.warmup_fraction=0')
   result = train_lib.train(config, dataset, str(tmp_path), max_steps=4)
   info = data_lib.dataset_info(dataset)
-  net = networks.build_network(config.model, objective_lib.make_objective(config.model, info, 32).num_bins, False)
+  net = networks.build_network(config.model, objective_lib.make_objective(
+      config.model, 32, lambda: data_lib.training_sample(info.files['train'], 32)).num_bins, False)
   snapshots = []
   for number in (2, 3, 4):
     path = str(tmp_path / 'checkpoints' / f'ckpt-{number}')
@@ -311,7 +314,7 @@ def test_weight_averaging_exports_the_mean_of_the_last_snapshots(tmp_path_factor
 
 
 def test_weight_averaging_window_and_validation():
-  from trainer import weight_averaging
+  from trainer.loop import weight_averaging
   variables = [tf.Variable([1.0, 2.0]), tf.Variable(3, dtype=tf.int64)]  # integers are not averaged
   averaging = weight_averaging.WeightAverage(variables, fraction=0.3)
   assert not averaging.is_due(10, 0.6, epoch_end=True, last_step=False)  # before the last 30%

@@ -95,7 +95,7 @@ def test_a_worker_whose_peer_never_comes_gives_up(small_dataset, tmp_path):
 
 
 def test_vertex_cluster_spec_becomes_tf_config(monkeypatch):
-  from trainer import distribute
+  from trainer.loop import distribute
   monkeypatch.setenv('TF_CONFIG', '')  # recorded, so the TF_CONFIG written below is removed after the test
   monkeypatch.setenv('CLUSTER_SPEC', json.dumps({
       'cluster': {'workerpool0': ['cmle-training-workerpool0-ab:2222'],

@@ -21,12 +21,12 @@ from contracts import schema
 from pipeline import build_dataset
 from tests.conftest import REPO
 from tests.conftest import sample_photo_paths
-from trainer import data as data_lib
-from trainer import efficientnet_lite
-from trainer import embedders
-from trainer import metrics
+from trainer.input import data as data_lib
+from trainer.networks import efficientnet_lite
+from trainer.networks import embedders
+from trainer.networks import unet
+from trainer.objective import metrics
 from trainer import train as train_lib
-from trainer import unet
 
 
 def _vivid_photo() -> str:

@@ -14,10 +14,10 @@ def test_compiles_the_gcp_pipeline_with_trainer_resources(tmp_path):
   path = run_vertex.compile_pipeline(config, str(tmp_path / 'pipeline.json'))
   spec = json.load(open(path))['pipelineSpec']
   tasks = spec['root']['dag']['tasks']
-  for component in ('LabExampleGen', 'FusionTrainer', 'ColorizationEvaluator', 'Pusher'):
+  for component in ('LabExampleGen', 'ColorizerTrainer', 'ColorizationEvaluator', 'Pusher'):
     assert component in tasks
   executors = spec['deploymentSpec']['executors']
-  trainer = executors['FusionTrainer_executor']['container']
+  trainer = executors['ColorizerTrainer_executor']['container']
   assert trainer['image'] == config.runner.container_image
   # Two replicas: this task only launches and polls the custom job, so it asks for the launcher's CPU/memory and
   # no accelerator (the custom job's pools get the GPUs).
@@ -26,13 +26,13 @@ def test_compiles_the_gcp_pipeline_with_trainer_resources(tmp_path):
   assert '--runner=DataflowRunner' in example_gen['args']
   assert 'components.lab_example_gen.executor.Executor' in example_gen['args']
   # Two trainer replicas: training goes to a Vertex custom job whose pools give MultiWorkerMirroredStrategy.
-  assert 'components.fusion_trainer.vertex_executor.Executor' in trainer['args']
+  assert 'components.colorizer_trainer.vertex_executor.Executor' in trainer['args']
   # The baseline resolver compiles (Vertex only supports LatestBlessedModelStrategy / LatestArtifactStrategy).
   assert any('latest_blessed_model_resolver' in name for name in executors)
 
 
 def test_custom_job_has_a_chief_pool_and_worker_pools():
-  from components.fusion_trainer import vertex_executor
+  from components.colorizer_trainer import vertex_executor
   config = configs.load_config(f'{REPO}/configs/gcp.yaml', ['runner.trainer_worker_count=3'])
   args = vertex_executor.custom_job_args(config.runner)
   chief, workers = args['worker_pool_specs']
@@ -62,11 +62,11 @@ def test_each_component_gets_only_its_config_slice(tmp_path):
   _, _, base = _compile(tmp_path, 'base')
   _, _, gate = _compile(tmp_path, 'gate', ['evaluation.min_delta_psnr=0.7', 'evaluation.report_samples=3'])
   _, _, model = _compile(tmp_path, 'model', ['model.loss=mse'])
-  for task in ('LabExampleGen', 'FusionTrainer', 'Pusher'):
+  for task in ('LabExampleGen', 'ColorizerTrainer', 'Pusher'):
     assert _task_and_executor(gate, task) == _task_and_executor(base, task), task
   assert _task_and_executor(gate, 'ColorizationEvaluator') != _task_and_executor(base, 'ColorizationEvaluator')
   assert _task_and_executor(model, 'LabExampleGen') == _task_and_executor(base, 'LabExampleGen')
-  assert _task_and_executor(model, 'FusionTrainer') != _task_and_executor(base, 'FusionTrainer')
+  assert _task_and_executor(model, 'ColorizerTrainer') != _task_and_executor(base, 'ColorizerTrainer')
   parameters = base['pipelineSpec']['root']['dag']['tasks']['LabExampleGen']['inputs']['parameters']
   assert set(json.loads(parameters['config']['runtimeValue']['constantValue']['stringValue'])) == {'data'}
 

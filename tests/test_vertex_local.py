@@ -32,13 +32,13 @@ def two_runs(tmp_path_factory):
 
 def test_runs_the_compiled_pipeline_and_pushes_a_model(two_runs):
   config, first, _ = two_runs
-  assert first.states == {'LabExampleGen': 'SUCCEEDED', 'FusionTrainer': 'SUCCEEDED',
+  assert first.states == {'LabExampleGen': 'SUCCEEDED', 'ColorizerTrainer': 'SUCCEEDED',
                           'latest_blessed_model_resolver-model-blessing-resolver': 'RESOLVED',
                           'latest_blessed_model_resolver-model-resolver': 'RESOLVED',
                           'ColorizationEvaluator': 'SUCCEEDED', 'Pusher': 'SUCCEEDED'}
   examples = first.outputs['LabExampleGen']['examples'][0]
   assert json.loads(examples['metadata']['split_names']) == ['eval', 'train']
-  model = first.outputs['FusionTrainer']['model'][0]
+  model = first.outputs['ColorizerTrainer']['model'][0]
   assert os.path.exists(os.path.join(model['uri'], 'Format-Serving', 'saved_model.pb'))
   blessing = first.outputs['ColorizationEvaluator']['blessing'][0]
   assert blessing['metadata']['blessed'] == 1 and blessing['metadata']['current_model_id'] == model['name']
@@ -52,8 +52,8 @@ def test_runs_the_compiled_pipeline_and_pushes_a_model(two_runs):
 
 def test_second_run_is_cached_and_resolves_the_baseline(two_runs):
   _, first, second = two_runs
-  assert second.states['LabExampleGen'] == 'CACHED' and second.states['FusionTrainer'] == 'CACHED'
+  assert second.states['LabExampleGen'] == 'CACHED' and second.states['ColorizerTrainer'] == 'CACHED'
   assert second.states['ColorizationEvaluator'] == 'SUCCEEDED'  # its baseline input changed
   baseline = second.outputs['latest_blessed_model_resolver-model-resolver']['model']
-  assert [a['name'] for a in baseline] == [first.outputs['FusionTrainer']['model'][0]['name']]
+  assert [a['name'] for a in baseline] == [first.outputs['ColorizerTrainer']['model'][0]['name']]
   assert second.outputs['Pusher']['pushed_model'][0]['metadata'].get('already_pushed') == 1

@@ -8,9 +8,9 @@ import tensorflow as tf
 import configs
 from tests.conftest import TINY_MODEL
 from tests.trainer_datasets import small_dataset  # pylint: disable=unused-import (a fixture)
-from trainer import model as model_lib
+from trainer.loop import warm_start
+from trainer.networks import fusion
 from trainer import train as train_lib
-from trainer import warm_start
 
 
 def beta_config(*overrides):
@@ -41,12 +41,12 @@ def test_a_run_warm_started_from_an_export_starts_where_that_model_ended(small_d
 
 def test_weights_round_trip_through_a_non_local_filesystem_and_a_saved_model_folder():
   config = beta_config()
-  source = model_lib.build_colorizer(config.model)
+  source = fusion.build_colorizer(config.model)
   model_dir = 'ram://warm_start_test/model'
   path = warm_start.save_weights(source, f'{model_dir}/{warm_start.WEIGHTS_DIR}/{warm_start.WEIGHTS_FILE}',
                                  warm_start.model_metadata(config.model))
   assert warm_start.resolve(model_dir) == path  # a model folder names its weights file
-  target = model_lib.build_colorizer(config.model)
+  target = fusion.build_colorizer(config.model)
   assert max(float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(source.weights, target.weights)) > 0.01
   header = warm_start.load_weights(target, model_dir, config.model)
   assert header['variant'] == 'beta' and header['encoder_filters'] == [8, 16, 32] and header['path'] == path
@@ -56,10 +56,10 @@ def test_weights_round_trip_through_a_non_local_filesystem_and_a_saved_model_fol
 
 def test_a_file_of_another_model_or_not_a_weights_file_is_a_clear_error(tmp_path):
   small = beta_config()
-  path = warm_start.save_weights(model_lib.build_colorizer(small.model), str(tmp_path / 'w.npz'),
+  path = warm_start.save_weights(fusion.build_colorizer(small.model), str(tmp_path / 'w.npz'),
                                  warm_start.model_metadata(small.model))
   wider = beta_config('model.encoder_filters=[8, 16, 64]')
-  target = model_lib.build_colorizer(wider.model)
+  target = fusion.build_colorizer(wider.model)
   before = [w.numpy().copy() for w in target.weights]
   with pytest.raises(warm_start.WarmStartError, match=r'w\.npz holds a different colorizer.*encoder_filters'):
     warm_start.load_weights(target, path, wider.model)
@@ -75,7 +75,7 @@ def test_the_shipped_colorizer_fits_the_default_config_from_any_working_director
   """local.yaml (so `make demo`) starts from trainer/pretrained/: it resolves against the project, not the cwd."""
   import os  # pylint: disable=g-import-not-at-top
   from tests.conftest import REPO  # pylint: disable=g-import-not-at-top
-  from trainer import unet  # pylint: disable=g-import-not-at-top
+  from trainer.networks import unet  # pylint: disable=g-import-not-at-top
   monkeypatch.chdir(tmp_path)
   config = configs.load_config()
   colorizer = unet.build_unet(config.model)

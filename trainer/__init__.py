@@ -1,1 +1,8 @@
-"""Keras 3 models for the colorizer: the fusion network and its offline ImageNet feature extractor."""
+"""The colorizer's trainer, in layers (each imports only those below it):
+
+    train, task, finish, export    the TFX entry (`train.run_fn`), the command line, the run's last stage, SavedModel
+    loop/                          the training loop in stages, schedule, distribution, averaging, warm start
+    input/  networks/              tf.data batches | the networks and their builder
+    objective/                     losses, colour bins, decoding, flip averaging, metrics
+    scaling                        the networks' numeric conventions for L and ab
+"""

@@ -21,7 +21,8 @@ import tensorflow as tf
 
 from contracts import colorspace
 from contracts import limits
-from trainer import model as model_lib
+from trainer.objective import flip_averaging
+from trainer import scaling
 
 MAX_PIXELS = limits.MAX_PIXELS
 # The full-resolution colour conversion runs in strips of about this many pixels, one at a time, so a 24-megapixel
@@ -136,12 +137,12 @@ class _Colorizer:
   def ab_at_model_size(self, l):
     """L [N, h, w, 1] in [0, 100] (any h, w) -> ab [N, S, S, 2] predicted at the model's resolution S."""
     l_small = tf.image.resize(l, (self._size, self._size), method='area')
-    l_scaled = model_lib.scale_l(l_small)
+    l_scaled = scaling.scale_l(l_small)
     features = {'l': l_scaled}
     if self._embedder is not None:
-      rgb = model_lib.gray_to_rgb_0_255(l_scaled, self._embedder.input_size)
+      rgb = scaling.gray_to_rgb_0_255(l_scaled, self._embedder.input_size)
       features['embedding'] = self._embedder(rgb)
-    return self._output_to_ab(model_lib.predict_output(self._colorizer, features, self._flip_averaging))
+    return self._output_to_ab(flip_averaging.predict_output(self._colorizer, features, self._flip_averaging))
 
   def predict_ab(self, l):
     size = tf.shape(l)[1:3]
@@ -174,12 +175,12 @@ class _Colorizer:
 
 
 def export_saved_model(colorizer: keras.Model, embedder, image_size: int, export_dir: str,
-                       output_to_ab=model_lib.unscale_ab, flip_averaging: str = '') -> str:
+                       output_to_ab=scaling.unscale_ab, flip_averaging: str = '') -> str:
   """Writes the SavedModel (with both signatures) to `export_dir`.
 
   `output_to_ab` maps the network's output to ab units: `unscale_ab` for regression, the annealed mean over the
   bins for the classification loss (its centres become constants of the graph). `flip_averaging`: both
-  signatures serve the photo's and its mirror image's predictions combined (`model_lib.flip_combination`).
+  signatures serve the photo's and its mirror image's predictions combined (`flip_averaging.flip_combination`).
   """
   core = _Colorizer(colorizer, embedder, image_size, output_to_ab, flip_averaging)
   archive = keras.export.ExportArchive()

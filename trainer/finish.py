@@ -1,6 +1,6 @@
 """The last stage of a training run: the exported SavedModel, its weights file, and the model it started from.
 
-Every export carries its colorizer's weights (`trainer/warm_start.py`), so a pushed model is a warm-start source
+Every export carries its colorizer's weights (`trainer/loop/warm_start.py`), so a pushed model is a warm-start source
 as it is. A warm-started run also exports its starting model next to the candidate (`contracts/model_artifact.py`):
 the gate scores both on the same examples, and the pusher can fall back to the starting model.
 """
@@ -13,10 +13,10 @@ from typing import Any, Callable
 import tensorflow as tf
 
 from trainer import export as export_lib
-from trainer import model as model_lib
-from trainer import objective as objective_lib
-from trainer import warm_start
-from trainer import weight_averaging
+from trainer.loop import warm_start
+from trainer.loop import weight_averaging
+from trainer.objective import flip_averaging
+from trainer.objective import objective as objective_lib
 
 
 def average_weights(state, validation, writer, history: dict[str, list[float]]) -> dict[str, Any] | None:
@@ -63,7 +63,7 @@ def export_run(config, objective, net, embed, info, export_dir: str, *, steps: i
   """Exports the trained colorizer (and, when warm-started, its starting model); returns `export_dir`."""
   export_lib.export_saved_model(net.colorizer, net.embedder, info.image_size, export_dir,
                                 output_to_ab=objective.output_to_ab,
-                                flip_averaging=model_lib.flip_combination(config.model, objective.num_bins))
+                                flip_averaging=flip_averaging.flip_combination(config.model, objective.num_bins))
   warm_start.save_weights(net.colorizer, warm_start.weights_path(export_dir), {
       **warm_start.model_metadata(config.model), 'steps': steps, 'image_size': info.image_size,
       'trained_on': os.path.basename(info.version_dir.rstrip('/')),  # the dataset version, not a machine path
@@ -83,7 +83,7 @@ def export_start_model(config, objective, net, embed, eval_batches, image_size: 
     objective_lib.choose_decoding(config, objective, net.colorizer, embed, eval_batches(), image_size)
   export_lib.export_saved_model(net.colorizer, net.embedder, image_size, export_dir,
                                 output_to_ab=objective.output_to_ab,
-                                flip_averaging=model_lib.flip_combination(config.model, objective.num_bins))
+                                flip_averaging=flip_averaging.flip_combination(config.model, objective.num_bins))
   target = warm_start.weights_path(export_dir)
   tf.io.gfile.makedirs(os.path.dirname(target))
   tf.io.gfile.copy(source['path'], target, overwrite=True)  # the starting file as it is, header included

@@ -47,10 +47,10 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
       (default: `training.time_budget_seconds`, 0 = none). Single-worker runs only: workers would disagree on
       the last step.
   """
-  from trainer import distribute  # pylint: disable=g-import-not-at-top
+  from trainer.loop import distribute  # pylint: disable=g-import-not-at-top
   strategy = distribute.choose_strategy(config.training)  # before any other TF op
   import keras  # pylint: disable=g-import-not-at-top
-  from trainer import schedule  # pylint: disable=g-import-not-at-top
+  from trainer.loop import schedule  # pylint: disable=g-import-not-at-top
   previous_policy = keras.mixed_precision.global_policy()
   policy = schedule.resolve_precision(config.training)
   keras.mixed_precision.set_global_policy(policy)
@@ -68,20 +68,22 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   # After `choose_strategy`: these modules import Keras, which starts TensorFlow's runtime, and logical CPU
   # devices can only be configured before that.
   from trainer import finish  # pylint: disable=g-import-not-at-top
-  from trainer import objective as objective_lib  # pylint: disable=g-import-not-at-top
-  from trainer import summaries  # pylint: disable=g-import-not-at-top
+  from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
   from trainer.loop import budgeted  # pylint: disable=g-import-not-at-top
   from trainer.loop import plan as plan_lib  # pylint: disable=g-import-not-at-top
   from trainer.loop import state as state_lib  # pylint: disable=g-import-not-at-top
   from trainer.loop import steps as steps_lib  # pylint: disable=g-import-not-at-top
+  from trainer.loop import summaries  # pylint: disable=g-import-not-at-top
   from trainer.loop import validation as validation_lib  # pylint: disable=g-import-not-at-top
+  from trainer.objective import objective as objective_lib  # pylint: disable=g-import-not-at-top
 
   plan = plan_lib.plan_run(config, strategy, dataset_path, max_steps, time_budget_seconds)
   info = plan.info
   print(f'strategy={type(strategy).__name__} replicas={plan.replicas} global_batch={plan.global_batch} '
         f'steps={plan.total_steps} image_size={info.image_size} variant={config.model.variant} '
         f'loss={config.model.loss} precision={policy} chief={plan.chief}', flush=True)
-  objective = objective_lib.make_objective(config.model, info, info.image_size)
+  objective = objective_lib.make_objective(
+      config.model, info.image_size, lambda: data_lib.training_sample(info.files['train'], info.image_size))
   state = state_lib.build_state(config, strategy, policy, objective, plan, output_dir)
   steps = steps_lib.StepFunctions(state, objective, strategy, plan,
                                   steps_lib.training_input(config.training, plan, strategy), config.training.xla)
@@ -96,7 +98,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
 def _dataset_dir_of(files: list[str], eval_files: list[str] | None = None, view_dir: str | None = None) -> str:
   """The dataset version (or a view of its splits) for TFX's split file patterns: `data.dataset_for_splits`."""
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
   return data_lib.dataset_for_splits(files, eval_files, view_dir)
 
 

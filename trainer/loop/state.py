@@ -10,12 +10,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from trainer import networks
-from trainer import schedule
-from trainer import warm_start
-from trainer import weight_averaging
 from trainer.loop import checkpoints
 from trainer.loop import plan as plan_lib
+from trainer.loop import schedule
+from trainer.loop import warm_start
+from trainer.loop import weight_averaging
+from trainer.networks import builder as networks
 
 _LOG = logging.getLogger(__name__)
 

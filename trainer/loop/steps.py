@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from trainer import data as data_lib
-from trainer import losses
-from trainer import model as model_lib
+from trainer.input import data as data_lib
 from trainer.loop import plan as plan_lib
 from trainer.loop import state as state_lib
+from trainer.objective import losses
+from trainer import scaling
 
 
 def training_input(training, plan: plan_lib.RunPlan, strategy) -> tf.data.Dataset:
@@ -46,7 +46,7 @@ class StepFunctions:
     embedder = self._state.net.embedder
     if embedder is None or 'embedding' in features:
       return features
-    rgb = model_lib.gray_to_rgb_0_255(features['l'], embedder.input_size)
+    rgb = scaling.gray_to_rgb_0_255(features['l'], embedder.input_size)
     return {**features, 'embedding': tf.stop_gradient(embedder(rgb))}
 
   def loss_of(self, features, targets, training_mode: bool):

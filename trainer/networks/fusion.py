@@ -19,29 +19,7 @@ from keras import ops
 
 from configs import definitions
 
-# Network scaling (Deep Koalarization): L in [0, 100] -> [-1, 1]; ab / AB_SCALE in [-1, 1] (tanh output).
-L_CENTER = 50.0
-AB_SCALE = 128.0
 DOWNSAMPLING = definitions.VARIANT_DOWNSAMPLING['fusion']  # three stride-2 stages
-
-
-def scale_l(l):
-  """L in [0, 100] -> network input in [-1, 1]."""
-  return l / L_CENTER - 1.0
-
-
-def unscale_l(l_scaled):
-  """Network input in [-1, 1] -> L in [0, 100] (the inverse of `scale_l`)."""
-  return (l_scaled + 1.0) * L_CENTER
-
-
-def unscale_ab(ab_scaled):
-  """Network output in [-1, 1] -> ab."""
-  return ab_scaled * AB_SCALE
-
-
-def scale_ab(ab):
-  return ab / AB_SCALE
 
 
 @keras.saving.register_keras_serializable(package='colorize')
@@ -119,48 +97,3 @@ def output_head(x, num_bins: int = 0, regression_head: bool = False):
     return logits
   ab = layers.Conv2D(2, 3, padding='same', activation='tanh', name='ab', dtype='float32')(x)
   return ab if logits is None else layers.Concatenate(name='ab_bin_logits_and_ab', dtype='float32')([logits, ab])
-
-
-def gray_to_rgb_0_255(l_scaled, size: int | None = None):
-  """Scaled L [B, H, W, 1] -> the gray image as sRGB 0..255 [B, size, size, 3] (size None: H x W), for ImageNet nets.
-
-  Uses the project's one Lab implementation (a = b = 0), so the embedder sees the same gray as a user's photo.
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from contracts import colorspace  # pylint: disable=g-import-not-at-top
-  l = unscale_l(tf.cast(l_scaled, tf.float32))
-  lab = tf.concat([l, tf.zeros_like(l), tf.zeros_like(l)], axis=-1)
-  rgb = colorspace.lab_to_rgb(lab, colorspace.tensorflow_backend()) * 255.0
-  return rgb if size is None else tf.image.resize(rgb, (size, size), method='bilinear')
-
-
-def flip_combination(model_config, num_bins: int) -> str:
-  """How `predict_output` combines the photo's and its mirror image's outputs under `model_config`: '' (no flip
-  averaging), 'mean', or 'keep_chroma' (`model.flip_averaging_chroma: keep`, for an ab output; bin logits are
-  always averaged)."""
-  if not model_config.flip_averaging:
-    return ''
-  return 'keep_chroma' if model_config.flip_averaging_chroma == 'keep' and not num_bins else 'mean'
-
-
-def predict_output(colorizer, features, flip_averaging: str = ''):
-  """The network's output for `features` (float32), as served.
-
-  `flip_averaging` is `flip_combination`'s answer. With 'mean' (`model.flip_averaging`, test-time augmentation)
-  it is the mean of the output for the photo and the output for its mirror image, mirrored back: the two disagree
-  where the network is unsure, so the mean errs less (higher PSNR) at the price of a second network pass. The
-  embedding, if any, is the photo's for both (an ImageNet classifier is trained to be mirror-invariant).
-  'keep_chroma' (an ab output): the mean vector's hue at the mean of the two chromas, so where the two disagree the
-  colour is not grayed out. '' = the photo's output alone.
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  output = tf.cast(colorizer(features, training=False), tf.float32)
-  if not flip_averaging:
-    return output
-  mirrored = {**features, 'l': tf.reverse(features['l'], axis=[2])}
-  other = tf.reverse(tf.cast(colorizer(mirrored, training=False), tf.float32), axis=[2])
-  mean = 0.5 * (output + other)
-  if flip_averaging == 'mean':
-    return mean
-  chroma = 0.5 * (tf.norm(output, axis=-1, keepdims=True) + tf.norm(other, axis=-1, keepdims=True))
-  return mean * tf.math.divide_no_nan(chroma, tf.norm(mean, axis=-1, keepdims=True))

@@ -219,7 +219,7 @@ def rebalanced_ab_accuracy(ab_true: np.ndarray, ab_pred: np.ndarray, bin_frequen
   Unweighted accuracy does not separate a good model from no colour at all (gray scores ~0.92): rare, saturated
   colours weigh as much as the common near-gray ones here.
   """
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  from trainer.objective import color_bins  # pylint: disable=g-import-not-at-top
   bins = color_bins.nearest_bin_numpy(ab_true.reshape(-1, 2))
   weights = 1.0 / np.maximum(bin_frequency[bins], 1e-12)
   weights /= weights.sum()
@@ -230,6 +230,6 @@ def rebalanced_ab_accuracy(ab_true: np.ndarray, ab_pred: np.ndarray, bin_frequen
 
 def bin_frequencies(labs: list[np.ndarray]) -> np.ndarray:
   """Empirical bin distribution p of an evaluation set's true ab (for `rebalanced_ab_accuracy`)."""
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
+  from trainer.objective import color_bins  # pylint: disable=g-import-not-at-top
   histogram = color_bins.bin_histogram(lab[..., 1:] for lab in labs).astype(np.float64)
   return histogram / max(histogram.sum(), 1.0)

@@ -1,8 +1,8 @@
-"""Sends FusionTrainer's work to a Vertex AI custom job with several worker pools (MultiWorkerMirroredStrategy).
+"""Sends ColorizerTrainer's work to a Vertex AI custom job with several worker pools (MultiWorkerMirroredStrategy).
 
 TFX's `google_cloud_ai_platform` runner starts the job; each replica runs our Executor through TFX's
 `run_executor` entry point, and Vertex sets CLUSTER_SPEC (`workerpool0` = chief, `workerpool1` = workers), which
-`trainer.distribute` turns into TF_CONFIG. Needs `google-cloud-aiplatform` in the pipeline image.
+`trainer.loop.distribute` turns into TF_CONFIG. Needs `google-cloud-aiplatform` in the pipeline image.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tfx.dsl.components.base import base_executor
 
 import configs
 
-EXECUTOR_CLASS_PATH = 'components.fusion_trainer.executor.Executor'
+EXECUTOR_CLASS_PATH = 'components.colorizer_trainer.executor.Executor'
 # custom_config key holding {'region': ..., 'job': custom_job_args(...)}: only the runner bits the job needs
 # (not the whole RunnerConfig, so unrelated runner settings leave the trainer's cache key alone).
 JOB_KEY = 'vertex_job'
@@ -59,7 +59,7 @@ class Executor(base_executor.BaseExecutor):
     custom = json.loads(exec_properties.get('custom_config') or '{}')
     if JOB_KEY not in custom:
       raise ValueError(f'custom_config has no {JOB_KEY!r} (the custom job spec); see '
-                       'components.fusion_trainer.component.trainer_custom_config')
+                       'components.colorizer_trainer.component.trainer_custom_config')
     job = custom[JOB_KEY]
     runner.start_cloud_training(input_dict, output_dict, exec_properties, EXECUTOR_CLASS_PATH,
                                 job['job'], job_id=None, enable_vertex=True, vertex_region=job['region'])

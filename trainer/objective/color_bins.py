@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from contracts import schema
-from trainer import model as model_lib
+from trainer import scaling
 
 GRID = 10
 NEIGHBORS = 5
@@ -201,7 +201,7 @@ def classification_loss(ab_true_scaled, logits, mask, weights, centers: np.ndarr
     [B] losses, for `tf.nn.compute_average_loss`.
   """
   centers = ab_bin_centers() if centers is None else centers
-  ab_true = tf.cast(ab_true_scaled, tf.float32) * model_lib.AB_SCALE
+  ab_true = tf.cast(ab_true_scaled, tf.float32) * scaling.AB_SCALE
   target, indices = _nearest(ab_true, centers, neighbors, sigma)
   # Cross-entropy against the sparse soft target: only its k nonzero entries contribute.
   log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)

@@ -5,13 +5,22 @@ split, or both heads at once (`classification+l1_chroma`)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
-from typing import Any
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.objective import color_bins
+from trainer.objective import decoding
+from trainer.objective import flip_averaging
+from trainer.objective import losses
+from trainer import scaling
 
 
 def write_json(path: str, value) -> None:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.io.gfile.makedirs(os.path.dirname(path))
   with tf.io.gfile.GFile(path, 'w') as f:
     json.dump(value, f)
@@ -23,14 +32,13 @@ class Objective:
   loss_fn: Any           # (ab_true_scaled, output, mask) -> [B]
   output_to_ab: Any      # output -> ab in ab units, at the model's size
   num_bins: int = 0      # > 0: classification over this many ab bins
-  regression_head: bool = False   # with num_bins: 2 more output channels, ab regressed (`model.output_head`)
+  regression_head: bool = False   # with num_bins: 2 more output channels, ab regressed (`fusion.output_head`)
   color_bins: dict | None = None  # classification: what goes to color_bins.json
   regression_decoding: dict | None = None  # regression: the chroma gain and its search, what goes to decoding.json
 
 
 def _at_model_size(ab, image_size: int):
   """ab predicted at a lower resolution (the unet's half size) -> bilinear at the model's size."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if ab.shape[1] == image_size:
     return ab
   return tf.image.resize(ab, (image_size, image_size), method='bilinear')
@@ -45,9 +53,6 @@ def _bins_decoder(weights, temperature: float, prior_correction: float, image_si
   ab: the classification head's colour where it is more vivid, the regression head's (L1: the median) where the
   classification head is duller, so neither head's desaturation survives where the other has a colour.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   centers = color_bins.ab_bin_centers()
   bias = color_bins.prior_logit_bias(weights, prior_correction) if prior_correction else None
 
@@ -55,7 +60,7 @@ def _bins_decoder(weights, temperature: float, prior_correction: float, image_si
     ab = color_bins.annealed_mean(output[..., :len(centers)], centers=centers, temperature=temperature,
                                   logit_bias=bias)
     if regression_head:
-      regressed = model_lib.unscale_ab(tf.cast(output[..., len(centers):], tf.float32))
+      regressed = scaling.unscale_ab(tf.cast(output[..., len(centers):], tf.float32))
       chroma = lambda x: tf.reduce_sum(tf.square(x), -1, keepdims=True)
       ab = tf.where(chroma(ab) >= chroma(regressed), ab, regressed)
     return _at_model_size(ab, image_size)
@@ -64,26 +69,17 @@ def _bins_decoder(weights, temperature: float, prior_correction: float, image_si
 
 def _regression_decoder(chroma_gain: float, image_size: int):
   """Scaled ab -> ab in ab units at the model's size, times the chroma gain chosen on the eval split."""
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
-  return lambda output: _at_model_size(model_lib.unscale_ab(output), image_size) * chroma_gain
+  return lambda output: _at_model_size(scaling.unscale_ab(output), image_size) * chroma_gain
 
 
-def _training_histogram(info) -> 'np.ndarray':
-  """The ab-bin histogram of up to `data.TRAINING_SAMPLE` training examples (padding excluded): what the class
-  rebalancing weights come from."""
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
-  from trainer import data as data_lib  # pylint: disable=g-import-not-at-top
-  return color_bins.bin_histogram(data_lib.training_sample(info.files['train'], info.image_size))
+# (ab, mask) batches of training examples: `trainer.input.data.training_sample`, handed in by the trainer.
+TrainingSample = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
 
 
 def _regression_loss(model_config, histogram):
   """The configured regression loss; with `model.regression_rebalancing` > 0 each pixel's loss is scaled by the
   rebalancing weight of its true colour's bin, so the rare greens, cyans and purples count as much as the browns
   that fill most photos (Zhang's rebalancing, carried over from the cross-entropy to L1/L2)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
-  from trainer import losses  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   loss = losses.regression_loss(model_config)
   if not model_config.regression_rebalancing:
     return loss
@@ -92,25 +88,22 @@ def _regression_loss(model_config, histogram):
                                                        strength=model_config.regression_rebalancing))
 
   def rebalanced(ab_true, ab_pred, mask):
-    bins = color_bins.nearest_bin(tf.cast(ab_true, tf.float32) * model_lib.AB_SCALE, centers)
+    bins = color_bins.nearest_bin(tf.cast(ab_true, tf.float32) * scaling.AB_SCALE, centers)
     return loss(ab_true, ab_pred, mask, pixel_weights=tf.gather(weights, bins))
   return rebalanced
 
 
-def make_objective(model_config, info, image_size: int) -> Objective:
+def make_objective(model_config, image_size: int, training_sample: TrainingSample) -> Objective:
   """The loss and the output decoding: regression, or Zhang et al.'s rebalanced classification.
 
-  Classification: the histogram is computed once, over up to `data.TRAINING_SAMPLE` training examples (padding
+  Classification: the histogram is computed once, over `training_sample` (up to `data.TRAINING_SAMPLE` examples, padding
   excluded), and stored next to the model (`color_bins.json`); the exported graph carries the centres and the
-  annealed-mean temperature (chosen after training, `trainer/decoding.py`) as constants.
+  annealed-mean temperature (chosen after training, `trainer/objective/decoding.py`) as constants.
   """
-  import functools  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import color_bins  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
 
   needs_histogram = model_config.bins_head or model_config.regression_rebalancing
-  histogram = _training_histogram(info) if needs_histogram else None
+  # The ab-bin histogram of the training sample (padding excluded): what the class rebalancing weights come from.
+  histogram = color_bins.bin_histogram(training_sample()) if needs_histogram else None
   if not model_config.bins_head:
     return Objective(_regression_loss(model_config, histogram),
                      _regression_decoder(model_config.chroma_gain, image_size),
@@ -141,7 +134,6 @@ def two_head_loss(ab_true, output, mask, *, classification_loss, regression_loss
 
 def decoding_candidates(model_config, objective: Objective) -> list[dict[str, float]]:
   """What `choose_decoding` tries: (T, s) pairs for the bins, chroma gains for a regression; [] = nothing to choose."""
-  from trainer import decoding  # pylint: disable=g-import-not-at-top
   if objective.num_bins:
     if not model_config.temperature_candidates:
       return []
@@ -150,12 +142,10 @@ def decoding_candidates(model_config, objective: Objective) -> list[dict[str, fl
 
 
 def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
-  """Picks the decoding on the eval split (`trainer/decoding.py`): the annealed-mean temperature and prior
+  """Picks the decoding on the eval split (`trainer/objective/decoding.py`): the annealed-mean temperature and prior
   correction of the bins, or a regression's chroma gain; updates the decoding in place, so the exported graph
   serves the choice, and records the search next to the model. Nothing to choose from: the decoding stays. The
   candidates are scored on the output as served (with `model.flip_averaging`, the mirror-averaged one)."""
-  from trainer import decoding  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
   candidates = decoding_candidates(config.model, objective)
   if not candidates:
     return
@@ -165,9 +155,9 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
         weights, temperature, prior_correction, image_size, objective.regression_head)(output).numpy()
   else:
     decode = lambda output, chroma_gain: _regression_decoder(chroma_gain, image_size)(output).numpy()
-  flip = model_lib.flip_combination(config.model, objective.num_bins)
+  flip = flip_averaging.flip_combination(config.model, objective.num_bins)
   choice = decoding.choose(candidates, eval_batches,
-                           lambda features: model_lib.predict_output(colorizer, embed(features), flip), decode,
+                           lambda features: flip_averaging.predict_output(colorizer, embed(features), flip), decode,
                            max_psnr_cost=config.model.temperature_max_psnr_cost,
                            hue_tolerance=config.model.decoding_hue_tolerance)
   describe = lambda knobs: '/'.join(f'{name}={value:g}' for name, value in knobs.items())

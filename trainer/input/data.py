@@ -15,8 +15,8 @@ import tensorflow as tf
 
 from contracts import dataset_version
 from contracts import schema
-from trainer import hue_sampling
-from trainer import model as model_lib
+from trainer.input import hue_sampling
+from trainer import scaling
 
 TRAINING_SAMPLE = 2000  # training examples the trainer's statistics (rebalancing histogram, hue repeat factors) use
 
@@ -101,10 +101,10 @@ def dataset_for_splits(files: list[str], eval_files: list[str] | None = None, vi
 
 def _to_model_io(parsed: dict[str, Any], image_size: int, with_embedding: bool):
   l, ab, mask = schema.decode_lab_tf(parsed, image_size)
-  features = {'l': model_lib.scale_l(l)}
+  features = {'l': scaling.scale_l(l)}
   if with_embedding:
     features['embedding'] = parsed[schema.EMBEDDING]
-  return features, {'ab': model_lib.scale_ab(ab), 'mask': mask}
+  return features, {'ab': scaling.scale_ab(ab), 'mask': mask}
 
 
 def _random_flip(features, targets):
@@ -158,7 +158,7 @@ def make_dataset(files: list[str], image_size: int, batch_size: int, *, training
   Files are read in parallel (interleave) and sharded by file under multi-worker strategies (tf.data's FILE
   autosharding: the dataset build writes at least as many train shards as workers). `augment`: random flips, and
   a random zoom into a window of `zoom_range` of the side when that is not (1, 1). `repeat_factors` (training):
-  the hue sectors' repeat factors (`trainer/hue_sampling.py`); each record then appears its photo's factor times
+  the hue sectors' repeat factors (`trainer/input/hue_sampling.py`); each record then appears its photo's factor times
   per pass on average, before the shuffle spreads the repeats apart.
   """
   if not files:
@@ -189,7 +189,7 @@ def training_sample(files: list[str], image_size: int, examples: int = TRAINING_
   """Batches (ab in ab units, mask) as NumPy of the first ~`examples` records, in file order: what the trainer's
   statistics of the training split are counted on."""
   for _, targets in make_dataset(files, image_size, 64, training=False).take(max(1, examples // 64)):
-    yield model_lib.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()
+    yield scaling.unscale_ab(targets['ab']).numpy(), targets['mask'].numpy()
 
 
 def hue_repeat_plan(files: list[str], image_size: int, threshold: float) -> hue_sampling.Plan:

@@ -27,8 +27,9 @@ import keras
 from keras import layers
 
 from configs import definitions
-from trainer import efficientnet_lite
-from trainer import model as model_lib
+from trainer.networks import efficientnet_lite
+from trainer.networks import fusion
+from trainer import scaling
 
 DOWNSAMPLING = definitions.VARIANT_DOWNSAMPLING['unet']  # the encoder's deepest features are at stride 32
 OUTPUT_STRIDE = 2  # the prediction is at half the model's resolution
@@ -69,7 +70,7 @@ class GrayToRGB(layers.Layer):
   """Scaled L [B, H, W, 1] -> the gray photo as sRGB 0..255 (the project's one Lab implementation)."""
 
   def call(self, l_scaled):
-    return model_lib.gray_to_rgb_0_255(l_scaled)
+    return scaling.gray_to_rgb_0_255(l_scaled)
 
   def compute_output_shape(self, input_shape):
     return (*input_shape[:-1], 3)
@@ -78,7 +79,7 @@ class GrayToRGB(layers.Layer):
 def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weights='imagenet',
                regression_head: bool = False, decoder_conv_dtype: str | None = None) -> keras.Model:
   """The trainable colorizer: {'l': [B, H, W, 1] scaled L} -> ab scaled [B, H/2, W/2, 2] or logits [.., num_bins]
-  (+ 2 ab channels with `regression_head`; `model.output_head`).
+  (+ 2 ab channels with `regression_head`; `fusion.output_head`).
 
   H and W must be multiples of DOWNSAMPLING. `decoder_conv_dtype`: the Keras dtype policy of the decoder's 3x3
   convolutions (None: the global policy); `mixed_bfloat16` computes only them in bfloat16, with float32 weights
@@ -90,7 +91,7 @@ def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weigh
   encoder = build_encoder(encoder_weights)
   *skips, embedding = encoder(GrayToRGB(name='gray_rgb')(l_input))
 
-  x = model_lib.FuseGlobalEmbedding(name='fuse')([skips[-1], embedding])
+  x = fusion.FuseGlobalEmbedding(name='fuse')([skips[-1], embedding])
   x = layers.Conv2D(config.fusion_channels, 1, use_bias=False, name='fusion_mix')(x)
   x = layers.ReLU(name='fusion_relu')(layers.BatchNormalization(name='fusion_bn')(x))
   for (stride, _), skip, filters in zip(reversed(SKIP_LAYERS[:-1]), reversed(skips[:-1]), config.decoder_filters):
@@ -98,7 +99,7 @@ def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weigh
     x = layers.Concatenate(name=f'decoder_{stride}_skip')([x, skip])
     x = _conv_bn_relu(x, filters, f'decoder_{stride}_a', decoder_conv_dtype)
     x = _conv_bn_relu(x, filters, f'decoder_{stride}_b', decoder_conv_dtype)
-  return keras.Model({'l': l_input}, model_lib.output_head(x, num_bins, regression_head), name='colorizer_unet')
+  return keras.Model({'l': l_input}, fusion.output_head(x, num_bins, regression_head), name='colorizer_unet')
 
 
 def encoder_variables(colorizer: keras.Model) -> list:

@@ -3,7 +3,7 @@
 Class rebalancing (`model.regression_rebalancing`, Zhang's weights) scales each *pixel*'s loss by the rarity of
 its colour; it cannot show the network more *photos* of a rare colour in context. Repeat-factor sampling (Gupta
 et al., LVIS 2019) does that for long-tailed categories, and here the categories are the six hue sectors of the
-hue-balanced recall (`trainer.metrics`): on Caltech-3k a sector-3 (cyan) pixel covers at least 1% of only 6% of
+hue-balanced recall (`trainer.objective.metrics`): on Caltech-3k a sector-3 (cyan) pixel covers at least 1% of only 6% of
 the training photos, against 65% for sector 1 (yellow-orange).
 
 With f_c the share of training photos in which sector c covers at least `PRESENCE_SHARE` of the pixels (truly
@@ -19,7 +19,7 @@ from typing import Iterable
 
 import numpy as np
 
-from trainer import metrics
+from trainer.objective import metrics
 
 PRESENCE_SHARE = 0.01  # a photo holds a hue sector when that sector's truly coloured pixels are >= 1% of it
 

@@ -1,4 +1,4 @@
-"""FusionTrainer's executor with real Examples/Model/ModelRun artifacts (the standard Trainer contract)."""
+"""ColorizerTrainer's executor with real Examples/Model/ModelRun artifacts (the standard Trainer contract)."""
 
 import json
 import os
@@ -9,8 +9,8 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 import configs
-from components.fusion_trainer import component
-from components.fusion_trainer import executor
+from components.colorizer_trainer import component
+from components.colorizer_trainer import executor
 from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
 from tests.conftest import TINY_MODEL
@@ -39,7 +39,7 @@ def test_executor_trains_and_writes_format_serving(tmp_path):
 
 def test_component_keeps_the_standard_trainer_contract():
   examples = channel_utils.as_channel([standard_artifacts.Examples()])
-  trainer = component.FusionTrainer(examples=examples, custom_config={'config': {}},
+  trainer = component.ColorizerTrainer(examples=examples, custom_config={'config': {}},
                                     train_args=trainer_pb2.TrainArgs(num_steps=5))
   assert set(trainer.outputs) == {'model', 'model_run'}
   assert trainer.outputs['model'].type == standard_artifacts.Model
@@ -85,7 +85,7 @@ def test_executor_refuses_a_split_the_examples_lack(tmp_path):
 
 def test_other_splits_train_through_a_dataset_view(tmp_path):
   """train_args.splits other than the version's own: the trainer reads a view manifest listing those shards."""
-  from trainer import data
+  from trainer.input import data
   from trainer import train
   photos = copy_sample_photos(tmp_path / 'photos', 6)
   config = configs.load_config(overrides=[

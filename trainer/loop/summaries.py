@@ -12,7 +12,7 @@ from PIL import ImageDraw
 import tensorflow as tf
 
 from contracts import strips
-from trainer import model as model_lib
+from trainer import scaling
 
 
 class Writer:
@@ -34,9 +34,9 @@ class Writer:
     """Rows of (gray input | prediction | original), drawn by `contracts.strips` from the scaled L and ab."""
     if not self._enabled:
       return
-    grid = strips.gray_prediction_original(model_lib.unscale_l(np.asarray(l_scaled, np.float32)),
-                                           model_lib.unscale_ab(np.asarray(ab_pred, np.float32)),
-                                           model_lib.unscale_ab(np.asarray(ab_true, np.float32)))
+    grid = strips.gray_prediction_original(scaling.unscale_l(np.asarray(l_scaled, np.float32)),
+                                           scaling.unscale_ab(np.asarray(ab_pred, np.float32)),
+                                           scaling.unscale_ab(np.asarray(ab_true, np.float32)))
     with self._writer.as_default():
       tf.summary.image('gray_prediction_original', grid, step=step, max_outputs=4)
 

@@ -45,20 +45,20 @@ def choose(candidates: list[dict[str, float]], batches: Iterable, output_fn: Cal
 
   Args:
     candidates: The decodings to try, each a dict of keyword arguments for `decode_fn`.
-    batches: Eval batches (features, targets) as `trainer.data.make_dataset` yields them (scaled L, ab).
+    batches: Eval batches (features, targets) as `trainer.input.data.make_dataset` yields them (scaled L, ab).
     output_fn: features -> the model's output (bin logits, or scaled ab).
     decode_fn: (output, **candidate) -> ab in ab units at the model's size.
     max_psnr_cost: How many dB of PSNR against gray the chosen decoding may cost (`model.*`).
     hue_tolerance: Hue recalls this close to the best are a tie, settled by ΔPSNR (`model.decoding_hue_tolerance`).
     max_examples: Eval examples used.
   """
-  from trainer import metrics  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer.objective import metrics  # pylint: disable=g-import-not-at-top
+  from trainer import scaling  # pylint: disable=g-import-not-at-top
   outputs, labs, seen = [], [], 0
   for features, targets in batches:
     outputs.append(output_fn(features))
-    l = model_lib.unscale_l(features['l'].numpy())
-    ab = model_lib.unscale_ab(targets['ab'].numpy())
+    l = scaling.unscale_l(features['l'].numpy())
+    ab = scaling.unscale_ab(targets['ab'].numpy())
     labs.extend(np.concatenate([l, ab], -1))
     seen += len(l)
     if seen >= max_examples:

@@ -38,7 +38,7 @@ def load_embedder(config: definitions.ModelConfig) -> Embedder:
 
 def _load_embedder(config: definitions.ModelConfig, weights: str) -> Embedder:
   if config.embedder == 'efficientnet_lite0':
-    from trainer import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    from trainer.networks import efficientnet_lite  # pylint: disable=g-import-not-at-top
     model = efficientnet_lite.load_efficientnet_lite0(weights=weights, include_top=False, pooling='avg')
     model.trainable = False
     return Embedder('efficientnet_lite0', model, 224, efficientnet_lite.preprocess, int(model.output.shape[-1]))
@@ -62,19 +62,19 @@ def embedding_size(config: definitions.ModelConfig) -> int:
 def quantized_l_embedding_fn(config: definitions.ModelConfig) -> Callable:
   """For the dataset build: quantized L plane (uint8 [H, W], as stored) -> embedding (float32 [size]).
 
-  Computes exactly what the trainer computes in the graph from the same record (`model.gray_to_rgb_0_255` of the
+  Computes exactly what the trainer computes in the graph from the same record (`scaling.gray_to_rgb_0_255` of the
   dequantized L), so precomputed and in-graph embeddings are interchangeable. Thread-safe.
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from contracts import schema  # pylint: disable=g-import-not-at-top
-  from trainer import model as model_lib  # pylint: disable=g-import-not-at-top
+  from trainer import scaling  # pylint: disable=g-import-not-at-top
   embedder = load_embedder(config)
 
   @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8)], reduce_retracing=True)
   def embed(l_quantized):
     l = tf.cast(l_quantized, tf.float32) / schema.L_SCALE
-    rgb = model_lib.gray_to_rgb_0_255(model_lib.scale_l(l)[None, ..., None], embedder.input_size)
+    rgb = scaling.gray_to_rgb_0_255(scaling.scale_l(l)[None, ..., None], embedder.input_size)
     return embedder(rgb)[0]
 
   return lambda plane: np.asarray(embed(tf.constant(plane)), np.float32)

@@ -1,0 +1,1 @@
+"""ColorizerTrainer: TFX's standard Trainer contract (TrainerSpec) with an executor that needs no TFDV."""

@@ -1,1 +1,0 @@
-"""FusionTrainer: TFX's standard Trainer contract (TrainerSpec) with an executor that needs no TFDV."""
