@@ -16,7 +16,7 @@ from tfx.dsl.io import fileio
 
 from contracts import schema
 from contracts import strips
-from trainer import metrics
+from trainer.objective import metrics
 
 SECTOR_NAMES = [f'{start}-{start + 60}°' for start in range(0, 360, 60)]
 

@@ -13,7 +13,7 @@ import numpy as np
 
 import configs
 from contracts import schema
-from trainer import metrics
+from trainer.objective import metrics
 
 SEPIA_AB = (6.0, 18.0)  # the constant tint of old photos (and of colorizers that learnt the average colour)
 REFERENCES = {

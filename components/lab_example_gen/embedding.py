@@ -10,9 +10,9 @@ from dataset import records
 
 
 def embedding_for(config: configs.PipelineConfig) -> records.Embedding | None:
-  """`trainer.embedders`' quantized-L embedder when `data.precompute_embeddings` asks for it, else None."""
+  """`trainer.networks.embedders`' quantized-L embedder when `data.precompute_embeddings` asks for it, else None."""
   if not config.data.precompute_embeddings or config.model.variant != 'fusion':
     return None  # (the dataset job reports a precompute without a fusion model)
-  from trainer import embedders  # pylint: disable=g-import-not-at-top  (Keras, only when needed)
+  from trainer.networks import embedders  # pylint: disable=g-import-not-at-top  (Keras, only when needed)
   return records.Embedding(config.model.embedder, embedders.embedding_size(config.model),
                               functools.partial(embedders.quantized_l_embedding_fn, config.model))
