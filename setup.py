@@ -21,9 +21,11 @@ setuptools.setup(
     install_requires=[
         'absl-py>=1.4,<2',
         'apache-beam[gcp]>=2.77',
+        'av>=18,<19',
         'google-cloud-storage',
         'isal',
         'numpy',
+        'opencv-python-headless>=5.1,<6',
         'pillow',
         'PyYAML',
         'tensorflow>=2.21,<2.22',
@@ -37,6 +39,8 @@ setuptools.setup(
             'colorize-train=trainer.task:console_main',
             'colorize=serving.cli:console_main',
             'colorize-web=serving.web:console_main',
+            'colorize-video=serving.video.cli:console_main',
+            'colorize-video-batch=serving.video.batch:console_main',
         ],
     },
 )
