@@ -26,6 +26,8 @@ On top of it this module
   wait) with `Retry-After`, the estimated seconds until the admitted uploads are done. There is a worker thread
   for every admitted upload plus a few, so the page, the samples and the refusals never wait behind them, and
   `--max_connections` is well above the queue so that concurrent uploads reach it rather than the listen backlog;
+* colorizes short clips (`/api/colorize_clip`, `serving.web_clips`): within `contracts.limits`' clip limits (bytes,
+  seconds, frame size; 413 beyond), holding an inference slot like a photo;
 * answers a request that stops arriving with 408 instead of closing it silently: one whose headers or body send
   nothing for `--request_timeout_s` (`request_timeout`), and one whose body ends (the client closes its side)
   before its `Content-Length` (`incomplete_body`). A connection idle between requests is closed without an answer.
@@ -53,7 +55,9 @@ import waitress.wasyncore
 
 from configs import flags as config_flags
 from contracts import decode
+from contracts import limits
 from serving import colorizer as colorizer_lib
+from serving import web_clips
 from serving import web_http
 from serving import web_page
 from serving import web_uploads
@@ -100,8 +104,11 @@ class ColorizeApp:
     self.samples = sorted(os.path.relpath(p, self.samples_dir)
                           for p in glob.glob(os.path.join(self.samples_dir, '**', '*.jpg'), recursive=True))
     self.max_upload_bytes = max_upload_bytes
+    self.max_clip_bytes = min(limits.WEB_MAX_CLIP_BYTES, max_upload_bytes)  # the server reads no larger body
+    self._predictor = None  # for clips, made from the loaded model on the first clip
     self.slots = web_uploads.InferenceSlots(max_concurrent_inference, max_queued_uploads, max_queue_wait_s)
-    self.page, self.page_csp = web_page.render(self.samples, max_upload_bytes)
+    self.page, self.page_csp = web_page.render(self.samples, max_upload_bytes, self.max_clip_bytes,
+                                               web_clips.limits_sentence(self.max_clip_bytes))
 
   def __call__(self, environ, start_response) -> Iterable[bytes]:
     try:
@@ -123,6 +130,10 @@ class ColorizeApp:
       if method != 'POST':
         raise Rejected(405, 'method_not_allowed', 'Use POST to upload a photo.', [('Allow', 'POST')])
       return self._colorize(environ)
+    if path == '/api/colorize_clip':
+      if method != 'POST':
+        raise Rejected(405, 'method_not_allowed', 'Use POST to upload a clip.', [('Allow', 'POST')])
+      return self._colorize_clip(environ)
     if method not in ('GET', 'HEAD'):
       raise Rejected(405, 'method_not_allowed', 'This page is read with GET.', [('Allow', 'GET, HEAD')])
     if path == '/':
@@ -144,6 +155,19 @@ class ColorizeApp:
       prepared = web_uploads.validate(data, name)
       png = self.colorizer.colorize(prepared)
     return 200, 'image/png', png, (('Cache-Control', 'no-store'),)
+
+  def _colorize_clip(self, environ):
+    name = urllib.parse.unquote(environ.get('HTTP_X_FILENAME') or 'clip')[:200]
+    length = int(environ.get('CONTENT_LENGTH') or 0)
+    if length > self.max_clip_bytes:
+      raise Rejected(413, decode.TOO_LARGE, f'{name} is {web_uploads.mb(length)}: clips are '
+                                            f'{web_clips.limits_sentence(self.max_clip_bytes)}.')
+    with self.slots.hold():
+      if self._predictor is None:
+        from serving.video import predictor as predictor_lib  # pylint: disable=g-import-not-at-top
+        self._predictor = predictor_lib.Predictor(self.colorizer.model_dir, self.colorizer.model)
+      mp4 = web_clips.colorize_clip(environ['wsgi.input'].read(length), name, self._predictor)
+    return 200, 'video/mp4', mp4, (('Cache-Control', 'no-store'),)
 
 
 class WebServer:

@@ -13,12 +13,13 @@ import html
 _STYLE = """
  body { font-family: sans-serif; margin: 2em; max-width: 70em; }
  .pair { display: flex; gap: 1em; align-items: flex-start; }
- .pair figure { margin: 0; flex: 1; } .pair img { max-width: 100%; }
+ .pair figure { margin: 0; flex: 1; } .pair img, video { max-width: 100%; }
  #error { color: #b00020; font-weight: bold; }
 """
 
 _SCRIPT = """
 const maxBytes = %(max_bytes)d;
+const maxClipBytes = %(max_clip_bytes)d;
 async function colorize(blob, name) {
   document.getElementById('error').textContent = '';
   document.getElementById('download').hidden = true;
@@ -54,6 +55,37 @@ document.getElementById('upload').addEventListener('submit', (e) => {
   const file = document.getElementById('file').files[0];
   if (file) colorize(file, file.name);
 });
+document.getElementById('clip-upload').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = document.getElementById('clip-file').files[0];
+  const status = document.getElementById('clip-status'), video = document.getElementById('clip-output');
+  const link = document.getElementById('clip-download');
+  if (!file) return;
+  video.hidden = true; link.hidden = true; document.getElementById('error').textContent = '';
+  if (file.size > maxClipBytes) {
+    document.getElementById('error').textContent = `${file.name} is ${(file.size / 1e6).toFixed(1)} MB: the limit is ${maxClipBytes / 1e6} MB.`;
+    return;
+  }
+  status.textContent = 'Colorizing ' + file.name + ' (about 10 frames a second) ...';
+  let response;
+  try {
+    response = await fetch('/api/colorize_clip', {method: 'POST', body: file,
+      headers: {'Content-Type': 'application/octet-stream', 'X-Filename': encodeURIComponent(file.name)}});
+  } catch (e) {
+    status.textContent = '';
+    document.getElementById('error').textContent = 'The server did not answer; try again.';
+    return;
+  }
+  status.textContent = '';
+  if (!response.ok) {
+    document.getElementById('error').textContent = (await response.json()).error;
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  video.src = url; video.hidden = false;
+  link.href = url; link.download = file.name.replace(/\\.[^.]*$/, '') + '_colorized.mp4'; link.hidden = false;
+  status.textContent = 'Done: ' + file.name;
+});
 document.getElementById('sample').addEventListener('change', async (e) => {
   if (!e.target.value) return;
   const response = await fetch('/samples/' + e.target.value);
@@ -74,6 +106,12 @@ _PAGE = """<!doctype html>
  <figure><figcaption>Colorized</figcaption><img id="output" alt=""></figure>
 </div>
 <p><a id="download" download="colorized.png" hidden>Download the colorized photo</a></p>
+<h2>Or a short film clip</h2>
+<form id="clip-upload"><input type="file" id="clip-file" accept="video/*"> <button type="submit">Colorize the
+clip</button> <small>{clip_limits}</small></form>
+<p id="clip-status"></p>
+<video id="clip-output" controls hidden></video>
+<p><a id="clip-download" download="colorized.mp4" hidden>Download the colorized clip</a></p>
 <script>{script}</script>
 </body></html>
 """
@@ -94,11 +132,14 @@ SECURITY_HEADERS = (
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 
-def render(samples: list[str], max_upload_bytes: int) -> tuple[bytes, str]:
+def render(samples: list[str], max_upload_bytes: int, max_clip_bytes: int | None = None,
+           clip_limits: str = '') -> tuple[bytes, str]:
   """The page (with the bundled samples offered) and its Content-Security-Policy."""
   options = ''.join(f'<option value="{html.escape(s)}">{html.escape(s)}</option>' for s in samples)
-  script = _SCRIPT % {'max_bytes': max_upload_bytes}
-  page = _PAGE.format(style=_STYLE, script=script, options=options).encode('utf-8')
+  script = _SCRIPT % {'max_bytes': max_upload_bytes,
+                      'max_clip_bytes': max_upload_bytes if max_clip_bytes is None else max_clip_bytes}
+  page = _PAGE.format(style=_STYLE, script=script, options=options,
+                      clip_limits=html.escape(clip_limits)).encode('utf-8')
   csp = (f"default-src 'none'; script-src {csp_hash(script)}; style-src {csp_hash(_STYLE)}; "
-         "img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+         "img-src 'self' blob:; media-src blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
   return page, csp
