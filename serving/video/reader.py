@@ -165,7 +165,7 @@ class ContainerReader:
                        f'frames up to {end_s:.2f} s of the {self._declared_end:.2f} s it declares')
     if containers.is_cut_short(self.path):
       raise VideoError(self.path, errors.TRUNCATED, f'{containers.NAMES[self._family]}: the file is shorter than '
-                                                    f'its container declares (ends after frame {decoded})')
+                                                    f'its container declares: it ends after frame {decoded}')
 
   def close(self) -> None:
     self._container.close()
