@@ -1,6 +1,6 @@
-"""One film, end to end: read its frames, take their L (`contracts.colorspace`, the one Lab conversion), predict ab
-in batches with the model, make it consistent across frames (`video.consistency`), recombine with the untouched
-input L and write the MP4 with the sound (`video.writer`), never leaving a half-written output.
+"""One film, end to end: read its frames, take their L (`lab_frames`, through the one Lab conversion), predict ab in
+batches with the model, make it consistent across frames (`consistency`), recombine with the untouched input L and
+write the MP4 with the sound (`writer`), never leaving a half-written output.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Callable
 import av
 import numpy as np
 
-from contracts import colorspace
 from contracts import limits
 from serving.video import consistency as consistency_lib
 from serving.video import errors
+from serving.video import lab_frames
 from serving.video import reader as reader_lib
 from serving.video import writer as writer_lib
 from serving.video.errors import VideoError
@@ -122,13 +122,12 @@ def colorize_video(source: str, output: str, predictor, options: Options = Optio
 
         def flush(batch: list[reader_lib.Frame]) -> None:
           nonlocal colour_input
-          labs = colorspace.rgb8_to_lab(np.stack([frame.rgb for frame in batch]))
-          if not colour_input and limits.is_colour_lab(labs):
+          l, colour = lab_frames.luminance(np.stack([frame.rgb for frame in batch]))
+          if colour and not colour_input:
             colour_input = True
             tell(COLOUR_NOTE)
-          out = colorizer.colorize(np.ascontiguousarray(labs[..., 0]))
-          for frame, lab in zip(batch, out):
-            writer.write(colorspace.lab_to_rgb8(lab), frame.time_s)
+          for frame, rgb in zip(batch, lab_frames.to_rgb8(colorizer.colorize(l))):
+            writer.write(rgb, frame.time_s)
           if progress:
             progress(len(batch))
 
