@@ -55,14 +55,15 @@ class DataConfig:
     shards: Number of TFRecord shards per split; the train count must be at least the number of workers.
     seed: Mixed into every per-photo hash, so a different seed gives a different (but reproducible) build.
     augmentation: Augmentation of the training split.
-    compression_level: ISA-L deflate level (0-3) of the gzip TFRecord shards; 1 is the measured sweet spot.
-    photo_pool: How each Beam worker parallelizes the per-photo work: `process` (a pool of processes started from a
-      forkserver, never forked from the Beam worker; the fastest on a multi-core machine) or `thread` (for runners that already run one SDK process per core).
+    compression_level: ISA-L deflate level (0-3) of the gzip TFRecord shards (higher: smaller files, slower).
+    photo_pool: How each Beam worker parallelizes the per-photo work: `process` (a pool of processes started from
+      a forkserver, never forked from the Beam worker; the faster on a multi-core machine) or `thread` (for
+      runners that already run one SDK process per core).
     photo_workers: Size of that pool (0 = number of cores).
     tfds_data_dir: TFDS data_dir for `tfds:` inputs (empty = TFDS's default, ~/tensorflow_datasets).
     precompute_embeddings: Run the model's frozen embedder in the Beam job and store its output per record.
     spill_records: Park compressed records in spill files under the version folder (one per batch of photos) and
-      shuffle only their locations (default; measured 289 -> 449 photos/s locally). False sends the records
+      shuffle only their locations (default: far less data through the runner's shuffle). False sends the records
       themselves through the runner's shuffle, which may suit a runner with a shuffle service better than many
       small range reads.
   """
@@ -136,18 +137,16 @@ class ModelConfig:
       `decoding.json` next to the model and baked into the serving graph. `l1_chroma` and class-rebalanced
       regression aim above the true chroma on purpose; a gain < 1 takes back what costs fidelity.
     flip_averaging: Serve the prediction for the photo combined with the one for its mirror image, mirrored back
-      (test-time augmentation; how: `flip_averaging_chroma`): +0.15 dB against gray at equal hue recall for the
-      shipped colorizer, for a second network pass per photo (README, quality benchmark). The decoding is chosen
-      on the combined output.
+      (test-time augmentation; how: `flip_averaging_chroma`), at the cost of a second network pass per photo. The
+      decoding is chosen on the combined output.
     flip_averaging_chroma: With `flip_averaging`, for an ab output (regression losses): `keep` serves the mean
       ab vector's hue at the mean of the two predictions' chromas, `mean` the mean vector itself, which is grayer
-      wherever the two disagree on the hue. For the shipped colorizer at its chosen gain x0.8, `keep` gives +0.003
-      hue recall at -0.05 dB on the eval split (+0.002 at equal ΔPSNR) and +0.008 on unseen photos (README). Bin
-      logits are always averaged.
+      wherever the two disagree on the hue. Bin logits (the classification losses) are always averaged.
     chroma_boost: `l1_chroma`: the chroma the prediction is pushed towards, as a multiple of the true chroma.
     chroma_weight: `l1_chroma`: weight of the chroma term against the L1 term.
-    regression_weight: `classification+l1_chroma`: weight of the regression head's loss (scaled ab, ~0.1 after
-      training) against the cross-entropy (~4 nats): 10 gives both heads' gradients a similar say.
+    regression_weight: `classification+l1_chroma`: weight of the regression head's loss (on scaled ab, a small
+      number) against the cross-entropy (in nats, a larger one); the default gives both heads' gradients a
+      similar say.
     regression_rebalancing: Class rebalancing for the regression losses (and the two-head variant's regression
       head), in [0, 1]: each pixel's loss is scaled by w^this, w being the classification's rebalancing weight
       (`rebalance_lambda`) of its true colour's bin, renormalized to average 1 over the training photos. 0 = off;
@@ -214,7 +213,7 @@ class TrainingConfig:
     hue_repeat_threshold: Repeat-factor sampling by hue (`trainer/input/hue_sampling.py`, after LVIS's): a training
       photo holding a hue sector that only a share f of the photos hold is drawn max(1, sqrt(t / f)) times per
       pass on average, for this threshold t (the sectors' shares are counted on a sample of the training split);
-      0 = off. On Caltech-3k, t = 0.25 repeats the photos with cyan about 2x and those with purple 1.4x.
+      0 = off. The exported weights' header records the factors (`hue_repeat_sampling`).
     checkpoint_every_steps: Steps between checkpoints used to resume after a crash.
     worker_start_timeout_seconds: How long a worker waits for its peers before giving up with an error.
     precision: `float32`, `mixed_bfloat16` (bf16 compute, float32 weights; no loss scaling needed),
@@ -237,8 +236,8 @@ class TrainingConfig:
     weight_averaging_learning_rate: With weight averaging: > 0 = SWA's schedule, the decay ends at this rate where
       the averaging window starts and the rate holds there through it (the encoder's at its multiplier); 0 = the
       schedule decays to 0 through the window as without averaging.
-    xla: Compile the training step with XLA on GPUs (ignored on CPU, where it measured 5.6x slower: 1.8 vs 10.0
-      examples/s for the unet's whole-network step, the depthwise convolutions' XLA CPU kernels being slow).
+    xla: Compile the training step with XLA on GPUs (ignored on CPU, where XLA's kernels for the unet's depthwise
+      convolutions are slow: docs/benchmarks.md).
     time_budget_seconds: Stop training (then the end-of-run evaluation, decoding choice and export as usual)
       once the step loop has run this long; 0 = no budget, train `epochs`. The learning-rate schedule and the
       frozen phase follow the elapsed share of the budget when it is ahead of the steps' share, so a budgeted
