@@ -1,0 +1,379 @@
+"""The figures of README.md and docs/*.md, rendered from benchmarks/results/ (and the shipped weights' header).
+
+    .venv/bin/python -m benchmarks.docs_tables            # rewrite every generated block in place
+    .venv/bin/python -m benchmarks.docs_tables --check    # exit 1 when a block differs from a fresh render
+
+A generated block sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in a Markdown file; NAME says what
+is rendered there (`BLOCKS`). The figures are never typed by hand, so a re-run benchmark changes the docs only
+through this script, and tests/test_docs.py fails when a block and its results file disagree. A row a table needs
+that its results file lacks is an error naming the row and the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import sys
+from typing import Any, Callable
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = 'benchmarks/results'
+SHIPPED = 'trainer/pretrained/colorizer_unet_128.npz'
+DOCUMENTS = ('README.md', 'docs/benchmarks.md', 'docs/quality.md', 'docs/shipped_colorizer.md')
+SECTORS = ('0-60', '60-120', '120-180', '180-240', '240-300', '300-360')
+
+# The models of a quality table (bench_unseen's row names), in table order, with the names readers see.
+QUALITY_MODELS = {
+    'reference: gray': 'no colour (gray)',
+    'reference: sepia': 'constant sepia tint',
+    'shipped': f'shipped colorizer (`{SHIPPED}`)',
+    'demo': "`make demo`'s pushed model",
+}
+
+_BLOCK = re.compile(r'(<!-- ([a-z0-9-]+):begin -->\n)(.*?)(<!-- \2:end -->)', re.S)
+
+
+class MissingResult(KeyError):
+  """A results file, or a row a table needs, is missing."""
+
+  def __str__(self):
+    return str(self.args[0])
+
+
+def _load(name: str) -> dict[str, Any]:
+  path = os.path.join(ROOT, RESULTS, name)
+  if not os.path.exists(path):
+    raise MissingResult(f'{RESULTS}/{name}: missing (its benchmark writes it)')
+  with open(path, encoding='utf-8') as f:
+    return json.load(f)
+
+
+def _rows_by_model(name: str, models) -> list[dict[str, Any]]:
+  results = _load(name)
+  by_model = {row['model']: row for row in results['rows']}
+  missing = [m for m in models if m not in by_model]
+  if missing:
+    raise MissingResult(f'{RESULTS}/{name}: no row named {", ".join(repr(m) for m in missing)} '
+                        f'(rows: {", ".join(repr(m) for m in by_model)})')
+  return [by_model[m] for m in models]
+
+
+def _nan(x) -> bool:
+  return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _f(x, digits=2, sign=False) -> str:
+  if _nan(x):
+    return 'n/a'
+  return f'{x:+.{digits}f}' if sign else f'{x:.{digits}f}'
+
+
+def _interval(bounds, digits=3) -> str:
+  if not bounds or any(_nan(b) for b in bounds):
+    return 'n/a'
+  return f'{bounds[0]:.{digits}f}-{bounds[1]:.{digits}f}'
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+  return '\n'.join(lines) + '\n'
+
+
+def _sepia_multiple(row, sepia) -> str:
+  """A model's hue recall as a multiple of the sepia tint's (what the gate's `min_hue_recall_vs_sepia` reads)."""
+  if row['model'].startswith('reference: ') or not sepia['hue_recall']:
+    return ''
+  return f' = {row["hue_recall"] / sepia["hue_recall"]:.2f}x sepia'
+
+
+def _quality_summary(name: str, what: str) -> str:
+  """Hue recall with its 90% interval, the six sectors, ΔPSNR, colourfulness ratio, desaturation rate."""
+  results = _load(name)
+  rows = _rows_by_model(name, QUALITY_MODELS)
+  sepia = rows[1]
+  body = []
+  for model, row in zip(QUALITY_MODELS.values(), rows):
+    body.append([model, f'**{_f(row["hue_recall"], 3)}** ({_interval(row.get("hue_recall_interval"))})'
+                 + _sepia_multiple(row, sepia)]
+                + [_f(s) for s in row['hue_recall_sectors']]
+                + [_f(row['delta_psnr'], sign=True), _f(row['colourfulness_ratio']), _f(row['desaturation_rate'])])
+  header = (['model', 'hue-balanced recall (90% interval)'] + [f'{s}°' for s in SECTORS]
+            + ['ΔPSNR vs gray (dB)', 'colourfulness ratio', 'desaturation rate'])
+  return (f'{what}: {results["images"]} photos at {results["size"]} px (`{RESULTS}/{name}`).\n\n'
+          + _table(header, body))
+
+
+def _quality_sectors(name: str, what: str) -> str:
+  """Every figure of each model, with the bootstrap interval of each sector."""
+  results = _load(name)
+  rows = _rows_by_model(name, QUALITY_MODELS)
+  body = []
+  for model, row in zip(QUALITY_MODELS.values(), rows):
+    sectors = row.get('hue_recall_sectors_interval') or [None] * 6
+    body.append([model, f'{_f(row["hue_recall"], 3)} ({_interval(row.get("hue_recall_interval"))})']
+                + [f'{_f(s)} ({_interval(i, 2)})' for s, i in zip(row['hue_recall_sectors'], sectors)]
+                + [f'{_f(row["psnr"])} ({_f(row["delta_psnr"], sign=True)})', _f(row['colourfulness_ratio']),
+                   _f(row['delta_colourfulness'], 1), _f(row['desaturation_rate'], 3),
+                   _f(row.get('rebalanced_ab_accuracy'), 3)])
+  header = (['model', 'hue recall'] + [f'{s}°' for s in SECTORS]
+            + ['PSNR (ΔPSNR) dB', 'CF ratio', 'ΔCF', 'desaturation', 'rebalanced ab acc.'])
+  return (f'{what}: {results["images"]} photos at {results["size"]} px (`{RESULTS}/{name}`); 90% bootstrap '
+          'intervals over the photos in brackets.\n\n' + _table(header, body))
+
+
+def unseen_summary() -> str:
+  return _quality_summary('unseen.json', 'Photos none of the models was trained on')
+
+
+def heldout_summary() -> str:
+  return _quality_summary('heldout_test.json', "The held-out test split of the shipped colorizer's corpus")
+
+
+def unseen_sectors() -> str:
+  return _quality_sectors('unseen.json', 'Photos none of the models was trained on')
+
+
+def heldout_sectors() -> str:
+  return _quality_sectors('heldout_test.json', "The held-out test split of the shipped colorizer's corpus")
+
+
+def bench_quality() -> str:
+  results = _load('quality.json')
+  variants = results['variants']
+  references = {v['variant']: v for v in variants if v['variant'].startswith('reference: ')}
+  for needed in ('reference: gray', 'reference: sepia'):
+    if needed not in references:
+      raise MissingResult(f'{RESULTS}/quality.json: no row named {needed!r}')
+  body = []
+  for v in variants:
+    name = v['variant'] if v['variant'].startswith('reference') else f'{v["variant"]} / {v["loss"]}'
+    if v.get('overrides'):
+      name += ' (' + ', '.join(f'`{o}`' for o in v['overrides']) + ')'
+    decoding = ''
+    if 'chroma_gain' in v:
+      decoding = f'gain x{v["chroma_gain"]}'
+    elif 'temperature' in v:
+      decoding = f'T = {v["temperature"]}, s = {v.get("prior_correction", 0)}'
+    steps = f'{v["steps"]} ({v["examples_per_s"]:.1f})' if 'steps' in v else ''
+    body.append([name, steps, decoding, _f(v['delta_psnr'], sign=True), _f(v['colourfulness_ratio']),
+                 _f(v['desaturation_rate']), _f(v['hue_recall'], 3),
+                 ' / '.join(_f(s) for s in v['hue_recall_sectors'])])
+  header = ['variant / loss', 'steps (examples/s)', 'decoding chosen', 'ΔPSNR vs gray (dB)', 'colourfulness ratio',
+            'desaturation rate', 'hue-balanced recall', 'sectors ' + ' / '.join(SECTORS)]
+  examples = results.get('examples', {})
+  return (f'{results["minutes_per_variant"]:g} minutes of training per variant on {results["cpus"]} CPU cores, '
+          f'{results["size"]} px, {examples.get("train", "?")} training examples; scored on '
+          f'{variants[0]["images"]} eval photos (`{RESULTS}/quality.json`).\n\n' + _table(header, body))
+
+
+def bench_dataset_build() -> str:
+  r = _load('dataset_build.json')
+  floor = statistics.median(run['images_per_s'] for run in r['decode_floor_runs'])
+  loop = r['per_image_loop']
+  rows = [['(a) decode floor: decode + resize, a process per core', f'{floor:.0f}', '1.00x',
+           f'{floor / loop["images_per_s"]:.1f}x', '–', '–'],
+          ['(b) per-image loop: PIL + scikit-image, float32 records', f'{loop["images_per_s"]:.1f}',
+           f'{loop["images_per_s"] / floor:.3f}x', '1.0x', '–', f'{loop["bytes_per_record"] / 1024:.0f} KiB']]
+  for i, job in enumerate(r['jobs']):
+    copies = f'{job["copies"]} augmented cop{"y" if job["copies"] == 1 else "ies"}'
+    what = (f'{job["mode"]}, {copies}, {job["pool"]} pool of {job["pool_size"]}'
+            + (f', {job["workers"]} Beam workers' if job['workers'] > 1 else ''))
+    rate = r['summary']['job_images_per_s'] if i == 0 else job['images_per_s']
+    cells = [f'(c) the job: {what}' + (' (default)' if i == 0 else ''), f'{rate:.0f}', f'{rate / floor:.2f}x',
+             f'{rate / loop["images_per_s"]:.1f}x', f'{job["examples_per_s"]:.0f}',
+             f'{job["bytes_per_record"] / 1024:.0f} KiB']
+    rows.append([f'**{c}**' for c in cells] if i == 0 else cells)
+  header = ['what', 'images/s', 'vs decode floor', 'vs per-image loop', 'examples/s', 'bytes/record']
+  profile = _table(['step (one worker thread)', 'ms per photo'],
+                   [[step, f'{ms:.2f}'] for step, ms in r['profile_ms_per_photo'].items()])
+  return (f'{r["images"]} photos at {r["size"]} px on {r["cpus"]} CPU cores (`{RESULTS}/dataset_build.json`; the '
+          f'floor and the default job are medians of {len(r["decode_floor_runs"])} alternating runs).\n\n'
+          + _table(header, rows) + '\n' + profile)
+
+
+def bench_training() -> str:
+  r = _load('training.json')
+  ceiling = r['ceiling']['conv3x3_forward_and_filter_grad_gflops']
+  rows = [[s['variant'], str(s['size']), f'{s["synthetic_examples_per_s"]:.1f}', f'{s["records_examples_per_s"]:.1f}',
+           f'{s["achieved_gflops"]:.0f}', f'{s["achieved_gflops"] / ceiling:.2f}', f'{100 * s["ab_input_cost"]:+.1f}%',
+           f'{100 * s["input_cpu_share"]:.1f}%'] for s in r['summary']]
+  header = ['variant', 'size', 'synthetic input, examples/s', 'records, examples/s', 'achieved GFLOP/s',
+            'fraction of the conv ceiling', 'input cost, A/B', 'input cost, CPU share']
+  pipeline = ', '.join(f'{v["ms_per_example_one_thread"]:.2f} ms per example at {size} px'
+                       for size, v in r['input_pipeline'].items())
+  emb = r['embeddings']
+  return (f'Batch 16, {r["steps"]} timed steps, {r["cpus"]} CPU cores (`{RESULTS}/training.json`). The machine\'s '
+          f'ceiling in the same run: float32 matmul 4096² {r["ceiling"]["matmul_4096_gflops"]:.0f} GFLOP/s, 3x3 '
+          f'convolution forward + filter gradient {ceiling:.0f} GFLOP/s.\n\n' + _table(header, rows)
+          + f'\nThe input pipeline alone on one thread: {pipeline}. An epoch of {emb["train_examples"]} examples at '
+          f'{emb["size"]} px (`fusion`): {emb["in_graph_epoch_s"]:.1f} s with the embedding computed in the graph, '
+          f'{emb["precomputed_epoch_s"]:.1f} s with it precomputed by the dataset build.\n')
+
+
+def bench_precision() -> str:
+  r = _load('precision.json')
+  by = {}
+  for row in r['rows']:
+    by.setdefault(row['configuration'], {})[row['precision']] = row['examples_per_s']
+  precisions = list(dict.fromkeys(row['precision'] for row in r['rows']))
+  rows = []
+  for configuration, rates in by.items():
+    cells = [configuration] + [_f(rates.get(p), 1 if rates.get(p, 0) >= 1 else 2) for p in precisions]
+    if 'float32' in rates and 'mixed_bfloat16' in rates:
+      cells.append(f'{rates["mixed_bfloat16"] / rates["float32"]:.2f}x')
+    rows.append(cells)
+  header = ['configuration'] + [f'{p}, examples/s' for p in precisions] + ['bf16 / fp32']
+  return (f'Synthetic input, batch {r["batch"]}, {r["size"]} px (`{RESULTS}/precision.json`); `training.precision: '
+          f'auto` picks {r["auto_precision"]} on this machine.\n\n' + _table(header, rows))
+
+
+def bench_colorize() -> str:
+  r = _load('colorize.json')
+  latency = r['one_megapixel_latency_s']
+  memory = r['memory_24mp']
+  peaks = ', '.join(f'{m / 1024:.2f}' for m in memory['peak_mib_after_each_call'])
+  width, height = memory['output_size']
+  return _table(['what', 'figure'], [
+      ['1-megapixel photos, latency p50 / p90 / p99',
+       f'{latency["p50"]:.2f} / {latency["p90"]:.2f} / {latency["p99"]:.2f} s'],
+      ['1-megapixel photos, throughput', f'{r["one_megapixel_images_per_s"]:.1f} images/s'],
+      ['bundled photos at their own size, throughput', f'{r["native_size_images_per_s"]:.1f} images/s'],
+      [f'{width}x{height} photo colorized {len(memory["peak_mib_after_each_call"])} times: peak memory after each '
+       'call', f'{peaks} GiB (before the first: {memory["baseline_mib"] / 1024:.2f} GiB)'],
+  ]) + f'\n{r["photos"]} photos, {r["cpus"]} CPU cores (`{RESULTS}/colorize.json`).\n'
+
+
+def bench_web_load() -> str:
+  r = _load('web_load.json')
+  rows = []
+  for run in r['runs']:
+    upload = run['upload']
+    for level in run['levels']:
+      counts = level['status_counts']
+      refused = level.get('latency_503_s')
+      rows.append([f'{upload["width"]}x{upload["height"]} ({upload["bytes"] // 1000} KB)', str(level['concurrent']),
+                   str(counts.get('200', 0)), str(sum(v for k, v in counts.items() if k != '200')),
+                   str(level['failed_connections']), f'{level["colorized_per_s"]:.2f}',
+                   f'{level["latency_200_s"]["p50"]:.2f} / {level["latency_200_s"]["p99"]:.2f} s',
+                   f'{refused["p50"]:.2f} / {refused["max"]:.2f} s' if refused else '–',
+                   f'{level["server_peak_rss_mib"]:.0f} MiB'])
+  header = ['upload', 'at once', '200', '503', 'failed connections', 'colorized/s', 'p50 / p99 of the 200s',
+            'p50 / max of the 503s', 'server peak RSS']
+  limits = ', '.join(f'`--{k}={v:g}`' for k, v in r['server_limits'].items())
+  return (f'Model: {r["model"]}; {r["cpus"]} CPU cores; server limits {limits} (`{RESULTS}/web_load.json`).\n\n'
+          + _table(header, rows))
+
+
+def bench_video() -> str:
+  r = _load('video.json')
+  flicker = r['flicker_ab']
+  colour = r['colour']
+  rows = [['per-frame colorization', _f(flicker['per_frame']), _f(colour['per_frame']['hue_recall'], 3),
+           _f(colour['per_frame']['psnr'])],
+          ['with the consistency step', _f(flicker['consistent']), _f(colour['consistent']['hue_recall'], 3),
+           _f(colour['consistent']['psnr'])],
+          ['the original colour clip', _f(flicker['original']), '1.000', '–']]
+  inputs = {'480p': 'gray MP4, 480p', '720p': 'gray MP4, 720p', '480p_colour_input': 'colour MP4, 480p'}
+  speed = [[inputs.get(name, name), f'{s["frames_per_s"]:.1f}', f'{s["model_frames_per_s"]:.1f}', f'{s["consistency_frames_per_s"]:.1f}']
+           for name, s in r['speed'].items() if 'frames_per_s' in s]
+  width, height = r['clip']['size']
+  return (f'A {width}x{height} clip of {r["clip"]["frames"]} frames in three shots ({", ".join(r["clip"]["shots"])}), '
+          f'{r["cpus"]} CPU cores (`{RESULTS}/video.json`).\n\n'
+          + _table(['output', 'flicker (mean ab change along the flow)', 'hue-balanced recall', 'PSNR (dB)'], rows)
+          + '\n' + _table(['input', 'frames/s, whole path', 'model alone', 'consistency step alone'], speed))
+
+
+def shipped_header() -> str:
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  with np.load(os.path.join(ROOT, SHIPPED), allow_pickle=False) as archive:
+    header = json.loads(bytes(archive['__meta__']).decode('utf-8'))
+  averaging = header.get('weight_averaging') or {}
+  sampling = header.get('hue_repeat_sampling') or {}
+  factors = ' / '.join(f'{f:g}' for f in sampling.get('sector_factors', []))
+  rows = [
+      ['`variant`, `loss`', f'{header["variant"]}, {header["loss"]}'],
+      ['`embedder`', header['embedder']],
+      ['`encoder_filters`, `decoder_filters`, `fusion_channels`',
+       f'{header["encoder_filters"]}, {header["decoder_filters"]}, {header["fusion_channels"]}'],
+      ['`image_size`', f'{header["image_size"]} px'],
+      ['`steps`', str(header['steps'])],
+      ['`recipe`', f'`{header.get("recipe", "")}`'],
+      ['`trained_on`', header.get('trained_on', '')],
+      ['`warm_started_from`', header.get('warm_started_from') or "'' (ImageNet's encoder)"],
+  ]
+  if averaging:
+    rows.append(['`weight_averaging`', f'the mean of {averaging["snapshots"]} snapshots, steps '
+                 f'{averaging["first_step"]}-{averaging["last_step"]} (the last {averaging["fraction"]:.0%})'])
+  if sampling:
+    rows.append(['`hue_repeat_sampling`', f'threshold {sampling["threshold"]:g}; factors per sector '
+                 f'{" / ".join(SECTORS)}°: {factors}'])
+  sources = header.get('data_sources') or []
+  text = (f'`{SHIPPED}`, its header:\n\n' + _table(['field', 'value'], rows))
+  if sources:
+    text += (f'\n`data_sources` ({sum(s["photos"] for s in sources)} photos):\n\n'
+             + _table(['source', 'content', 'licence', 'photos'],
+                      [[s['name'], s.get('content', ''), s.get('licence', ''), str(s['photos'])] for s in sources]))
+  return text
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    'quality-table': unseen_summary,
+    'unseen-summary': unseen_summary,
+    'heldout-summary': heldout_summary,
+    'unseen-sectors': unseen_sectors,
+    'heldout-sectors': heldout_sectors,
+    'bench-quality': bench_quality,
+    'bench-dataset-build': bench_dataset_build,
+    'bench-training': bench_training,
+    'bench-precision': bench_precision,
+    'bench-colorize': bench_colorize,
+    'bench-web-load': bench_web_load,
+    'bench-video': bench_video,
+    'shipped-header': shipped_header,
+}
+
+
+def blocks_of(text: str) -> list[tuple[str, str]]:
+  """(name, content) of every generated block of a Markdown text."""
+  return [(m.group(2), m.group(3)) for m in _BLOCK.finditer(text)]
+
+
+def render_text(text: str, path: str = '<text>') -> str:
+  """`text` with every generated block rendered afresh; an unknown block name is an error."""
+  def replace(match):
+    name = match.group(2)
+    if name not in BLOCKS:
+      raise KeyError(f'{path}: unknown generated block {name!r} (known: {", ".join(BLOCKS)})')
+    return match.group(1) + BLOCKS[name]() + match.group(4)
+  return _BLOCK.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--check', action='store_true', help='Exit 1 when a generated block differs from a fresh render.')
+  args = parser.parse_args(argv)
+  stale = []
+  for document in DOCUMENTS:
+    path = os.path.join(ROOT, document)
+    with open(path, encoding='utf-8') as f:
+      text = f.read()
+    fresh = render_text(text, document)
+    if fresh != text:
+      stale.append(document)
+      if not args.check:
+        with open(path, 'w', encoding='utf-8') as f:
+          f.write(fresh)
+  if args.check and stale:
+    print(f'generated blocks out of date in {", ".join(stale)}: run python -m benchmarks.docs_tables')
+    return 1
+  print(('rewrote ' + ', '.join(stale)) if stale and not args.check else 'generated blocks are up to date')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
