@@ -11,7 +11,7 @@ install: $(STAMP)
 
 # Why --no-deps: tfx 1.21.0 declares ml-metadata>=1.21 and tensorflow-data-validation>=1.21, which have no wheels
 # for CPython 3.11 / linux x86_64, so pip's resolver refuses. We install a verified, fully pinned set without
-# resolution, then tfx + ml-pipelines-sdk + ml-metadata 1.17.1 on top (README: "Why the install is two steps").
+# resolution, then tfx + ml-pipelines-sdk + ml-metadata 1.17.1 on top (docs/architecture.md, "Install").
 $(STAMP): requirements/base.lock requirements/tfx.lock requirements/cloud.lock requirements/dev.lock setup.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
 	  || (echo "Set PYTHON=/path/to/python3.11" && false)

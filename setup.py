@@ -2,7 +2,7 @@
 
 The same package is installed on a laptop (`make install`), in the pipeline's container image, and on Dataflow
 workers (`--setup_file=./setup.py`). Dependencies are pinned in requirements/*.lock and installed with `--no-deps`
-(see README: TFX 1.21's declared pins cannot be resolved on this platform), so `install_requires` lists only the
+(docs/architecture.md, "Install": TFX 1.21's declared pins cannot be resolved on this platform), so `install_requires` lists only the
 direct requirements, loosely, for Dataflow workers whose base image already holds the pinned set.
 """
 
@@ -13,7 +13,7 @@ setuptools.setup(
     version='0.1.0',
     description='Image colorization as a Beam + TFX pipeline: Lab TFRecords, fusion trainer, evaluator, pusher.',
     python_requires='>=3.11,<3.12',
-    # The layers, bottom to top (README: Layout): configs, contracts, dataset | trainer | serving, components, pipeline.
+    # The layers, bottom to top (docs/architecture.md): configs, contracts, dataset | trainer | serving, components, pipeline.
     packages=setuptools.find_packages(include=['configs', 'contracts', 'contracts.*', 'dataset', 'dataset.*',
                                                'trainer', 'trainer.*', 'serving', 'serving.*',
                                                'components', 'components.*', 'pipeline', 'pipeline.*']),

@@ -116,8 +116,8 @@ class ProcessPhotosFn(beam.DoFn):
 
   Photos are handed, in batches, to a pool of processes (`data.photo_pool`) as they arrive, with a bounded number
   in flight, so one Beam worker thread keeps every core busy while it moves finished records on. Processes by
-  default: the per-photo work holds the GIL in places, and a thread pool measured slower (see the README's
-  benchmark table). A thread pool remains for the precomputed-embedding path (a TensorFlow model does not cross process boundaries;
+  default: the per-photo work holds the GIL in places, and a thread pool is slower (docs/benchmarks.md, the
+  dataset build). A thread pool remains for the precomputed-embedding path (a TensorFlow model does not cross process boundaries;
   it parallelizes itself) and for runners that already run one SDK process per core. Counters are updated on
   the Beam thread (Beam's metrics are thread-local).
 

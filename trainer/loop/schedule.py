@@ -19,23 +19,23 @@ def learning_rate(training: definitions.TrainingConfig, progress: float) -> floa
   there through the window, so the snapshots that are averaged spread over the region the run has reached
   instead of all sitting where a decay to 0 stops."""
   progress = min(max(progress, 0.0), 1.0)
-  warmup = training.warmup_fraction
+  warmup = training.schedule.warmup_fraction
   if warmup > 0 and progress < warmup:
-    return training.learning_rate * progress / warmup
+    return training.optimizer.learning_rate * progress / warmup
   floor, end = 0.0, 1.0
-  if training.weight_averaging_learning_rate > 0 and training.weight_averaging_fraction > 0:
-    floor, end = training.weight_averaging_learning_rate, max(1.0 - training.weight_averaging_fraction, warmup)
+  if training.averaging.learning_rate > 0 and training.averaging.fraction > 0:
+    floor, end = training.averaging.learning_rate, max(1.0 - training.averaging.fraction, warmup)
     if progress >= end:
       return floor
-  if training.lr_schedule == 'constant':
-    return training.learning_rate
+  if training.schedule.decay == 'constant':
+    return training.optimizer.learning_rate
   span = max(end - warmup, 1e-9)
-  return floor + (training.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / span))
+  return floor + (training.optimizer.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / span))
 
 
 def encoder_frozen(training: definitions.TrainingConfig, progress: float) -> bool:
   """True during the first phase, when only the decoder of the pretrained-encoder model learns."""
-  return progress < training.frozen_encoder_fraction
+  return progress < training.schedule.frozen_encoder_fraction
 
 
 def cpu_has_native_bf16() -> bool:
@@ -62,8 +62,8 @@ def resolve_precision(training: definitions.TrainingConfig) -> str:
   `auto`: on GPUs, mixed_bfloat16 from compute capability 8.0 (Ampere: bf16 tensor cores, no loss scaling),
   mixed_float16 on 7.x (Volta/Turing tensor cores, with loss scaling), float32 before. On CPUs float32, even
   with AVX512_BF16: TensorFlow's CPU kernels for this model's depthwise convolutions and resizes have no fast
-  bf16 path, and a bf16 unet step measured 4-5x slower than float32 on the reference EPYC (README, training
-  benchmark).
+  bf16 path, so a bf16 unet step is several times slower than float32 there (docs/benchmarks.md, training
+  throughput).
   """
   if training.precision == 'bfloat16_decoder':
     return 'float32'  # only the unet decoder's convolutions compute in bfloat16: `decoder_conv_policy`

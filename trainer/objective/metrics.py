@@ -1,4 +1,4 @@
-"""Colorization metrics, as defined in README.md, section "Metrics" (shared by benchmarks and the evaluator).
+"""Colorization metrics, as defined in docs/quality.md (shared by the benchmarks and the evaluator).
 
 All metrics look at the sRGB image a user would see: sRGB(L_original, ab_predicted) as uint8, next to the
 original photo. PSNR must be read next to a colourfulness measure: predicting no colour at all (ab = 0) scores a
