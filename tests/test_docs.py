@@ -271,10 +271,13 @@ def _config_key_exists(key: str, prefix_only: bool) -> bool:
 
 @pytest.mark.parametrize('document', DOCUMENTS)
 def test_every_config_key_named_exists(document):
-  """`model.network.variant`, `--set data.image_size=256`: every dotted config key the text names is a key of the config."""
+  """`data.image_size`, `--set data.image_size=256`: every dotted config key the text names is a key of the config
+  (an error message quoted for its unknown key is not)."""
   unknown = set()
   for span in INLINE_CODE.findall(FENCE.sub('', _read(document))) + [
       line for _, lines in _code_blocks(document) for line in lines]:
+    if 'unknown key' in span:
+      continue
     for key, star in CONFIG_KEY.findall(span):
       if not _config_key_exists(key, bool(star)):
         unknown.add(key + star)
