@@ -1,6 +1,6 @@
 """Throughput of the dataset build against two references measured in the same run on the same files.
 
-    .venv/bin/python -m benchmarks.bench_dataset_build --photos=../shared/data/caltech-3k --size=256
+    .venv/bin/python -m benchmarks.bench_dataset_build --photos=<folder of photos> --size=256
 
 Reports images/s of:
   (a) the decode floor: decode + resize only (no Lab, no write), a process pool using every core;

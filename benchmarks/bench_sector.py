@@ -1,7 +1,7 @@
 """Where one hue sector's recall goes: which photos hold its pixels and what colour the model gives them.
 
-    .venv/bin/python -m benchmarks.bench_sector --dataset=/tmp/aug/ds --split=eval --sector=3 \
-        --model=/tmp/aug/<variant>/export
+    .venv/bin/python -m benchmarks.bench_sector --dataset=<work_dir>/ds --split=eval --sector=3 \
+        --model=<work_dir>/<variant>/export
 
 The hue-balanced recall (`trainer.objective.metrics.HueRecall`) averages six sectors, so a sector that rests on a few
 photos decides a target. This prints how the sector's truly coloured pixels spread over the photos, how many the

@@ -232,6 +232,31 @@ def bench_precision() -> str:
           f'auto` picks {r["auto_precision"]} on this machine.\n\n' + _table(header, rows))
 
 
+def bench_training_speed() -> str:
+  """Optional results: a sentence saying so when the file is not there."""
+  if not os.path.exists(os.path.join(ROOT, RESULTS, 'training_speed.json')):
+    return 'No results of this benchmark are committed; the command above writes them.\n'
+  r = _load('training_speed.json')
+  by_setting: dict[str, dict[str, dict]] = {}
+  for row in r['training_steps']:
+    by_setting.setdefault(row['setting'], {})[row['phase']] = row
+  phases = list(dict.fromkeys(row['phase'] for row in r['training_steps']))
+  steps = [[setting] + [f'{rows[p]["examples_per_s"]:.1f} ({rows[p]["speedup"]:.2f}x)' if p in rows else '–'
+                        for p in phases] for setting, rows in by_setting.items()]
+  layers = [[layer['layer'], 'x'.join(str(d) for d in layer['input']), f'{layer["float32_ms"]:.1f}',
+             f'{layer["bfloat16_ms"]:.1f}', f'{layer["bf16_over_f32"]:.2f}x'] for layer in r.get('layers', [])]
+  text = (f'Batch {r["batch"]}, {r["size"]} px, {r["steps"]} timed steps per row, {r["cpus"]} CPU cores '
+          f'(`{RESULTS}/training_speed.json`).\n\n'
+          + _table(['setting'] + [f'{p} phase, examples/s (vs float32)' for p in phases], steps))
+  if layers:
+    text += '\n' + _table(['layer', 'input', 'float32 ms', 'bfloat16 ms', 'bf16 / fp32'], layers)
+  xla = {row['xla']: row for row in r.get('xla', [])}
+  if True in xla and False in xla:
+    text += (f'\nThe whole gradient step: {xla[False]["examples_per_s"]:.1f} examples/s without XLA, '
+             f'{xla[True]["examples_per_s"]:.1f} with it.\n')
+  return text
+
+
 def bench_colorize() -> str:
   r = _load('colorize.json')
   latency = r['one_megapixel_latency_s']
@@ -331,6 +356,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     'bench-dataset-build': bench_dataset_build,
     'bench-training': bench_training,
     'bench-precision': bench_precision,
+    'bench-training-speed': bench_training_speed,
     'bench-colorize': bench_colorize,
     'bench-web-load': bench_web_load,
     'bench-video': bench_video,

@@ -1,7 +1,7 @@
 """A weights file as a recipe serves it: the SavedModel the trainer exports from it with no training step.
 
     .venv/bin/python -m benchmarks.serve_weights --weights=trainer/pretrained/colorizer_unet_128.npz \
-        --dataset=<a dataset version with an eval split> --output=/tmp/shipped_served
+        --dataset=<a dataset version with an eval split> --output=outputs/shipped_served
 
 The trainer's finish stage still runs: the decoding (chroma gain, flip averaging) is chosen on the dataset's eval
 split, exactly as after a real run, so the benchmarks score a file as a user gets it, not its raw network output.

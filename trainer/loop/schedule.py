@@ -62,8 +62,7 @@ def resolve_precision(training: definitions.TrainingConfig) -> str:
   `auto`: on GPUs, mixed_bfloat16 from compute capability 8.0 (Ampere: bf16 tensor cores, no loss scaling),
   mixed_float16 on 7.x (Volta/Turing tensor cores, with loss scaling), float32 before. On CPUs float32, even
   with AVX512_BF16: TensorFlow's CPU kernels for this model's depthwise convolutions and resizes have no fast
-  bf16 path, so a bf16 unet step is several times slower than float32 there (docs/benchmarks.md, training
-  throughput).
+  bf16 path, so a bf16 unet step is slower than float32 there (docs/benchmarks.md, training throughput).
   """
   if training.precision == 'bfloat16_decoder':
     return 'float32'  # only the unet decoder's convolutions compute in bfloat16: `decoder_conv_policy`
