@@ -27,7 +27,7 @@ WEIGHTS_FILE = 'colorizer_weights.npz'
 _META_KEY = '__meta__'
 # The model settings that decide the weights' shapes: a mismatch is named in the error.
 _SHAPE_KEYS = ('variant', 'loss', 'encoder_filters', 'decoder_filters', 'fusion_channels', 'embedder')
-_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # trainer/loop/..
 
 
 class WarmStartError(ValueError):
