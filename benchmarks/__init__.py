@@ -19,7 +19,7 @@ def from_imagenet_overrides() -> list[str]:
   A variant's own overrides (a spec's `:key=value`) come after these and may warm-start it again.
   """
   import configs  # pylint: disable=g-import-not-at-top
-  return ['training.warm_start_from=', f'training.learning_rate={configs.TrainingConfig().learning_rate}']
+  return ['training.warm_start_from=', f'training.optimizer.learning_rate={configs.OptimizerConfig().learning_rate}']
 
 
 def interval_text(row: dict) -> str:

@@ -44,11 +44,11 @@ def main(argv: Sequence[str]) -> None:
     for configuration in FLAGS.configurations:
       variant, _, phase = configuration.partition('/')
       for precision in FLAGS.precisions:
-        overrides = [*benchmarks.from_imagenet_overrides(), f'model.variant={variant}', 'model.loss=classification',
+        overrides = [*benchmarks.from_imagenet_overrides(), f'model.network.variant={variant}', 'model.loss.kind=classification',
                      'training.synthetic_input=true',
                      f'training.batch_size_per_replica={FLAGS.batch}', f'training.precision={precision}',
                      'training.checkpoint_every_steps=100000',
-                     f'training.frozen_encoder_fraction={0.99 if phase == "frozen" else 0.0}']
+                     f'training.schedule.frozen_encoder_fraction={0.99 if phase == "frozen" else 0.0}']
         out = tempfile.mkdtemp(dir=work)
         result = train_lib.train(configs.load_config(overrides=overrides), version, out,
                                  max_steps=FLAGS.steps + 2, export=False)

@@ -8,7 +8,7 @@ time on this machine, and scores it on the eval split with the evaluator's own s
 `trainer/objective/metrics.py`): ΔPSNR against gray, the colourfulness ratio and ΔCF, the desaturation rate, rebalanced ab
 accuracy, and the hue-balanced recall with its six sectors; the two references (no colour, constant sepia) are
 rows of the same table. A spec may name a precision (`unet/classification@mixed_bfloat16`) and config overrides
-of its own (`unet/l1_chroma:model.regression_rebalancing=0.5`). Writes the JSON results and a PNG grid of 8 eval
+of its own (`unet/l1_chroma:model.loss.regression_rebalancing=0.5`). Writes the JSON results and a PNG grid of 8 eval
 photos (gray | each variant | original).
 """
 
@@ -41,7 +41,7 @@ flags.DEFINE_float('minutes', 30.0, 'Training wall-time budget per variant; 0: n
                    'variant as it starts (with training.warm_start_from: a shipped or pushed colorizer as it is).')
 flags.DEFINE_list('variants', ['unet/classification', 'unet/l1_chroma', 'fusion/mse', 'fusion/classification'],
                   'variant/loss[@precision][:key=value[;key=value...]] specs: the overrides after ":" apply to '
-                  'that variant only (e.g. unet/l1_chroma:model.regression_rebalancing=0.5), after any --set.')
+                  'that variant only (e.g. unet/l1_chroma:model.loss.regression_rebalancing=0.5), after any --set.')
 flags.DEFINE_integer('batch', 16, 'Batch size.')
 flags.DEFINE_integer('grid_photos', 8, 'Eval photos in the picture grid.')
 flags.DEFINE_string('output', 'benchmarks/results/quality.json', 'Where the JSON results go.')
@@ -92,17 +92,17 @@ def main(argv: Sequence[str]) -> None:
       results['variants'].append({'variant': f'reference: {name}', 'loss': '', 'precision': '', **report})
     # The decoding is chosen as gcp.yaml would: for the targets' ΔPSNR >= 0, not the demo's 1 dB, over the full
     # (T, s) grid (ModelConfig's defaults), not the demo's coarse 4 x 4.
-    full_grid = configs.ModelConfig()
+    full_grid = configs.DecodingConfig()
     for spec in FLAGS.variants:
       triple, _, own = spec.partition(':')
       own_overrides = [item for item in own.split(';') if item]
       pair, _, precision = triple.partition('@')
       variant, loss = pair.split('/')
-      overrides = [f'model.variant={variant}', f'model.loss={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
+      overrides = [f'model.network.variant={variant}', f'model.loss.kind={loss}', f'training.batch_size_per_replica={FLAGS.batch}',
                    'training.epochs=1000', 'training.checkpoint_every_steps=100000',
-                   'model.temperature_max_psnr_cost=0.0',
-                   f'model.temperature_candidates={list(full_grid.temperature_candidates)}',
-                   f'model.prior_correction_candidates={list(full_grid.prior_correction_candidates)}',
+                   'model.decoding.max_psnr_cost=0.0',
+                   f'model.decoding.temperature_candidates={list(full_grid.temperature_candidates)}',
+                   f'model.decoding.prior_correction_candidates={list(full_grid.prior_correction_candidates)}',
                    ] + benchmarks.from_imagenet_overrides() + config_flags.OVERRIDES.value
       if precision:
         overrides.append(f'training.precision={precision}')
@@ -126,7 +126,7 @@ def main(argv: Sequence[str]) -> None:
                  'steps': result.steps, 'train_seconds': time.perf_counter() - start,
                  'examples_per_s': result.examples_per_second,
                  'final_val_loss': result.history['val_loss'][-1] if result.history['val_loss'] else None}
-        if result.history.get('averaged_val_loss'):  # training.weight_averaging_fraction: the exported weights'
+        if result.history.get('averaged_val_loss'):  # training.averaging.fraction: the exported weights'
           entry['averaged_val_loss'] = result.history['averaged_val_loss'][0]
         with open(trained, 'w') as f:
           json.dump(entry, f)

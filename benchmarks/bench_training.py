@@ -93,9 +93,9 @@ def measure(dataset: str, variant: str, size: int, batch: int, steps: int, synth
   from trainer.networks import fusion  # pylint: disable=g-import-not-at-top
   from trainer import train as train_lib  # pylint: disable=g-import-not-at-top
   config = configs.load_config(overrides=[
-      *benchmarks.from_imagenet_overrides(), f'model.variant={variant}', 'model.loss=mse',
+      *benchmarks.from_imagenet_overrides(), f'model.network.variant={variant}', 'model.loss.kind=mse',
       f'training.batch_size_per_replica={batch}',
-      'training.checkpoint_every_steps=100000', 'training.lr_schedule=constant', 'training.warmup_fraction=0',
+      'training.checkpoint_every_steps=100000', 'training.schedule.decay=constant', 'training.schedule.warmup_fraction=0',
       f'training.synthetic_input={"true" if synthetic else "false"}'])
   out = tempfile.mkdtemp(dir=work)
   result = train_lib.train(config, dataset, out, max_steps=steps + 2, export=False)

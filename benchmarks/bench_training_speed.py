@@ -39,8 +39,8 @@ flags.DEFINE_integer('batch', 16, 'Batch size (the recipe\'s).')
 flags.DEFINE_integer('op_repeats', 20, 'Timed repeats per layer in part 2.')
 flags.DEFINE_string('output', 'benchmarks/results/training_speed.json', 'Where the JSON results go.')
 
-RECIPE = ['model.variant=unet', 'model.loss=l1_chroma', 'model.regression_rebalancing=0.5',
-          'training.online_augmentation=true', 'training.checkpoint_every_steps=100000']
+RECIPE = ['model.network.variant=unet', 'model.loss.kind=l1_chroma', 'model.loss.regression_rebalancing=0.5',
+          'training.sampling.online_augmentation=true', 'training.checkpoint_every_steps=100000']
 
 
 def _train_row(version: str, work: str, name: str, phase: str, overrides: Sequence[str]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def _train_row(version: str, work: str, name: str, phase: str, overrides: Sequen
   config = configs.load_config(overrides=[
       *benchmarks.from_imagenet_overrides(), *RECIPE, f'training.batch_size_per_replica={FLAGS.batch}',
       # The validated range is [0, 1): 0.999 keeps every timed step of a --steps run in the frozen phase.
-      f'training.frozen_encoder_fraction={0.999 if phase == "frozen" else 0.0}', 'training.warmup_fraction=0',
+      f'training.schedule.frozen_encoder_fraction={0.999 if phase == "frozen" else 0.0}', 'training.schedule.warmup_fraction=0',
       *overrides])
   out = tempfile.mkdtemp(dir=work)
   try:

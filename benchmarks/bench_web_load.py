@@ -74,7 +74,7 @@ def _tiny_model(workdir: str) -> str:
   config = configs.load_config(overrides=[
       f'data.input_uri={photos}', f'data.output_dir={workdir}/ds', 'data.image_size=32',
       'data.split_ratios={train: 1.0}', 'data.shards={train: 1}', 'data.augmentation.copies=0',
-      'model.variant=beta', 'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]',
+      'model.network.variant=beta', 'training.warm_start_from=', 'model.network.encoder_filters=[8, 16, 32]',
       'training.batch_size_per_replica=2'])
   version = build_dataset.run_build(config).version_dir
   result = train_lib.train(config, version, os.path.join(workdir, 'train'), max_steps=2)

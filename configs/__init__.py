@@ -1,14 +1,21 @@
 """Typed, documented configuration of the colorization pipeline (one object flows through every stage)."""
 
+from configs.base import ConfigError
 from configs.definitions import AugmentationConfig
+from configs.definitions import AveragingConfig
 from configs.definitions import DataConfig
+from configs.definitions import DecodingConfig
 from configs.definitions import EvaluationConfig
+from configs.definitions import LossConfig
 from configs.definitions import ModelConfig
+from configs.definitions import NetworkConfig
+from configs.definitions import OptimizerConfig
 from configs.definitions import PipelineConfig
 from configs.definitions import PushConfig
 from configs.definitions import RunnerConfig
+from configs.definitions import SamplingConfig
+from configs.definitions import ScheduleConfig
 from configs.definitions import TrainingConfig
-from configs.loading import ConfigError
 from configs.loading import DEFAULT_CONFIG_PATH
 from configs.loading import config_from_dict
 from configs.loading import config_from_slice
@@ -17,6 +24,7 @@ from configs.loading import slice_dict
 from configs.loading import slice_json
 from configs.loading import to_dict
 
-__all__ = ['AugmentationConfig', 'ConfigError', 'DEFAULT_CONFIG_PATH', 'DataConfig', 'EvaluationConfig',
-           'ModelConfig', 'PipelineConfig', 'PushConfig', 'RunnerConfig', 'TrainingConfig', 'config_from_dict',
-           'config_from_slice', 'load_config', 'slice_dict', 'slice_json', 'to_dict']
+__all__ = ['AugmentationConfig', 'AveragingConfig', 'ConfigError', 'DEFAULT_CONFIG_PATH', 'DataConfig',
+           'DecodingConfig', 'EvaluationConfig', 'LossConfig', 'ModelConfig', 'NetworkConfig', 'OptimizerConfig',
+           'PipelineConfig', 'PushConfig', 'RunnerConfig', 'SamplingConfig', 'ScheduleConfig', 'TrainingConfig',
+           'config_from_dict', 'config_from_slice', 'load_config', 'slice_dict', 'slice_json', 'to_dict']

@@ -1,7 +1,8 @@
 """Builds a `PipelineConfig` from YAML and `key=value` overrides, with strict checking.
 
 Every key is checked against the dataclasses in `configs.definitions`: an unknown key or a value of the wrong type
-raises `ConfigError` naming the dotted key (for example `data.image_size`), never a silent default.
+raises `ConfigError` naming the dotted key (for example `data.image_size`), never a silent default; a key that
+moved (`configs.renames`) names its new place.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, Iterable, Literal, Mapping, Union
 import yaml
 
 from configs import definitions
+from configs import renames
+from configs.base import ConfigError
 
 # A float in exponent form without a dot (`1e-4`), which YAML 1.1 (PyYAML) leaves as a string.
 _EXPONENT_FLOAT = re.compile(r'^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$')
@@ -25,19 +28,19 @@ CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIG_PATH = os.path.join(CONFIG_DIR, 'local.yaml')
 
 
-class ConfigError(ValueError):
-  """A configuration key is unknown, mistyped or inconsistent."""
-
-
 def _coerce(value: Any, hint: Any, key: str) -> Any:
   """Returns `value` checked against the type `hint`; raises ConfigError naming `key`."""
   origin = typing.get_origin(hint)
   args = typing.get_args(hint)
   if dataclasses.is_dataclass(hint):
     if not isinstance(value, Mapping):
+      if key in renames.RENAMED_KEYS:  # `model.loss: l1_chroma`, where `loss` is now a section
+        raise ConfigError(f'{key}: renamed, use {renames.RENAMED_KEYS[key]}')
       raise ConfigError(f'{key}: expected a mapping of {hint.__name__} fields, got {type(value).__name__}')
     return _build(hint, value, key)
   if origin is Literal:
+    if isinstance(value, bool) and ('on' if value else 'off') in args:
+      value = 'on' if value else 'off'  # YAML 1.1 reads a bare `off` as false
     if value not in args:
       raise ConfigError(f'{key}: expected one of {list(args)}, got {value!r}')
     return value
@@ -94,6 +97,8 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = '') -> Any:
   for name, value in values.items():
     key = f'{prefix}.{name}' if prefix else str(name)
     if name not in fields:
+      if key in renames.RENAMED_KEYS:
+        raise ConfigError(f'{key}: renamed, use {renames.RENAMED_KEYS[key]}')
       raise ConfigError(f'{key}: unknown key (known keys: {", ".join(sorted(fields))})')
     kwargs[name] = _coerce(value, hints[name], key)
   return cls(**kwargs)

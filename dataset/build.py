@@ -112,8 +112,8 @@ def build_examples(root: beam.Pipeline, data: configs.DataConfig, version_dir: s
   workers run in the launching process) drops the shuffle that spreads the file list over workers.
   """
   if data.precompute_embeddings:
-    if model is None or model.variant != 'fusion':
-      raise configs.ConfigError('data.precompute_embeddings: needs model.variant=fusion (an embedder to run)')
+    if model is None or model.network.variant != 'fusion':
+      raise configs.ConfigError('data.precompute_embeddings: needs model.network.variant=fusion (an embedder to run)')
     if embedding is None:
       raise configs.ConfigError('data.precompute_embeddings: the caller handed in no embedder (see `Embedding`)')
   else:

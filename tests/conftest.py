@@ -13,10 +13,10 @@ SAMPLE_PHOTOS = os.path.join(REPO, 'sample_photos')
 
 
 # The tiny model every training test uses: a few thousand weights, trained from scratch in seconds.
-TINY_MODEL = ('model.variant=beta', 'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]',
+TINY_MODEL = ('model.network.variant=beta', 'training.warm_start_from=', 'model.network.encoder_filters=[8, 16, 32]',
               'training.batch_size_per_replica=2')
 # Its slightly larger sibling for tests that look at what training learns (4 photos per batch).
-SMALL_MODEL = ('model.variant=beta', 'training.warm_start_from=', 'model.encoder_filters=[16, 32, 64]',
+SMALL_MODEL = ('model.network.variant=beta', 'training.warm_start_from=', 'model.network.encoder_filters=[16, 32, 64]',
                'training.batch_size_per_replica=4')
 # A dataset of a few photos at 32 px, half train, half eval, one shard each; the gate scores the eval split.
 TINY_SPLITS = ('data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',

@@ -42,7 +42,7 @@ def test_balanced_draw_is_a_manifest_the_dataset_build_reads(tmp_path):
 def test_benchmarks_train_from_imagenet_not_the_shipped_colorizer():
   shipped = configs.load_config()
   assert shipped.training.warm_start_from  # local.yaml fine-tunes the shipped colorizer ...
-  bench = configs.load_config(overrides=benchmarks.from_imagenet_overrides() + ['model.variant=fusion',
-                                                                                'model.loss=mse'])
+  bench = configs.load_config(overrides=benchmarks.from_imagenet_overrides() + ['model.network.variant=fusion',
+                                                                                'model.loss.kind=mse'])
   assert bench.training.warm_start_from == ''  # ... a benchmark row starts from ImageNet's encoder
-  assert bench.training.learning_rate == configs.TrainingConfig().learning_rate != shipped.training.learning_rate
+  assert bench.training.optimizer.learning_rate == configs.OptimizerConfig().learning_rate != shipped.training.optimizer.learning_rate

@@ -32,8 +32,8 @@ def artifacts(tmp_path_factory):
   root = tmp_path_factory.mktemp('evaluator')
   photos = copy_sample_photos(root / 'photos', 10)
   config = configs.load_config(overrides=[
-      f'data.input_uri={photos}', *TINY_SPLITS, *TINY_MODEL, 'model.loss=classification',
-      'training.learning_rate=0.003'])
+      f'data.input_uri={photos}', *TINY_SPLITS, *TINY_MODEL, 'model.loss.kind=classification',
+      'training.optimizer.learning_rate=0.003'])
   examples = standard_artifacts.Examples()
   examples.uri = str(root / 'examples')
   build_dataset.run_build(config, version_dir=examples.uri)
@@ -165,8 +165,8 @@ def test_the_decoding_chosen_on_the_eval_split_is_the_one_served(artifacts, tmp_
   config, examples, models = artifacts
   stored = json.load(open(os.path.join(models['strong'].uri, 'working', 'color_bins.json')))
   table = stored['temperature_search']
-  assert len(table) == len(config.model.temperature_candidates) * len(config.model.prior_correction_candidates)
-  chosen = decoding.pick(table, config.model.temperature_max_psnr_cost, config.model.decoding_hue_tolerance)
+  assert len(table) == len(config.model.decoding.temperature_candidates) * len(config.model.decoding.prior_correction_candidates)
+  chosen = decoding.pick(table, config.model.decoding.max_psnr_cost, config.model.decoding.hue_tolerance)
   assert (stored['temperature'], stored['prior_correction']) == (chosen['temperature'], chosen['prior_correction'])
   _, _, report = evaluate(config, examples, models['strong'], None, tmp_path, **LOOSE)
   served = report['candidate']

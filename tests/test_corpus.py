@@ -106,7 +106,7 @@ def test_the_shipped_file_header_names_the_recipe_and_sources_not_machine_paths(
   from tests.conftest import TINY_MODEL
   from trainer.loop import warm_start
   from trainer.networks import fusion
-  config = configs.load_config(overrides=[*TINY_MODEL, 'model.loss=mse', f'data.input_uri={tmp_path / "corpus"}',
+  config = configs.load_config(overrides=[*TINY_MODEL, 'model.loss.kind=mse', f'data.input_uri={tmp_path / "corpus"}',
                                           f'push.destination={tmp_path / "serving"}'])
   colorizer = fusion.build_colorizer(config.model)
   for version in ('100', '200'):

@@ -100,10 +100,10 @@ def test_the_threshold_is_validated_and_a_run_records_its_factors(tmp_path_facto
   from trainer.input import data as data_lib
   from trainer.loop import warm_start
   from trainer import train as train_lib
-  with pytest.raises(configs.ConfigError, match='training.hue_repeat_threshold'):
-    configs.load_config(overrides=['training.hue_repeat_threshold=2'])
+  with pytest.raises(configs.ConfigError, match='training.sampling.hue_repeat_threshold'):
+    configs.load_config(overrides=['training.sampling.hue_repeat_threshold=2'])
   dataset = trainer_datasets.build(tmp_path_factory, 'hue_run', sample_photo_paths(8), 32)
-  result = train_lib.train(beta_config('training.hue_repeat_threshold=1.0'), dataset, str(tmp_path), max_steps=2)
+  result = train_lib.train(beta_config('training.sampling.hue_repeat_threshold=1.0'), dataset, str(tmp_path), max_steps=2)
   _, header = warm_start.read_weights(warm_start.weights_path(result.export_dir))
   info = data_lib.dataset_info(dataset)
   plan = data_lib.hue_repeat_plan(info.files['train'], info.image_size, 1.0)

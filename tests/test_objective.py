@@ -58,14 +58,14 @@ def test_each_pixel_is_served_the_more_saturated_head():
 
 
 def test_rebalanced_regression_scales_each_pixel_by_its_true_colours_weight():
-  """`model.regression_rebalancing`: pixel i's L1 (+ chroma term) counts w(bin of its true ab)^strength times,
+  """`model.loss.regression_rebalancing`: pixel i's L1 (+ chroma term) counts w(bin of its true ab)^strength times,
   the mean still over the valid pixels; a gray and a green pixel with the same error weigh differently."""
   centers = color_bins.ab_bin_centers()
   gray, green = _index(centers, (0.0, 0.0)), _index(centers, GREEN)
   histogram = np.ones(len(centers))
   histogram[gray] = 10_000  # photos are mostly gray-brown
-  config = configs.ModelConfig(loss='l1_chroma', regression_rebalancing=1.0)
-  weights = color_bins.rebalancing_weights(histogram, lam=config.rebalance_lambda)
+  config = configs.ModelConfig(loss=configs.LossConfig(kind='l1_chroma', regression_rebalancing=1.0))
+  weights = color_bins.rebalancing_weights(histogram, lam=config.loss.rebalance_lambda)
   ab_true = scaling.scale_ab(np.array([[[[0.0, 0.0], GREEN, GREEN]]], np.float32))
   ab_pred = ab_true + 0.1  # the same error everywhere
   mask = np.array([[[[1.0], [1.0], [0.0]]]], np.float32)  # the third pixel is padding
@@ -75,14 +75,14 @@ def test_rebalanced_regression_scales_each_pixel_by_its_true_colours_weight():
   expected = (weights[gray] * per_pixel[0] + weights[green] * per_pixel[1]) / 2
   assert float(loss(ab_true, ab_pred, mask)[0]) == pytest.approx(expected, rel=1e-5)
   assert weights[green] > 10 * weights[gray]
-  plain_config = configs.ModelConfig(loss='l1_chroma')
+  plain_config = configs.ModelConfig(loss=configs.LossConfig(kind='l1_chroma'))
   unbalanced = objective_lib._regression_loss(plain_config, histogram)  # pylint: disable=protected-access
   assert float(unbalanced(ab_true, ab_pred, mask)[0]) == pytest.approx(sum(per_pixel) / 2, rel=1e-5)
 
 
 def test_regression_rebalancing_is_refused_outside_0_to_1():
-  with pytest.raises(configs.ConfigError, match='model.regression_rebalancing'):
-    configs.load_config(overrides=['model.regression_rebalancing=1.5'])
+  with pytest.raises(configs.ConfigError, match='model.loss.regression_rebalancing'):
+    configs.load_config(overrides=['model.loss.regression_rebalancing=1.5'])
 
 
 @pytest.fixture(scope='module')
@@ -95,9 +95,9 @@ def split_dataset(tmp_path_factory):
 
 def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_path):
   config = configs.load_config(overrides=[
-      *SMALL_MODEL, 'model.loss=classification+l1_chroma', 'training.checkpoint_every_steps=1000',
-      'model.temperature_candidates=[0.38, 1.0]', 'model.prior_correction_candidates=[0.0]',
-      'model.temperature_max_psnr_cost=100'])
+      *SMALL_MODEL, 'model.loss.kind=classification+l1_chroma', 'training.checkpoint_every_steps=1000',
+      'model.decoding.temperature_candidates=[0.38, 1.0]', 'model.decoding.prior_correction_candidates=[0.0]',
+      'model.decoding.max_psnr_cost=100'])
   result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=4)
   stored = json.loads((tmp_path / 'color_bins.json').read_text())
   assert stored['regression_head'] is True and len(stored['temperature_search']) == 2
@@ -108,7 +108,7 @@ def test_two_heads_train_choose_their_decoding_and_export(split_dataset, tmp_pat
 
 def test_rebalanced_regression_trains_and_exports(split_dataset, tmp_path):
   config = configs.load_config(overrides=[
-      *SMALL_MODEL, 'model.loss=l1_chroma', 'model.regression_rebalancing=0.5', 'training.checkpoint_every_steps=1000'])
+      *SMALL_MODEL, 'model.loss.kind=l1_chroma', 'model.loss.regression_rebalancing=0.5', 'training.checkpoint_every_steps=1000'])
   result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3)
   assert np.isfinite(result.history['loss']).all()
   assert not (tmp_path / 'color_bins.json').exists()  # regression: nothing to decode
@@ -120,18 +120,18 @@ def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_data
   """The gain search is recorded in decoding.json with the bins' criterion, and the exported graph serves the
   network's ab times the chosen gain: the same checkpoint exported with gain 1 and with gain 0.5 differs by 0.5x."""
   from trainer.objective import decoding
-  overrides = [*SMALL_MODEL, 'model.loss=l1_chroma', 'training.checkpoint_every_steps=1000',
-               'training.learning_rate=0.003']  # 3 steps at local.yaml's fine-tuning rate leave ab near 0
-  searched = configs.load_config(overrides=overrides + ['model.chroma_gain_candidates=[0.5, 1.0, 1.5]',
-                                                        'model.temperature_max_psnr_cost=100'])
+  overrides = [*SMALL_MODEL, 'model.loss.kind=l1_chroma', 'training.checkpoint_every_steps=1000',
+               'training.optimizer.learning_rate=0.003']  # 3 steps at local.yaml's fine-tuning rate leave ab near 0
+  searched = configs.load_config(overrides=overrides + ['model.decoding.chroma_gain_candidates=[0.5, 1.0, 1.5]',
+                                                        'model.decoding.max_psnr_cost=100'])
   train_lib.train(searched, split_dataset, str(tmp_path), max_steps=3, export_dir=str(tmp_path / 'searched'))
   stored = json.loads((tmp_path / 'decoding.json').read_text())
   assert [row['chroma_gain'] for row in stored['search']] == [0.5, 1.0, 1.5]
   assert stored['chroma_gain'] == decoding.pick(stored['search'], 100,
-                                                searched.model.decoding_hue_tolerance)['chroma_gain']
+                                                searched.model.decoding.hue_tolerance)['chroma_gain']
   exports = {}
   for gain in (1.0, 0.5):  # restores the checkpoint, runs no step, "chooses" the only candidate, exports
-    config = configs.load_config(overrides=overrides + [f'model.chroma_gain_candidates=[{gain}]'])
+    config = configs.load_config(overrides=overrides + [f'model.decoding.chroma_gain_candidates=[{gain}]'])
     result = train_lib.train(config, split_dataset, str(tmp_path), max_steps=3, export_dir=str(tmp_path / str(gain)))
     assert json.loads((tmp_path / 'decoding.json').read_text())['chroma_gain'] == gain
     exports[gain] = tf.saved_model.load(result.export_dir).signatures['predict_ab']
@@ -142,15 +142,15 @@ def test_a_regression_serves_the_chroma_gain_chosen_on_the_eval_split(split_data
 
 
 def test_flip_averaging_serves_the_mirror_combination_and_chooses_the_decoding_on_it(split_dataset, tmp_path):
-  """`model.flip_averaging`: the served ab combines the network's ab for the photo and, mirrored back, for its
-  mirror image (so a mirrored photo gets exactly the mirrored colours): `flip_averaging_chroma: mean` serves the
-  mean vector, `keep` (the default) that vector's hue at the mean of the two chromas; the decoding search scores
+  """`model.decoding.flip_averaging`: the served ab combines the network's ab for the photo and, mirrored back, for its
+  mirror image (so a mirrored photo gets exactly the mirrored colours): `flip_averaging: mean` serves the
+  mean vector, `keep_chroma` that vector's hue at the mean of the two chromas; the decoding search scores
   the combination as served."""
-  overrides = [*SMALL_MODEL, 'model.loss=l1_chroma', 'training.checkpoint_every_steps=1000', 'training.learning_rate=0.003',
-               'model.chroma_gain_candidates=[1.0]']
-  modes = {'plain': ['model.flip_averaging=false'],
-           'mean': ['model.flip_averaging=true', 'model.flip_averaging_chroma=mean'],
-           'keep': ['model.flip_averaging=true']}
+  overrides = [*SMALL_MODEL, 'model.loss.kind=l1_chroma', 'training.checkpoint_every_steps=1000', 'training.optimizer.learning_rate=0.003',
+               'model.decoding.chroma_gain_candidates=[1.0]']
+  modes = {'plain': ['model.decoding.flip_averaging=off'],
+           'mean': ['model.decoding.flip_averaging=mean'],
+           'keep': ['model.decoding.flip_averaging=keep_chroma']}
   served, searched = {}, {}
   for mode, flip in modes.items():  # later runs restore the first's checkpoint and run no step
     config = configs.load_config(overrides=overrides + flip)

@@ -10,14 +10,14 @@ from trainer.objective import decoding
 
 
 def test_warm_up_then_cosine_to_zero():
-  training = configs.load_config(overrides=['training.learning_rate=0.01', 'training.warmup_fraction=0.1',
-                                            'training.lr_schedule=cosine']).training
+  training = configs.load_config(overrides=['training.optimizer.learning_rate=0.01', 'training.schedule.warmup_fraction=0.1',
+                                            'training.schedule.decay=cosine']).training
   assert schedule.learning_rate(training, 0.0) == 0.0
   assert schedule.learning_rate(training, 0.05) == pytest.approx(0.005)
   assert schedule.learning_rate(training, 0.1) == pytest.approx(0.01)
   assert schedule.learning_rate(training, 0.55) == pytest.approx(0.005)
   assert schedule.learning_rate(training, 1.0) == pytest.approx(0.0, abs=1e-12)
-  training.lr_schedule = 'constant'
+  training.schedule.decay = 'constant'
   assert schedule.learning_rate(training, 0.9) == 0.01
 
 
@@ -25,20 +25,20 @@ def test_weight_averaging_rate_ends_the_decay_and_holds_through_the_window():
   """SWALR: the cosine reaches the averaging rate where the window starts (progress 0.7) and stays there; without
   that rate, averaging leaves the schedule as it was."""
   training = configs.load_config(overrides=[
-      'training.learning_rate=0.01', 'training.warmup_fraction=0.1', 'training.lr_schedule=cosine',
-      'training.weight_averaging_fraction=0.3', 'training.weight_averaging_learning_rate=0.002']).training
+      'training.optimizer.learning_rate=0.01', 'training.schedule.warmup_fraction=0.1', 'training.schedule.decay=cosine',
+      'training.averaging.fraction=0.3', 'training.averaging.learning_rate=0.002']).training
   assert schedule.learning_rate(training, 0.1) == pytest.approx(0.01)
   assert schedule.learning_rate(training, 0.4) == pytest.approx(0.006)  # halfway down from 0.01 to 0.002
   assert schedule.learning_rate(training, 0.7) == schedule.learning_rate(training, 1.0) == 0.002
-  training.weight_averaging_learning_rate = 0.0
+  training.averaging.learning_rate = 0.0
   assert schedule.learning_rate(training, 0.55) == pytest.approx(0.005)
   assert schedule.learning_rate(training, 1.0) == pytest.approx(0.0, abs=1e-12)
-  with pytest.raises(configs.ConfigError, match='training.weight_averaging_learning_rate'):
-    configs.load_config(overrides=['training.weight_averaging_learning_rate=-1'])
+  with pytest.raises(configs.ConfigError, match='training.averaging.learning_rate'):
+    configs.load_config(overrides=['training.averaging.learning_rate=-1'])
 
 
 def test_encoder_frozen_for_the_first_fraction():
-  training = configs.load_config(overrides=['training.frozen_encoder_fraction=0.3']).training
+  training = configs.load_config(overrides=['training.schedule.frozen_encoder_fraction=0.3']).training
   assert schedule.encoder_frozen(training, 0.0) and schedule.encoder_frozen(training, 0.29)
   assert not schedule.encoder_frozen(training, 0.3)
 
@@ -74,7 +74,7 @@ def test_decoding_criterion():
 
 
 def test_weight_decay_shrinks_kernels_by_rate_times_decay_and_spares_biases_and_norms():
-  """`training.weight_decay` is AdamW's decoupled decay: with zero gradients a step moves a kernel by exactly
+  """`training.optimizer.weight_decay` is AdamW's decoupled decay: with zero gradients a step moves a kernel by exactly
   rate x decay x itself, and leaves biases and batch-norm scales and offsets alone; 0 is plain Adam."""
   import keras  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -86,11 +86,11 @@ def test_weight_decay_shrinks_kernels_by_rate_times_decay_and_spares_biases_and_
   variables = dense.trainable_variables + norm.trainable_variables
   before = [v.numpy().copy() for v in variables]
   optimizer = networks.optimizer('float32', configs.load_config(overrides=[
-      'training.learning_rate=0.1', 'training.weight_decay=0.5']).training)
+      'training.optimizer.learning_rate=0.1', 'training.optimizer.weight_decay=0.5']).training)
   optimizer.apply_gradients([(np.zeros(v.shape, 'float32'), v) for v in variables])
   after = dict(zip([v.path for v in variables], [v.numpy() for v in variables]))
   np.testing.assert_allclose(after[dense.kernel.path], before[0] * (1 - 0.1 * 0.5), rtol=1e-6)
   for variable, value in zip(variables[1:], before[1:]):
     np.testing.assert_array_equal(after[variable.path], value)
-  plain = networks.optimizer('float32', configs.load_config(overrides=['training.weight_decay=0']).training)
+  plain = networks.optimizer('float32', configs.load_config(overrides=['training.optimizer.weight_decay=0']).training)
   assert not plain.weight_decay

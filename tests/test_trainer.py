@@ -29,14 +29,14 @@ PYTHON = sys.executable
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=[*SMALL_MODEL, 'model.loss=mse', 'training.learning_rate=0.003',
+  return configs.load_config(overrides=[*SMALL_MODEL, 'model.loss.kind=mse', 'training.optimizer.learning_rate=0.003',
                                         'training.checkpoint_every_steps=1000', *overrides])
 
 
 def test_model_inputs_shapes_and_the_fusion_embedding_reaches_the_output():
-  config = configs.load_config(overrides=['model.variant=fusion',
-                                          'training.warm_start_from=', 'model.encoder_filters=[8, 16, 32]',
-                                          'model.fusion_channels=16'])
+  config = configs.load_config(overrides=['model.network.variant=fusion',
+                                          'training.warm_start_from=', 'model.network.encoder_filters=[8, 16, 32]',
+                                          'model.network.fusion_channels=16'])
   colorizer = fusion.build_colorizer(config.model, embedding_size=5)
   assert sorted((t.name, tuple(t.shape)) for t in colorizer.inputs) == [('embedding', (None, 5)),
                                                                      ('l', (None, None, None, 1))]
@@ -47,7 +47,7 @@ def test_model_inputs_shapes_and_the_fusion_embedding_reaches_the_output():
   # The embedding is an input that matters: another embedding, another prediction for the same L.
   other = colorizer({'l': l, 'embedding': tf.random.stateless_normal([2, 5], (0, 2), stddev=10.0)})
   assert float(tf.reduce_max(tf.abs(other - out))) > 1e-4
-  config.model.variant = 'beta'
+  config.model.network.variant = 'beta'
   beta = fusion.build_colorizer(config.model)
   assert [(t.name, tuple(t.shape)) for t in beta.inputs] == [('l', (None, None, None, 1))]
   assert beta({'l': tf.zeros([1, 16, 16, 1])}).shape == (1, 16, 16, 2)
@@ -145,11 +145,11 @@ def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, 
   from trainer.networks import embedders
   photos = sample_photo_paths(3)
   version = trainer_datasets.build(tmp_path_factory, 'embedded', photos, 32,
-                                   **{'data.precompute_embeddings': 'true', 'model.variant': 'fusion'})
+                                   **{'data.precompute_embeddings': 'true', 'model.network.variant': 'fusion'})
   info = data_lib.dataset_info(version)
   assert (info.embedding_name, info.embedding_size) == ('efficientnet_lite0', 1280)
-  config = configs.load_config(overrides=['model.variant=fusion', 'training.warm_start_from=', 'model.loss=mse',
-                                          'model.encoder_filters=[8, 16, 32]', 'model.fusion_channels=16',
+  config = configs.load_config(overrides=['model.network.variant=fusion', 'training.warm_start_from=', 'model.loss.kind=mse',
+                                          'model.network.encoder_filters=[8, 16, 32]', 'model.network.fusion_channels=16',
                                           'training.batch_size_per_replica=2'])
   embedder = embedders.load_embedder(config.model)
   for serialized in tf.data.TFRecordDataset(info.files['train'], compression_type='GZIP'):
@@ -167,7 +167,7 @@ def test_fusion_with_precomputed_embeddings_equal_to_in_graph(tmp_path_factory, 
 def test_classification_loss_trains_and_exports_annealed_mean(small_dataset, tmp_path):
   """Zhang et al.'s loss end to end: bins + rebalancing stored with the model, annealed mean in the graph."""
   from trainer.objective import color_bins
-  config = beta_config('model.loss=classification')
+  config = beta_config('model.loss.kind=classification')
   result = train_lib.train(config, small_dataset, str(tmp_path), max_steps=4)
   stored = json.loads((tmp_path / 'color_bins.json').read_text())
   centers = np.array(stored['centers'], np.float32)
@@ -206,8 +206,8 @@ def test_online_augmentation_flips_l_ab_and_mask_together(small_dataset):
 def test_missing_embedder_weights_is_an_error_not_random_weights(tmp_path):
   from trainer.networks import embedders
   for name in ('efficientnet_lite0', 'inception_resnet_v2'):
-    config = configs.load_config(overrides=[f'model.embedder={name}',
-                                            f'model.embedder_weights={tmp_path}/missing.weights.h5'])
+    config = configs.load_config(overrides=[f'model.network.embedder={name}',
+                                            f'model.network.embedder_weights={tmp_path}/missing.weights.h5'])
     with pytest.raises(FileNotFoundError, match='missing.weights.h5'):
       embedders.load_embedder(config.model)
 
@@ -270,14 +270,14 @@ def test_online_zoom_takes_the_same_window_of_l_ab_and_mask():
 
 
 def test_online_zoom_range_is_validated():
-  with pytest.raises(configs.ConfigError, match='training.online_zoom_range'):
-    configs.load_config(overrides=['training.online_zoom_range=[0.9, 0.5]'])
-  config = configs.load_config(overrides=['training.online_zoom_range=[0.75, 1.0]'])
-  assert tuple(config.training.online_zoom_range) == (0.75, 1.0)
+  with pytest.raises(configs.ConfigError, match='training.sampling.online_zoom_range'):
+    configs.load_config(overrides=['training.sampling.online_zoom_range=[0.9, 0.5]'])
+  config = configs.load_config(overrides=['training.sampling.online_zoom_range=[0.75, 1.0]'])
+  assert tuple(config.training.sampling.online_zoom_range) == (0.75, 1.0)
 
 
 def test_weight_averaging_exports_the_mean_of_the_last_snapshots(tmp_path_factory, tmp_path):
-  """SWA (training.weight_averaging_fraction): the exported colorizer is the mean of the weights at the steps in the
+  """SWA (training.averaging.fraction): the exported colorizer is the mean of the weights at the steps in the
   run's last share, the very weights the checkpoints of those steps hold, and not the last weights."""
   from trainer.input import data as data_lib
   from trainer.loop import warm_start
@@ -286,9 +286,9 @@ def test_weight_averaging_exports_the_mean_of_the_last_snapshots(tmp_path_factor
   dataset = trainer_datasets.build(tmp_path_factory, 'swa', sample_photo_paths(12), 32, **{
       'data.split_ratios': '{train: 0.5, eval: 0.5}', 'data.shards': '{train: 2, eval: 1}'})
   # 4 steps, the last half averaged at every step: snapshots after steps 2, 3 and 4, the three checkpoints kept.
-  config = beta_config('training.weight_averaging_fraction=0.5', 'training.weight_averaging_every_steps=1',
-                       'training.checkpoint_every_steps=1', 'training.lr_schedule=constant',
-                       'training.warmup_fraction=0')
+  config = beta_config('training.averaging.fraction=0.5', 'training.averaging.every_steps=1',
+                       'training.checkpoint_every_steps=1', 'training.schedule.decay=constant',
+                       'training.schedule.warmup_fraction=0')
   result = train_lib.train(config, dataset, str(tmp_path), max_steps=4)
   info = data_lib.dataset_info(dataset)
   net = networks.build_network(config.model, objective_lib.make_objective(
@@ -328,7 +328,7 @@ def test_weight_averaging_window_and_validation():
   assert averaging.apply() and variables[0].numpy().tolist() == [2.0, 4.0] and int(variables[1].numpy()) == 3
   assert not weight_averaging.WeightAverage(variables, fraction=0.0).is_due(1, 1.0, epoch_end=True, last_step=True)
   assert not weight_averaging.WeightAverage(variables, fraction=0.5).apply()  # no snapshot: weights untouched
-  with pytest.raises(configs.ConfigError, match='training.weight_averaging_fraction'):
-    configs.load_config(overrides=['training.weight_averaging_fraction=1.5'])
-  with pytest.raises(configs.ConfigError, match='training.weight_averaging_every_steps'):
-    configs.load_config(overrides=['training.weight_averaging_every_steps=-1'])
+  with pytest.raises(configs.ConfigError, match='training.averaging.fraction'):
+    configs.load_config(overrides=['training.averaging.fraction=1.5'])
+  with pytest.raises(configs.ConfigError, match='training.averaging.every_steps'):
+    configs.load_config(overrides=['training.averaging.every_steps=-1'])

@@ -53,8 +53,8 @@ def vivid_dataset(tmp_path_factory):
 
 def unet_config(*overrides):
   return configs.load_config(overrides=[
-      'model.variant=unet',
-      'training.warm_start_from=', 'model.decoder_filters=[32, 24, 16, 16]', 'model.fusion_channels=32',
+      'model.network.variant=unet',
+      'training.warm_start_from=', 'model.network.decoder_filters=[32, 24, 16, 16]', 'model.network.fusion_channels=32',
       'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000', *overrides])
 
 
@@ -100,13 +100,13 @@ def _found(weight, candidates):
 
 def test_frozen_phase_keeps_the_encoder_and_the_next_phase_trains_it(vivid_dataset, tmp_path):
   pretrained = [w.numpy() for w in _pretrained_encoder_weights()]
-  frozen = train_lib.train(unet_config('training.frozen_encoder_fraction=0.99'), vivid_dataset,
+  frozen = train_lib.train(unet_config('training.schedule.frozen_encoder_fraction=0.99'), vivid_dataset,
                            str(tmp_path / 'frozen'), max_steps=3)
   saved = _weights_in_saved_model(frozen.export_dir)
   assert all(_found(w, saved) for w in pretrained)  # every encoder weight exactly as ImageNet left it
   decoder_kernel = [v for v in saved if v.shape == (3, 3, 16 + 16, 16)]  # decoder_2_a: up + stride-2 skip
   assert decoder_kernel  # and the decoder did train (its kernel is in the model; below: it moved)
-  unfrozen = train_lib.train(unet_config('training.frozen_encoder_fraction=0.0', 'training.warmup_fraction=0.0'),
+  unfrozen = train_lib.train(unet_config('training.schedule.frozen_encoder_fraction=0.0', 'training.schedule.warmup_fraction=0.0'),
                              vivid_dataset, str(tmp_path / 'unfrozen'), max_steps=3)
   saved = _weights_in_saved_model(unfrozen.export_dir)
   changed = [w for w in pretrained if not _found(w, saved)]
@@ -115,9 +115,9 @@ def test_frozen_phase_keeps_the_encoder_and_the_next_phase_trains_it(vivid_datas
 
 def test_alpha_overfits_one_vivid_photo_and_colorizes_it_at_full_resolution(vivid_dataset, tmp_path):
   """The alpha test: one vivid photo, many steps -> its colours come back vivid and right, in a fresh process."""
-  config = unet_config('training.frozen_encoder_fraction=0.0', 'training.warmup_fraction=0.0',
-                       'training.lr_schedule=constant', 'training.learning_rate=0.003',
-                       'model.temperature_candidates=[]')
+  config = unet_config('training.schedule.frozen_encoder_fraction=0.0', 'training.schedule.warmup_fraction=0.0',
+                       'training.schedule.decay=constant', 'training.optimizer.learning_rate=0.003',
+                       'model.decoding.temperature_candidates=[]')
   result = train_lib.train(config, vivid_dataset, str(tmp_path), max_steps=200)
   assert result.history['loss'][-1] < 0.5 * result.history['loss'][0]
   info = data_lib.dataset_info(vivid_dataset)
@@ -151,7 +151,7 @@ def test_alpha_overfits_one_vivid_photo_and_colorizes_it_at_full_resolution(vivi
 
 
 def test_bfloat16_training_has_finite_losses(vivid_dataset, tmp_path):
-  config = unet_config('training.precision=mixed_bfloat16', 'model.temperature_candidates=[]')
+  config = unet_config('training.precision=mixed_bfloat16', 'model.decoding.temperature_candidates=[]')
   result = train_lib.train(config, vivid_dataset, str(tmp_path), max_steps=2)
   assert np.isfinite(result.history['loss']).all()
   assert keras.mixed_precision.global_policy().name == 'float32'  # restored for whatever runs next

@@ -61,7 +61,7 @@ def test_each_component_gets_only_its_config_slice(tmp_path):
   task specs byte-identical (Vertex reuses them), a model change re-trains but does not rebuild the examples."""
   _, _, base = _compile(tmp_path, 'base')
   _, _, gate = _compile(tmp_path, 'gate', ['evaluation.min_delta_psnr=0.7', 'evaluation.report_samples=3'])
-  _, _, model = _compile(tmp_path, 'model', ['model.loss=mse'])
+  _, _, model = _compile(tmp_path, 'model', ['model.loss.kind=mse'])
   for task in ('LabExampleGen', 'ColorizerTrainer', 'Pusher'):
     assert _task_and_executor(gate, task) == _task_and_executor(base, task), task
   assert _task_and_executor(gate, 'ColorizationEvaluator') != _task_and_executor(base, 'ColorizationEvaluator')

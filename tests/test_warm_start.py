@@ -14,7 +14,7 @@ from trainer import train as train_lib
 
 
 def beta_config(*overrides):
-  return configs.load_config(overrides=[*TINY_MODEL, 'model.loss=mse', 'training.batch_size_per_replica=4',
+  return configs.load_config(overrides=[*TINY_MODEL, 'model.loss.kind=mse', 'training.batch_size_per_replica=4',
                                         'training.checkpoint_every_steps=1000', *overrides])
 
 
@@ -28,7 +28,7 @@ def test_a_run_warm_started_from_an_export_starts_where_that_model_ended(small_d
   assert tf.io.gfile.exists(f'{first.export_dir}/{warm_start.WEIGHTS_DIR}/{warm_start.WEIGHTS_FILE}')
   expected = _predict(first.export_dir, l)
   # One step at a negligible learning rate: what the second run exports is what it started from.
-  still = ['training.learning_rate=1e-12', 'training.warmup_fraction=0']
+  still = ['training.optimizer.learning_rate=1e-12', 'training.schedule.warmup_fraction=0']
   warm = train_lib.train(beta_config(*still, f'training.warm_start_from={first.export_dir}'), small_dataset,
                          str(tmp_path / 'warm'), max_steps=1)
   cold = train_lib.train(beta_config(*still), small_dataset, str(tmp_path / 'cold'), max_steps=1)
@@ -58,7 +58,7 @@ def test_a_file_of_another_model_or_not_a_weights_file_is_a_clear_error(tmp_path
   small = beta_config()
   path = warm_start.save_weights(fusion.build_colorizer(small.model), str(tmp_path / 'w.npz'),
                                  warm_start.model_metadata(small.model))
-  wider = beta_config('model.encoder_filters=[8, 16, 64]')
+  wider = beta_config('model.network.encoder_filters=[8, 16, 64]')
   target = fusion.build_colorizer(wider.model)
   before = [w.numpy().copy() for w in target.weights]
   with pytest.raises(warm_start.WarmStartError, match=r'w\.npz holds a different colorizer.*encoder_filters'):
@@ -86,9 +86,9 @@ def test_the_shipped_colorizer_fits_the_default_config_from_any_working_director
   recipe = configs.load_config(os.path.join(REPO, 'configs', 'shipped_colorizer.yaml'))
   assert header['recipe'] == 'shipped_colorizer.yaml'
   assert (header['variant'], header['loss'], header['image_size']) == (
-      recipe.model.variant, recipe.model.loss, recipe.data.image_size)
-  assert header['weight_averaging']['fraction'] == recipe.training.weight_averaging_fraction
-  assert header['hue_repeat_sampling']['threshold'] == recipe.training.hue_repeat_threshold
+      recipe.model.network.variant, recipe.model.loss.kind, recipe.data.image_size)
+  assert header['weight_averaging']['fraction'] == recipe.training.averaging.fraction
+  assert header['hue_repeat_sampling']['threshold'] == recipe.training.sampling.hue_repeat_threshold
   from dataset import corpus  # pylint: disable=g-import-not-at-top
   sources = corpus.load_sources(os.path.join(REPO, 'configs', 'corpus.yaml'))
   assert [s['name'] for s in header['data_sources']] == [s.name for s in sources]
@@ -104,7 +104,7 @@ def test_a_warm_started_run_exports_the_model_it_started_from_for_the_gate(small
   first = train_lib.train(beta_config(), small_dataset, str(tmp_path / 'first'), max_steps=20)
   source = f'{first.export_dir}/{warm_start.WEIGHTS_DIR}/{warm_start.WEIGHTS_FILE}'
   start_dir = str(tmp_path / 'model' / 'Start-Serving')
-  result = train_lib.train(beta_config(f'training.warm_start_from={first.export_dir}', 'training.learning_rate=0.01'),
+  result = train_lib.train(beta_config(f'training.warm_start_from={first.export_dir}', 'training.optimizer.learning_rate=0.01'),
                            small_dataset, str(tmp_path / 'second'), max_steps=20, start_export_dir=start_dir)
   with open(source, 'rb') as a, open(warm_start.weights_path(start_dir), 'rb') as b:
     assert a.read() == b.read()

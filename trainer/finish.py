@@ -20,7 +20,7 @@ from trainer.objective import objective as objective_lib
 
 
 def average_weights(state, validation, writer, history: dict[str, list[float]]) -> dict[str, Any] | None:
-  """Swaps in the mean of the run's last snapshots (`training.weight_averaging_fraction`); returns their window
+  """Swaps in the mean of the run's last snapshots (`training.averaging.fraction`); returns their window
   (None without averaging). What follows (decoding, export, push) sees the averaged weights."""
   if not state.averaging.apply():
     return None

@@ -1,7 +1,7 @@
 """Command-line training task; runs unchanged as a Vertex AI custom job (TF_CONFIG/CLUSTER_SPEC set by Vertex).
 
     python -m trainer.task --config=configs/local.yaml --dataset=outputs/datasets --output=outputs/model
-    colorize-train --set model.variant=beta --set training.epochs=2
+    colorize-train --set model.network.variant=beta --set training.epochs=2
 """
 
 from __future__ import annotations

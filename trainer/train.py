@@ -80,8 +80,8 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
   plan = plan_lib.plan_run(config, strategy, dataset_path, max_steps, time_budget_seconds)
   info = plan.info
   print(f'strategy={type(strategy).__name__} replicas={plan.replicas} global_batch={plan.global_batch} '
-        f'steps={plan.total_steps} image_size={info.image_size} variant={config.model.variant} '
-        f'loss={config.model.loss} precision={policy} chief={plan.chief}', flush=True)
+        f'steps={plan.total_steps} image_size={info.image_size} variant={config.model.network.variant} '
+        f'loss={config.model.loss.kind} precision={policy} chief={plan.chief}', flush=True)
   objective = objective_lib.make_objective(
       config.model, info.image_size, lambda: data_lib.training_sample(info.files['train'], info.image_size))
   state = state_lib.build_state(config, strategy, policy, objective, plan, output_dir)

@@ -38,7 +38,7 @@ class ModelNotWrittenError(RuntimeError):
 
 
 class Executor(base_executor.BaseExecutor):
-  """Trains the configured colorizer (`model.variant`) on the examples; writes the SavedModel and its logs."""
+  """Trains the configured colorizer (`model.network.variant`) on the examples; writes the SavedModel and its logs."""
 
   def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
          exec_properties: dict[str, Any]) -> None:

@@ -11,8 +11,8 @@ from dataset import records
 
 def embedding_for(config: configs.PipelineConfig) -> records.Embedding | None:
   """`trainer.networks.embedders`' quantized-L embedder when `data.precompute_embeddings` asks for it, else None."""
-  if not config.data.precompute_embeddings or config.model.variant != 'fusion':
+  if not config.data.precompute_embeddings or config.model.network.variant != 'fusion':
     return None  # (the dataset job reports a precompute without a fusion model)
   from trainer.networks import embedders  # pylint: disable=g-import-not-at-top  (Keras, only when needed)
-  return records.Embedding(config.model.embedder, embedders.embedding_size(config.model),
+  return records.Embedding(config.model.network.embedder, embedders.embedding_size(config.model),
                               functools.partial(embedders.quantized_l_embedding_fn, config.model))

@@ -199,10 +199,10 @@ def hue_repeat_plan(files: list[str], image_size: int, threshold: float) -> hue_
 
 
 def training_repeat_plan(info: DatasetInfo, training) -> hue_sampling.Plan | None:
-  """The run's repeat-factor sampling plan (printed), or None when `training.hue_repeat_threshold` is 0."""
-  if not training.hue_repeat_threshold:
+  """The run's repeat-factor sampling plan (printed), or None when `training.sampling.hue_repeat_threshold` is 0."""
+  if not training.sampling.hue_repeat_threshold:
     return None
-  plan = hue_repeat_plan(info.files['train'], info.image_size, training.hue_repeat_threshold)
+  plan = hue_repeat_plan(info.files['train'], info.image_size, training.sampling.hue_repeat_threshold)
   print(plan.describe(), flush=True)
   return plan
 

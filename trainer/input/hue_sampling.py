@@ -1,6 +1,6 @@
 """Repeat-factor sampling by hue: photos holding rare hues are drawn more often.
 
-Class rebalancing (`model.regression_rebalancing`, Zhang's weights) scales each *pixel*'s loss by the rarity of
+Class rebalancing (`model.loss.regression_rebalancing`, Zhang's weights) scales each *pixel*'s loss by the rarity of
 its colour; it cannot show the network more *photos* of a rare colour in context. Repeat-factor sampling (Gupta
 et al., LVIS 2019) does that for long-tailed categories, and here the categories are the six hue sectors of the
 hue-balanced recall (`trainer.objective.metrics`): on Caltech-3k a sector-3 (cyan) pixel covers at least 1% of only 6% of
@@ -8,7 +8,7 @@ the training photos, against 65% for sector 1 (yellow-orange).
 
 With f_c the share of training photos in which sector c covers at least `PRESENCE_SHARE` of the pixels (truly
 coloured ones, chroma >= `metrics.HUE_TRUE_CHROMA`), the sector's factor is r_c = max(1, sqrt(t / f_c)) for the
-threshold t (`training.hue_repeat_threshold`), and a photo's is the largest factor of the sectors it holds (1 when
+threshold t (`training.sampling.hue_repeat_threshold`), and a photo's is the largest factor of the sectors it holds (1 when
 it holds none). Each epoch a photo is repeated floor(r) times, plus once more with probability r - floor(r).
 """
 

@@ -51,7 +51,7 @@ def _set_rates(config, state: state_lib.TrainState, progress: float) -> tuple[fl
   rate = schedule.learning_rate(training, progress)
   state.optimizer.learning_rate = rate
   if state.encoder_optimizer is not None:
-    state.encoder_optimizer.learning_rate = rate * training.encoder_learning_rate_multiplier
+    state.encoder_optimizer.learning_rate = rate * training.optimizer.encoder_learning_rate_multiplier
   return rate, bool(state.net.encoder_variables) and not schedule.encoder_frozen(training, progress)
 
 

@@ -44,9 +44,9 @@ def plan_run(config, strategy, dataset_path: str, max_steps: int | None,
     raise ValueError(f'training.time_budget_seconds={time_budget_seconds}: a time budget is for single-worker '
                      'runs (each worker would stop at a different step); set 0 and use training.epochs')
   info = data_lib.dataset_info(dataset_path)
-  if info.embedding_size and (model_config.variant != 'fusion' or info.embedding_name != model_config.embedder):
+  if info.embedding_size and (model_config.network.variant != 'fusion' or info.embedding_name != model_config.network.embedder):
     _LOG.warning('Ignoring the records\' precomputed %s embeddings (model: %s/%s)', info.embedding_name,
-                 model_config.variant, model_config.embedder)
+                 model_config.network.variant, model_config.network.embedder)
     info = dataclasses.replace(info, embedding_size=0)
   replicas = strategy.num_replicas_in_sync
   global_batch = training.batch_size_per_replica * replicas

@@ -19,23 +19,23 @@ def learning_rate(training: definitions.TrainingConfig, progress: float) -> floa
   there through the window, so the snapshots that are averaged spread over the region the run has reached
   instead of all sitting where a decay to 0 stops."""
   progress = min(max(progress, 0.0), 1.0)
-  warmup = training.warmup_fraction
+  warmup = training.schedule.warmup_fraction
   if warmup > 0 and progress < warmup:
-    return training.learning_rate * progress / warmup
+    return training.optimizer.learning_rate * progress / warmup
   floor, end = 0.0, 1.0
-  if training.weight_averaging_learning_rate > 0 and training.weight_averaging_fraction > 0:
-    floor, end = training.weight_averaging_learning_rate, max(1.0 - training.weight_averaging_fraction, warmup)
+  if training.averaging.learning_rate > 0 and training.averaging.fraction > 0:
+    floor, end = training.averaging.learning_rate, max(1.0 - training.averaging.fraction, warmup)
     if progress >= end:
       return floor
-  if training.lr_schedule == 'constant':
-    return training.learning_rate
+  if training.schedule.decay == 'constant':
+    return training.optimizer.learning_rate
   span = max(end - warmup, 1e-9)
-  return floor + (training.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / span))
+  return floor + (training.optimizer.learning_rate - floor) * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / span))
 
 
 def encoder_frozen(training: definitions.TrainingConfig, progress: float) -> bool:
   """True during the first phase, when only the decoder of the pretrained-encoder model learns."""
-  return progress < training.frozen_encoder_fraction
+  return progress < training.schedule.frozen_encoder_fraction
 
 
 def cpu_has_native_bf16() -> bool:

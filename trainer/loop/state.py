@@ -50,11 +50,11 @@ def build_state(config, strategy, policy: str, objective, plan: plan_lib.RunPlan
     optimizer.build(net.decoder_variables)
     encoder_optimizer = None
     if net.encoder_variables:
-      encoder_optimizer = networks.optimizer(policy, training, training.encoder_learning_rate_multiplier)
+      encoder_optimizer = networks.optimizer(policy, training, training.optimizer.encoder_learning_rate_multiplier)
       encoder_optimizer.build(net.encoder_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
-  averaging = weight_averaging.WeightAverage(net.colorizer.weights, training.weight_averaging_fraction,
-                                             training.weight_averaging_every_steps)
+  averaging = weight_averaging.WeightAverage(net.colorizer.weights, training.averaging.fraction,
+                                             training.averaging.every_steps)
   with strategy.scope():
     checkpoint = tf.train.Checkpoint(model=net.colorizer, optimizer=optimizer, step=step,
                                      **({'encoder_optimizer': encoder_optimizer} if encoder_optimizer else {}),

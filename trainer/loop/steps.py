@@ -23,8 +23,8 @@ def training_input(training, plan: plan_lib.RunPlan, strategy) -> tf.data.Datase
   else:
     dataset = data_lib.make_dataset(
         info.files['train'], info.image_size, plan.global_batch, training=True,
-        shuffle_buffer=training.shuffle_buffer, embedding_size=info.embedding_size, repeat=True,
-        augment=training.online_augmentation, zoom_range=tuple(training.online_zoom_range),
+        shuffle_buffer=training.sampling.shuffle_buffer, embedding_size=info.embedding_size, repeat=True,
+        augment=training.sampling.online_augmentation, zoom_range=tuple(training.sampling.online_zoom_range),
         repeat_factors=plan.repeat_plan.sector_factors if plan.repeat_plan else None)
   return strategy.experimental_distribute_dataset(dataset)
 

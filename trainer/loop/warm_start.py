@@ -26,7 +26,6 @@ WEIGHTS_DIR = 'warm_start'  # the folder of a SavedModel that holds WEIGHTS_FILE
 WEIGHTS_FILE = 'colorizer_weights.npz'
 _META_KEY = '__meta__'
 # The model settings that decide the weights' shapes: a mismatch is named in the error.
-_SHAPE_KEYS = ('variant', 'loss', 'encoder_filters', 'decoder_filters', 'fusion_channels', 'embedder')
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # trainer/loop/..
 
 
@@ -36,7 +35,10 @@ class WarmStartError(ValueError):
 
 def model_metadata(model_config) -> dict[str, Any]:
   """What a weights file records about the model it was saved from."""
-  return {key: getattr(model_config, key) for key in _SHAPE_KEYS if hasattr(model_config, key)}
+  network = model_config.network
+  return {'variant': network.variant, 'loss': model_config.loss.kind, 'encoder_filters': network.encoder_filters,
+          'decoder_filters': network.decoder_filters, 'fusion_channels': network.fusion_channels,
+          'embedder': network.embedder}
 
 
 def weights_path(model_dir: str) -> str:

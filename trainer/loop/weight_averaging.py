@@ -7,8 +7,8 @@ end instead of keeping the last: the mean lies in a flatter region of the loss t
 the points averaged. The shipped colorizer is such a mean (its header's `weight_averaging`:
 docs/shipped_colorizer.md).
 
-Snapshots are taken at each epoch end (or every `training.weight_averaging_every_steps`) once the run's progress
-reaches 1 - `training.weight_averaging_fraction`, and at the last step. Batch-norm moving statistics are averaged
+Snapshots are taken at each epoch end (or every `training.averaging.every_steps`) once the run's progress
+reaches 1 - `training.averaging.fraction`, and at the last step. Batch-norm moving statistics are averaged
 with the weights: they are themselves running means over the same stretch of the run, which spares the extra
 pass over the data that SWA's recomputation of the statistics would cost. The mean and the snapshot count live in
 the training checkpoint, so a resumed run keeps the snapshots it had taken.

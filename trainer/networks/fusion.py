@@ -56,7 +56,7 @@ def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, nu
     A functional model: inputs {'l': [B, H, W, 1] scaled L} (+ {'embedding': [B, E]} for fusion);
     output ab scaled to [-1, 1] [B, H, W, 2], or bin logits [B, H, W, num_bins] (+ 2 ab channels).
   """
-  f1, f2, f3 = config.encoder_filters
+  f1, f2, f3 = config.network.encoder_filters
   l_input = keras.Input(shape=(None, None, 1), name='l')
   inputs = {'l': l_input}
 
@@ -70,13 +70,13 @@ def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, nu
   x = _conv(2 * f3, 1, 'encoder_4')(x)
   x = _conv(f3, 1, 'encoder_5')(x)
 
-  if config.variant == 'fusion':
+  if config.network.variant == 'fusion':
     if embedding_size <= 0:
       raise ValueError('the fusion variant needs embedding_size > 0')
     embedding = keras.Input(shape=(embedding_size,), name='embedding')
     inputs['embedding'] = embedding
     x = FuseGlobalEmbedding(name='fuse')([x, embedding])
-    x = layers.Conv2D(config.fusion_channels, 1, activation='relu', name='fusion_mix')(x)
+    x = layers.Conv2D(config.network.fusion_channels, 1, activation='relu', name='fusion_mix')(x)
 
   # Decoder: back to full resolution.
   x = _conv(f2, 1, 'decoder_1')(x)
@@ -86,7 +86,7 @@ def build_colorizer(config: definitions.ModelConfig, embedding_size: int = 0, nu
   x = layers.UpSampling2D(2, interpolation='nearest', name='decoder_2_up')(x)
   x = _conv(f1 // 2, 1, 'decoder_4')(x)
   x = layers.UpSampling2D(2, interpolation='nearest', name='decoder_3_up')(x)
-  return keras.Model(inputs, output_head(x, num_bins, regression_head), name=f'colorizer_{config.variant}')
+  return keras.Model(inputs, output_head(x, num_bins, regression_head), name=f'colorizer_{config.network.variant}')
 
 
 def output_head(x, num_bins: int = 0, regression_head: bool = False):

@@ -85,16 +85,16 @@ def build_unet(config: definitions.ModelConfig, num_bins: int = 0, encoder_weigh
   convolutions (None: the global policy); `mixed_bfloat16` computes only them in bfloat16, with float32 weights
   (`training.precision=bfloat16_decoder`). The variables are float32 either way, so weight files fit both.
   """
-  if config.embedder != 'efficientnet_lite0':
-    raise ValueError(f'model.variant=unet: the pretrained encoder is efficientnet_lite0, not {config.embedder!r}')
+  if config.network.embedder != 'efficientnet_lite0':
+    raise ValueError(f'model.network.variant=unet: the pretrained encoder is efficientnet_lite0, not {config.network.embedder!r}')
   l_input = keras.Input(shape=(None, None, 1), name='l')
   encoder = build_encoder(encoder_weights)
   *skips, embedding = encoder(GrayToRGB(name='gray_rgb')(l_input))
 
   x = fusion.FuseGlobalEmbedding(name='fuse')([skips[-1], embedding])
-  x = layers.Conv2D(config.fusion_channels, 1, use_bias=False, name='fusion_mix')(x)
+  x = layers.Conv2D(config.network.fusion_channels, 1, use_bias=False, name='fusion_mix')(x)
   x = layers.ReLU(name='fusion_relu')(layers.BatchNormalization(name='fusion_bn')(x))
-  for (stride, _), skip, filters in zip(reversed(SKIP_LAYERS[:-1]), reversed(skips[:-1]), config.decoder_filters):
+  for (stride, _), skip, filters in zip(reversed(SKIP_LAYERS[:-1]), reversed(skips[:-1]), config.network.decoder_filters):
     x = layers.UpSampling2D(2, interpolation='bilinear', name=f'decoder_{stride}_up')(x)
     x = layers.Concatenate(name=f'decoder_{stride}_skip')([x, skip])
     x = _conv_bn_relu(x, filters, f'decoder_{stride}_a', decoder_conv_dtype)

@@ -140,7 +140,7 @@ def rebalancing_weights(histogram, lam: float = LAMBDA, sigma: float = SIGMA,
 
   lam = 0 would fully equalize the bins (rare noise dominates); lam = 1 is no rebalancing. p is
   `bin_distribution(histogram, sigma)`. strength < 1 softens the weights (the regression losses' knob,
-  `model.regression_rebalancing`); 0 gives every bin weight 1.
+  `model.loss.regression_rebalancing`); 0 gives every bin weight 1.
   """
   p = bin_distribution(histogram, sigma, centers)
   w = (1.0 / ((1.0 - lam) * p + lam / len(p))) ** strength

@@ -9,9 +9,9 @@ Classification, two knobs, both measured rather than fixed by eye:
 Regression, one knob: a chroma gain g, ab x g. The saturation-seeking losses (`l1_chroma`'s 1.2x chroma target,
 class-rebalanced regression) overshoot on purpose; g < 1 takes back what costs fidelity, g > 1 adds to a dull model.
 
-Criterion: among the candidates whose ΔPSNR against gray is >= -`model.temperature_max_psnr_cost` (0 by default:
+Criterion: among the candidates whose ΔPSNR against gray is >= -`model.decoding.max_psnr_cost` (0 by default:
 the colours add something rather than cost fidelity), the one with the highest hue-balanced recall (the colour is
-the right one, every hue sector counting the same); candidates within `model.decoding_hue_tolerance` of that
+the right one, every hue sector counting the same); candidates within `model.decoding.hue_tolerance` of that
 recall tie, and the tie goes to the best ΔPSNR (a regression's hue recall creeps up with its gain, 0.003 per step
 on Caltech's 297 eval photos and less than the noise of the demo's 12, while each step costs ~0.3 dB); when none
 qualifies, the one with the best ΔPSNR.
@@ -49,7 +49,7 @@ def choose(candidates: list[dict[str, float]], batches: Iterable, output_fn: Cal
     output_fn: features -> the model's output (bin logits, or scaled ab).
     decode_fn: (output, **candidate) -> ab in ab units at the model's size.
     max_psnr_cost: How many dB of PSNR against gray the chosen decoding may cost (`model.*`).
-    hue_tolerance: Hue recalls this close to the best are a tie, settled by ΔPSNR (`model.decoding_hue_tolerance`).
+    hue_tolerance: Hue recalls this close to the best are a tie, settled by ΔPSNR (`model.decoding.hue_tolerance`).
     max_examples: Eval examples used.
   """
   from trainer.objective import metrics  # pylint: disable=g-import-not-at-top

@@ -1,5 +1,5 @@
-"""Test-time flip averaging (`model.flip_averaging`): the output for a photo combined with the output for its mirror
-image, the same way in the decoding search, in the gate and in the exported graph."""
+"""Test-time flip averaging (`model.decoding.flip_averaging`): the output for a photo combined with the output for
+its mirror image, the same way in the decoding search, in the gate and in the exported graph."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ import tensorflow as tf
 
 
 def flip_combination(model_config, num_bins: int) -> str:
-  """How `predict_output` combines the photo's and its mirror image's outputs under `model_config`: '' (no flip
-  averaging), 'mean', or 'keep_chroma' (`model.flip_averaging_chroma: keep`, for an ab output; bin logits are
-  always averaged)."""
-  if not model_config.flip_averaging:
+  """How `predict_output` combines the photo's and its mirror image's outputs under `model_config`: '' (`off`),
+  'mean', or 'keep_chroma' (for an ab output; bin logits, `num_bins` > 0, are always averaged)."""
+  mode = model_config.decoding.flip_averaging
+  if mode == 'off':
     return ''
-  return 'keep_chroma' if model_config.flip_averaging_chroma == 'keep' and not num_bins else 'mean'
+  return 'mean' if num_bins else mode
 
 
 def predict_output(colorizer, features, flip_averaging: str = ''):
   """The network's output for `features` (float32), as served.
 
-  `flip_averaging` is `flip_combination`'s answer. With 'mean' (`model.flip_averaging`, test-time augmentation)
+  `flip_averaging` is `flip_combination`'s answer. With 'mean' (`model.decoding.flip_averaging`, test-time augmentation)
   it is the mean of the output for the photo and the output for its mirror image, mirrored back: the two disagree
   where the network is unsure, so the mean errs less (higher PSNR) at the price of a second network pass. The
   embedding, if any, is the photo's for both (an ImageNet classifier is trained to be mirror-invariant).

@@ -54,9 +54,9 @@ REGRESSION_LOSSES = {'mse': masked_mse, 'huber': masked_huber, 'l1_chroma': mask
 def regression_loss(model_config):
   """The configured regression loss (of the regression head, for `classification+l1_chroma`) as
   fn(ab_true, ab_pred, mask) -> [B]."""
-  if model_config.regression_loss == 'l1_chroma':
-    return functools.partial(masked_l1_chroma, boost=model_config.chroma_boost, weight=model_config.chroma_weight)
-  return REGRESSION_LOSSES[model_config.regression_loss]
+  if model_config.loss.regression_loss == 'l1_chroma':
+    return functools.partial(masked_l1_chroma, boost=model_config.loss.chroma_boost, weight=model_config.loss.chroma_weight)
+  return REGRESSION_LOSSES[model_config.loss.regression_loss]
 
 
 def match_resolution(targets, prediction):

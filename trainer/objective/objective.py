@@ -77,15 +77,15 @@ TrainingSample = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
 
 
 def _regression_loss(model_config, histogram):
-  """The configured regression loss; with `model.regression_rebalancing` > 0 each pixel's loss is scaled by the
+  """The configured regression loss; with `model.loss.regression_rebalancing` > 0 each pixel's loss is scaled by the
   rebalancing weight of its true colour's bin, so the rare greens, cyans and purples count as much as the browns
   that fill most photos (Zhang's rebalancing, carried over from the cross-entropy to L1/L2)."""
   loss = losses.regression_loss(model_config)
-  if not model_config.regression_rebalancing:
+  if not model_config.loss.regression_rebalancing:
     return loss
   centers = color_bins.ab_bin_centers()
-  weights = tf.constant(color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda,
-                                                       strength=model_config.regression_rebalancing))
+  weights = tf.constant(color_bins.rebalancing_weights(histogram, lam=model_config.loss.rebalance_lambda,
+                                                       strength=model_config.loss.regression_rebalancing))
 
   def rebalanced(ab_true, ab_pred, mask):
     bins = color_bins.nearest_bin(tf.cast(ab_true, tf.float32) * scaling.AB_SCALE, centers)
@@ -101,27 +101,27 @@ def make_objective(model_config, image_size: int, training_sample: TrainingSampl
   annealed-mean temperature (chosen after training, `trainer/objective/decoding.py`) as constants.
   """
 
-  needs_histogram = model_config.bins_head or model_config.regression_rebalancing
+  needs_histogram = model_config.loss.bins_head or model_config.loss.regression_rebalancing
   # The ab-bin histogram of the training sample (padding excluded): what the class rebalancing weights come from.
   histogram = color_bins.bin_histogram(training_sample()) if needs_histogram else None
-  if not model_config.bins_head:
+  if not model_config.loss.bins_head:
     return Objective(_regression_loss(model_config, histogram),
-                     _regression_decoder(model_config.chroma_gain, image_size),
-                     regression_decoding={'chroma_gain': model_config.chroma_gain})
-  two_heads = model_config.regression_loss is not None
+                     _regression_decoder(model_config.decoding.chroma_gain, image_size),
+                     regression_decoding={'chroma_gain': model_config.decoding.chroma_gain})
+  two_heads = model_config.loss.regression_loss is not None
   centers = color_bins.ab_bin_centers()
-  weights = color_bins.rebalancing_weights(histogram, lam=model_config.rebalance_lambda)
+  weights = color_bins.rebalancing_weights(histogram, lam=model_config.loss.rebalance_lambda)
   loss_fn = functools.partial(color_bins.classification_loss, weights=tf.constant(weights), centers=centers)
   if two_heads:
     loss_fn = functools.partial(two_head_loss, classification_loss=loss_fn, num_bins=len(centers),
                                 regression_loss=_regression_loss(model_config, histogram),
-                                regression_weight=model_config.regression_weight)
-  output_to_ab = _bins_decoder(weights, model_config.annealed_mean_temperature, model_config.prior_correction,
+                                regression_weight=model_config.loss.regression_weight)
+  output_to_ab = _bins_decoder(weights, model_config.decoding.temperature, model_config.decoding.prior_correction,
                                image_size, two_heads)
   return Objective(loss_fn, output_to_ab, len(centers), two_heads, {
       'centers': centers.tolist(), 'histogram': histogram.tolist(), 'weights': weights.tolist(),
-      'lambda': model_config.rebalance_lambda, 'temperature': model_config.annealed_mean_temperature,
-      'prior_correction': model_config.prior_correction, 'regression_head': two_heads})
+      'lambda': model_config.loss.rebalance_lambda, 'temperature': model_config.decoding.temperature,
+      'prior_correction': model_config.decoding.prior_correction, 'regression_head': two_heads})
 
 
 def two_head_loss(ab_true, output, mask, *, classification_loss, regression_loss, num_bins: int,
@@ -135,17 +135,17 @@ def two_head_loss(ab_true, output, mask, *, classification_loss, regression_loss
 def decoding_candidates(model_config, objective: Objective) -> list[dict[str, float]]:
   """What `choose_decoding` tries: (T, s) pairs for the bins, chroma gains for a regression; [] = nothing to choose."""
   if objective.num_bins:
-    if not model_config.temperature_candidates:
+    if not model_config.decoding.temperature_candidates:
       return []
-    return decoding.bins_candidates(model_config.temperature_candidates, model_config.prior_correction_candidates)
-  return [{'chroma_gain': float(g)} for g in model_config.chroma_gain_candidates]
+    return decoding.bins_candidates(model_config.decoding.temperature_candidates, model_config.decoding.prior_correction_candidates)
+  return [{'chroma_gain': float(g)} for g in model_config.decoding.chroma_gain_candidates]
 
 
 def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches, image_size: int) -> None:
   """Picks the decoding on the eval split (`trainer/objective/decoding.py`): the annealed-mean temperature and prior
   correction of the bins, or a regression's chroma gain; updates the decoding in place, so the exported graph
   serves the choice, and records the search next to the model. Nothing to choose from: the decoding stays. The
-  candidates are scored on the output as served (with `model.flip_averaging`, the mirror-averaged one)."""
+  candidates are scored on the output as served (with `model.decoding.flip_averaging`, the mirror-averaged one)."""
   candidates = decoding_candidates(config.model, objective)
   if not candidates:
     return
@@ -158,8 +158,8 @@ def choose_decoding(config, objective: Objective, colorizer, embed, eval_batches
   flip = flip_averaging.flip_combination(config.model, objective.num_bins)
   choice = decoding.choose(candidates, eval_batches,
                            lambda features: flip_averaging.predict_output(colorizer, embed(features), flip), decode,
-                           max_psnr_cost=config.model.temperature_max_psnr_cost,
-                           hue_tolerance=config.model.decoding_hue_tolerance)
+                           max_psnr_cost=config.model.decoding.max_psnr_cost,
+                           hue_tolerance=config.model.decoding.hue_tolerance)
   describe = lambda knobs: '/'.join(f'{name}={value:g}' for name, value in knobs.items())
   print('decoding on the eval split: ' + ', '.join(
       f'{describe({k: row[k] for k in choice.knobs})}: ΔPSNR {row["delta_psnr"]:+.2f} '
