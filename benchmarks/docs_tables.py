@@ -5,7 +5,7 @@
 
 A generated block sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in a Markdown file; NAME says what
 is rendered there (`BLOCKS`). The figures are never typed by hand, so a re-run benchmark changes the docs only
-through this script, and tests/test_docs.py fails when a block and its results file disagree. A row a table needs
+through this script, and tests/project/test_docs.py fails when a block and its results file disagree. A row a table needs
 that its results file lacks is an error naming the row and the file.
 """
 

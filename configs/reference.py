@@ -31,7 +31,7 @@ _INTRO = """\
 # Configuration reference
 
 <!-- Generated from configs/definitions.py by `python -m configs.reference --write`; do not edit by hand.
-     tests/test_docs.py fails when this file and a fresh render differ. -->
+     tests/project/test_docs.py fails when this file and a fresh render differ. -->
 
 One typed `PipelineConfig` object is loaded once and handed to every stage of the pipeline: the dataset build, the
 trainer, the evaluator's gate, the pusher, the runners and the serving tools. No stage reads YAML on its own.

@@ -3,7 +3,7 @@
 Importing TensorFlow for its Example proto costs a Beam worker ~3 s and ~400 MB before its first photo (measured:
 the first local build in a process took 8.0 s instead of 5.1 s on caltech-3k). The Example message is four small
 protobuf types, so the build writes their wire format directly: map entries in sorted key order, exactly the bytes
-of TensorFlow's `Example.SerializeToString(deterministic=True)` (tests/test_example_proto.py checks it). Reading
+of TensorFlow's `Example.SerializeToString(deterministic=True)` (tests/unit/contracts/test_example_proto.py checks it). Reading
 stays with TensorFlow (`tf.io.parse_example`) and protobuf.
 """
 

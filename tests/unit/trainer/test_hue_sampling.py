@@ -96,7 +96,7 @@ def test_the_training_pipeline_draws_each_record_its_photos_factor(tmp_path_fact
 
 
 def test_the_threshold_is_validated_and_a_run_records_its_factors(tmp_path_factory, tmp_path):
-  from tests.test_trainer import beta_config
+  from tests.unit.trainer.test_trainer import beta_config
   from trainer.input import data as data_lib
   from trainer.loop import warm_start
   from trainer import train as train_lib

@@ -20,7 +20,7 @@ import configs
 from pipeline import build_dataset
 from tests.conftest import REPO
 from tests.conftest import copy_sample_photos
-from tests.test_build_dataset import _assert_same_files_but_manifest
+from tests.unit.dataset.test_build_dataset import _assert_same_files_but_manifest
 
 NUM_PHOTOS = 10
 

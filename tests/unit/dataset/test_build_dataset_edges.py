@@ -1,5 +1,5 @@
 """The dataset build's edges: a missing input, a build of nothing, split assignment, Beam's state sampling (the
-build itself: tests/test_build_dataset.py)."""
+build itself: tests/unit/dataset/test_build_dataset.py)."""
 
 import os
 
@@ -10,7 +10,7 @@ from contracts import beam_options
 from contracts import decode
 from dataset import records
 from pipeline import build_dataset
-from tests.test_build_dataset import _config
+from tests.unit.dataset.test_build_dataset import _config
 
 
 def test_missing_input_is_a_clear_error(tmp_path):

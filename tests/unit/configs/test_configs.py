@@ -9,7 +9,7 @@ import pytest
 
 import configs
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import REPO
 
 
 def test_dataclass_defaults_are_valid():

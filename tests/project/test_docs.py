@@ -28,7 +28,7 @@ import pytest
 from benchmarks import docs_tables
 from configs import reference
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/project/..
 DOCUMENTS = ['README.md'] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 PROJECT_PACKAGES = {'configs', 'contracts', 'dataset', 'trainer', 'serving', 'components', 'pipeline', 'benchmarks',
                     'video'}

@@ -1,5 +1,5 @@
 """The torch-free EfficientNet-Lite0 port: checkpoint reader, logits against an independent NumPy forward pass
-(tests/golden/), weight cache."""
+(tests/unit/trainer/golden/), weight cache."""
 
 import json
 import os
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, SAMPLE_PHOTOS
-from tests.golden import make_efficientnet_lite0_golden as golden_lib
+from tests.unit.trainer.golden import make_efficientnet_lite0_golden as golden_lib
 from trainer.networks import efficientnet_lite
 from trainer.networks import imagenet
 from trainer.networks import torch_checkpoint
 
-GOLDEN_FILE = os.path.join(REPO, 'tests', 'golden', 'efficientnet_lite0_logits.json')
+GOLDEN_FILE = os.path.join(REPO, 'tests', 'unit', 'trainer', 'golden', 'efficientnet_lite0_logits.json')
 # The Keras port's float32 logits against the independent float64 NumPy forward pass (measured: 5.3e-5 at most,
 # about the golden file's rounding to 1e-4).
 MAX_LOGIT_DIFFERENCE = 1e-3
@@ -50,7 +50,7 @@ def photos():
 
 
 def test_logits_match_an_independent_numpy_forward_pass(cache_dir, photos):
-  """tests/golden/make_efficientnet_lite0_golden.py runs the same .pth with its own NumPy conv/BN/ReLU6 code."""
+  """tests/unit/trainer/golden/make_efficientnet_lite0_golden.py runs the same .pth with its own NumPy conv/BN/ReLU6 code."""
   golden = _golden()
   assert golden['weights'] == efficientnet_lite.PTH_NAME
   logits_model = efficientnet_lite.load_efficientnet_lite0('imagenet', cache_dir=cache_dir,

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from dataset import corpus
+from tests.conftest import REPO
 
 
 def _photo(path, seed):
@@ -156,8 +157,7 @@ sources:
 
 
 def test_the_project_corpus_holds_out_every_bundled_photo_and_names_its_licences():
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  path = os.path.join(root, 'configs', 'corpus.yaml')
+  path = os.path.join(REPO, 'configs', 'corpus.yaml')
   sources = corpus.load_sources(path)
   assert sum(s.max_photos for s in sources) >= 10_000 and all(s.licence for s in sources)
   assert all(s.repo and len(s.commit) >= 7 for s in sources)  # every source is public and pinned

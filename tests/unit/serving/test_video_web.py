@@ -99,7 +99,7 @@ def test_the_page_colorizes_a_clip_in_a_browser(server, tmp_path):
   """The clip form in headless Chromium: the colorized clip plays in the page's <video> (its CSP allows blob:
   media) and is offered for download."""
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
-  from tests.test_web import CHROMIUM, CHROMIUM_ARGS  # pylint: disable=g-import-not-at-top
+  from tests.unit.serving.test_web import CHROMIUM, CHROMIUM_ARGS  # pylint: disable=g-import-not-at-top
   (tmp_path / 'wedding.mp4').write_bytes(_clip(tmp_path, 96, 64, 12))
   with sync_playwright() as playwright:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -4,7 +4,7 @@
   ColorizationEvaluator (its inputs, the Examples and the Model, are also on ram://) and the idempotent Pusher.
   A local file API handed such a URI would fail or write a relative `ram:/...` folder under the working directory,
   which the tests check is absent.
-- The GCS emulator (tests/test_gcs_io.py) for LabExampleGen, where Beam writes: TensorFlow's GCS client cannot be
+- The GCS emulator (tests/integration/test_gcs_io.py) for LabExampleGen, where Beam writes: TensorFlow's GCS client cannot be
   pointed at an emulator, Beam's FileSystems can.
 """
 
@@ -31,9 +31,9 @@ from pipeline import build_dataset
 from tests.conftest import copy_sample_photos
 from tests.conftest import TINY_MODEL
 from tests.conftest import TINY_SPLITS
-from tests.test_gcs_io import BUCKET
-from tests.test_gcs_io import client  # pylint: disable=unused-import  # a fixture
-from tests.test_gcs_io import emulator  # pylint: disable=unused-import  # a fixture
+from tests.integration.test_gcs_io import BUCKET
+from tests.integration.test_gcs_io import client  # pylint: disable=unused-import  # a fixture
+from tests.integration.test_gcs_io import emulator  # pylint: disable=unused-import  # a fixture
 from trainer import train as train_lib
 
 

@@ -1,6 +1,6 @@
 """The trainer: model inputs and shapes, losses, the "alpha version" overfit, export/reload in a fresh process,
 precomputed embeddings, the classification loss, online augmentation, TFX's run_fn (distribution:
-tests/test_trainer_distribute.py)."""
+tests/integration/test_trainer_distribute.py)."""
 
 import json
 import os
@@ -131,7 +131,7 @@ def test_export_reloads_in_a_fresh_process_and_matches_keras(small_dataset, tmp_
   colorizer = fusion.build_colorizer(config.model)
   checkpoint = tf.train.Checkpoint(model=colorizer)
   checkpoint.restore(tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))).expect_partial()
-  # local.yaml serves the mirror-combined output, keeping the chroma (tests/test_objective.py); mse has no bins
+  # local.yaml serves the mirror-combined output, keeping the chroma (tests/unit/trainer/test_objective.py); mse has no bins
   assert flip_averaging.flip_combination(config.model, num_bins=0) == 'keep_chroma'
   expected = scaling.unscale_ab(flip_averaging.predict_output(colorizer, {'l': scaling.scale_l(tf.constant(l))},
                                                            flip_averaging='keep_chroma')).numpy()
