@@ -131,6 +131,7 @@ def parse_override(override: str) -> tuple[str, Any]:
 def read_yaml(path: str) -> dict[str, Any]:
   """Reads a YAML config file (local or any filesystem TensorFlow's gfile knows) into a dict."""
   if path.startswith('gs://'):
+    # Lazy: tf.io.gfile only for remote config URIs; reading a local YAML needs no TensorFlow.
     from tensorflow.io import gfile  # pylint: disable=g-import-not-at-top
     with gfile.GFile(path) as f:
       text = f.read()

@@ -93,6 +93,7 @@ def short_state_sampling(period_ms: int = 20) -> Iterator[None]:
   20 ms. Only meaningful where the workers run in this process (`runs_in_this_process`); the sampling thread
   costs nothing measurable at 20 ms. A Beam version whose StateSampler has another signature is left alone.
   """
+  # Lazy: a Beam worker module, imported only when a pipeline runs.
   from apache_beam.runners.worker import statesampler  # pylint: disable=g-import-not-at-top
   init = statesampler.StateSampler.__init__
   parameters = list(inspect.signature(init).parameters)

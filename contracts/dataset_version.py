@@ -242,6 +242,7 @@ def abandoned_versions(output_dir: str, current_version_dir: str,
 def _delete_tree(folder: str) -> None:
   """Deletes a folder and everything under it (Beam's local delete leaves empty sub-folders behind)."""
   if '://' not in folder:
+    # Lazy: local folders only (URIs go through FileSystems).
     import shutil  # pylint: disable=g-import-not-at-top
     shutil.rmtree(folder, ignore_errors=True)
   else:

@@ -99,6 +99,7 @@ class DeadLetter(NamedTuple):
 
 def tagged(uri: str, stage: str, reason: str, detail: str, counter_namespace: str):
   """A DeadLetter as a Beam tagged output, counted as `<counter_namespace>/dead_letters_<reason>`."""
+  # Lazy: Beam only for the Beam transforms; the serving tools read dead letters without it.
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   from apache_beam.metrics import Metrics  # pylint: disable=g-import-not-at-top
   Metrics.counter(counter_namespace, f'dead_letters_{reason}').inc()
@@ -109,6 +110,7 @@ def write_dead_letters(letters: Iterable[DeadLetter], path: str) -> dict[str, in
   """Writes the dead letters, sorted, as one JSON-lines file (local or any Beam filesystem), replacing any earlier
   one whole (local: a temporary file renamed into place, so a kill never leaves half a file; object stores: one
   object write); returns the count per reason."""
+  # Lazy: Beam only for the Beam transforms; the serving tools read dead letters without it.
   from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   letters = sorted(DeadLetter(*letter) for letter in letters)
   body = ''.join(letter.to_json() + '\n' for letter in letters).encode('utf-8')

@@ -28,6 +28,7 @@ def local_copy(path: str, what: str = 'file') -> Iterator[str]:
       raise FileNotFoundError(f'{what} not found: {path}')
     yield path
     return
+  # Lazy: only remote URIs need tf.io.gfile; local paths stay NumPy/stdlib.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f'{what} not found: {path}')

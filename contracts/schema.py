@@ -132,6 +132,7 @@ def encode_example(quantized_planes: np.ndarray, mask: np.ndarray | None, *, sou
 
 def decode_example_numpy(serialized: bytes) -> dict[str, Any]:
   """Parses one record into NumPy: `lab` float32 [H, W, 3], `mask` bool [H, W], and the provenance fields."""
+  # Lazy: TensorFlow only for the tf.data parsers; the NumPy Beam workers start without its runtime.
   from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
   example = example_pb2.Example.FromString(serialized)
   f = example.features.feature
@@ -157,6 +158,7 @@ def decode_example_numpy(serialized: bytes) -> dict[str, Any]:
 
 def feature_spec(embedding_size: int = 0) -> Mapping[str, Any]:
   """`tf.io.parse_example` spec; `embedding_size` from the manifest when embeddings were precomputed."""
+  # Lazy: TensorFlow only for the tf.data parsers; the NumPy Beam workers start without its runtime.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   spec = {
       LAB: tf.io.FixedLenFeature([], tf.string),
@@ -174,6 +176,7 @@ def feature_spec(embedding_size: int = 0) -> Mapping[str, Any]:
 
 
 def _undo_difference_code_tf(data, shape):
+  # Lazy: TensorFlow only for the tf.data parsers; the NumPy Beam workers start without its runtime.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   d = tf.reshape(tf.cast(tf.io.decode_raw(data, tf.uint8), tf.int32), shape)
   return tf.bitwise.bitwise_and(tf.cumsum(tf.cumsum(d, axis=-1), axis=-2), 255)
@@ -181,6 +184,7 @@ def _undo_difference_code_tf(data, shape):
 
 def decode_lab_tf(parsed: Mapping[str, Any], image_size: int):
   """One parsed record -> (L [S, S, 1] in [0, 100], ab [S, S, 2], mask [S, S, 1] float) as float32 tensors."""
+  # Lazy: TensorFlow only for the tf.data parsers; the NumPy Beam workers start without its runtime.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   planes = tf.cast(_undo_difference_code_tf(parsed[LAB], [3, image_size, image_size]), tf.float32)
   l, a, b = dequantize_lab(planes)

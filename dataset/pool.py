@@ -4,6 +4,15 @@ and moving their finished records on."""
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import ctypes
+import multiprocessing
+from multiprocessing import forkserver
+import os
+import signal
+import sys
+import threading
+import time
 from typing import Any, Callable, Iterator
 
 import apache_beam as beam
@@ -33,7 +42,6 @@ def _process_pool_context():
   processes are forked from it, cheaply, and share the table. Python 3.14 makes forkserver the Linux default for the same
   reason.
   """
-  import multiprocessing  # pylint: disable=g-import-not-at-top
   if 'forkserver' not in multiprocessing.get_all_start_methods():
     return multiprocessing.get_context('spawn')
   context = multiprocessing.get_context('forkserver')
@@ -44,8 +52,6 @@ def _process_pool_context():
 def start_process_pool_server() -> None:
   """Starts the pool's forkserver now, so that it imports `dataset.pool_preload` (~1 s) while Beam is still
   constructing and translating the pipeline. Worth it only when the pipeline's workers run in this process."""
-  import multiprocessing  # pylint: disable=g-import-not-at-top
-  from multiprocessing import forkserver  # pylint: disable=g-import-not-at-top
   if 'forkserver' in multiprocessing.get_all_start_methods():
     _process_pool_context()
     forkserver.ensure_running()
@@ -67,9 +73,6 @@ def die_with_parent(pdeathsig: bool = True) -> None:
     init or a subreaper) means the parent is gone, and the process exits at once (os._exit: no atexit handlers,
     no joining of the pool's queues, which would wait on the dead parent).
   """
-  import os  # pylint: disable=g-import-not-at-top
-  import threading  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
   parent = os.getppid()  # (may legitimately be 1: a container whose main process is the Beam process)
   if pdeathsig and _set_pdeathsig_kill() and os.getppid() != parent:
     os._exit(0)  # pylint: disable=protected-access  # the parent died before prctl took effect
@@ -85,12 +88,9 @@ def die_with_parent(pdeathsig: bool = True) -> None:
 
 def _set_pdeathsig_kill() -> bool:
   """prctl(PR_SET_PDEATHSIG, SIGKILL) on Linux; False where unavailable."""
-  import signal  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
   if not sys.platform.startswith('linux'):
     return False
   try:
-    import ctypes  # pylint: disable=g-import-not-at-top
     libc = ctypes.CDLL(None, use_errno=True)
     pr_set_pdeathsig = 1
     return libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
@@ -102,7 +102,6 @@ def _start_pool_process(environ: dict[str, str], filesystem_options: Any) -> Non
   """Gives a pool process the Beam worker's environment and filesystem options as of the pool's creation (the
   forkserver it comes from started earlier, e.g. before a credentials or emulator variable was set), and makes it
   die with its parent (`die_with_parent`)."""
-  import os  # pylint: disable=g-import-not-at-top
   die_with_parent()
   os.environ.clear()
   os.environ.update(environ)
@@ -135,8 +134,6 @@ class ProcessPhotosFn(beam.DoFn):
     self._spill_dir = spill_dir
 
   def setup(self):
-    import concurrent.futures  # pylint: disable=g-import-not-at-top
-    import os  # pylint: disable=g-import-not-at-top
     self._embed = None
     kind = self._data.photo_pool
     if self._make_embed_fn is not None:

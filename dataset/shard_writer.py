@@ -4,6 +4,8 @@ key (byte-identical rebuilds), duplicates dropped, plus the empty shards that re
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import os
 from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
@@ -34,8 +36,6 @@ class _WriteShardFn(beam.DoFn):
     self._drop_duplicates = drop_duplicates
 
   def setup(self):
-    import concurrent.futures  # pylint: disable=g-import-not-at-top
-    import os  # pylint: disable=g-import-not-at-top
     self._workers = os.cpu_count() or 1
     self._pool = concurrent.futures.ThreadPoolExecutor(self._workers)
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
+from PIL import Image
 
 from contracts import sources
 from dataset import records
 
 
 def _tfds_example_to_file(example: dict[str, Any], name: str, split: str) -> records.SourceFile:
-  from PIL import Image  # pylint: disable=g-import-not-at-top
   image = np.asarray(example['image'])
   if image.ndim == 3 and image.shape[-1] == 1:
     image = image[..., 0]
@@ -36,6 +36,7 @@ class ReadTfds(beam.PTransform):
 
   def __init__(self, name: str, split: str, data_dir: str):
     super().__init__()
+    # Lazy: tensorflow_datasets is slow to import, and only TFDS sources need it.
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     try:
       self._builder = tfds.builder(name, data_dir=data_dir or None)
@@ -53,6 +54,7 @@ class ReadTfds(beam.PTransform):
     self._name, self._split = name, split
 
   def expand(self, pbegin):
+    # Lazy: tensorflow_datasets is slow to import, and only TFDS sources need it.
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     name, split = self._name, self._split
     return (pbegin

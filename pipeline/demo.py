@@ -99,6 +99,7 @@ def summarize(config, seconds: float) -> str:
 
 def colorize_samples(config, count: int, out_dir: str) -> list[str]:
   """gray | colorized | original strips for a few test photos, with the newest pushed model."""
+  # Lazy: after the pipeline run, so the quiet console is set up before TensorFlow loads.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from contracts import schema  # pylint: disable=g-import-not-at-top
   from serving import colorizer as colorizer_lib  # pylint: disable=g-import-not-at-top

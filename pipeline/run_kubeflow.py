@@ -92,6 +92,7 @@ def submit(client, pipeline_json: str, *, experiment: str = 'colorization', name
 
 def main(argv: Sequence[str]) -> None:
   del argv
+  # Lazy: kfp (requirements/cloud.lock) only when a run is submitted.
   import kfp  # pylint: disable=g-import-not-at-top
   client = kfp.Client(host=FLAGS.host, namespace=FLAGS.namespace)
   result = submit(client, FLAGS.pipeline_json, experiment=FLAGS.experiment, namespace=FLAGS.namespace,

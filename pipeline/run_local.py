@@ -29,6 +29,8 @@ from typing import Sequence
 
 from absl import app
 from absl import flags
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 from tfx.orchestration.local import local_dag_runner
 
@@ -95,8 +97,6 @@ def _pid_alive(pid: int) -> bool:
 def cancel_abandoned_executions(metadata_path: str, pipeline_name: str) -> list[int]:
   """Marks this pipeline's executions still RUNNING as CANCELED (call only under `run_lock`: no run is live);
   returns their ids."""
-  import ml_metadata as mlmd  # pylint: disable=g-import-not-at-top
-  from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
   if not os.path.exists(metadata_path):
     return []
   connection = metadata_store_pb2.ConnectionConfig()

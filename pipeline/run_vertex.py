@@ -24,6 +24,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 import configs
 from configs import flags as config_flags
 from contracts import beam_options
+from dataset import inputs
 from pipeline import create_pipeline
 
 FLAGS = flags.FLAGS
@@ -118,7 +119,6 @@ def main(argv: Sequence[str]) -> None:
   config = config_flags.config_from_flags()
   fingerprint = ''
   if FLAGS.fingerprint_inputs:
-    from dataset import inputs  # pylint: disable=g-import-not-at-top
     fingerprint = inputs.fingerprint(config.data.input_uri)
   path = compile_pipeline(config, FLAGS.output, input_fingerprint=fingerprint)
   print(f'Compiled {path}')

@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 from PIL import Image
+from PIL import ImageOps
 
 from contracts import colorspace
 from contracts import dead_letters
@@ -58,7 +59,7 @@ def prepare(data: bytes) -> bytes:
 def colorize_with(serve, images) -> list[bytes]:
   """Calls a `serving_default` signature on validated photos; a model error becomes a ColorizeError with the
   reason the graph's assertion names (`dead_letters.reason_of_model_error`)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (optional: TFLite/ONNX runtimes serve without it)
   try:
     return [bytes(png) for png in serve(images=tf.convert_to_tensor(images))['png'].numpy()]
   except tf.errors.InvalidArgumentError as e:
@@ -91,7 +92,6 @@ def is_colour(image: Image.Image) -> bool:
 def comparison(data: bytes, png: bytes) -> bytes:
   """Side by side, drawn by `contracts.strips`: the input's L as gray | its L with the colorized ab | the original
   (the original only when the input was in colour)."""
-  from PIL import ImageOps  # pylint: disable=g-import-not-at-top
   original = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert('RGB')
   colorized = Image.open(io.BytesIO(png)).convert('RGB')
   lab = colorspace.rgb8_to_lab(np.asarray(original))

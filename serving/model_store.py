@@ -40,6 +40,6 @@ def resolve(path: str) -> str:
 
 def load(path: str):
   """The loaded SavedModel (TensorFlow object) for `path` (see `resolve`) and the folder it came from."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (optional: TFLite/ONNX runtimes serve without it)
   resolved = resolve(path)
   return tf.saved_model.load(resolved), resolved

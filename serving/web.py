@@ -164,6 +164,7 @@ class ColorizeApp:
                                             f'{web_clips.limits_sentence(self.max_clip_bytes)}.')
     with self.slots.hold():
       if self._predictor is None:
+        # Lazy: the video stack (PyAV, OpenCV) loads on the first clip, not at server start.
         from serving.video import predictor as predictor_lib  # pylint: disable=g-import-not-at-top
         self._predictor = predictor_lib.Predictor(self.colorizer.model_dir, self.colorizer.model)
       mp4 = web_clips.colorize_clip(environ['wsgi.input'].read(length), name, self._predictor)

@@ -5,6 +5,7 @@ close (`serving/web.py` explains the limits).
 
 from __future__ import annotations
 
+import http
 import json
 import time
 import urllib.parse
@@ -19,7 +20,6 @@ from serving import web_uploads
 
 
 def status_line(status: int) -> str:
-  import http  # pylint: disable=g-import-not-at-top
   return f'{status} {http.HTTPStatus(status).phrase}'
 
 

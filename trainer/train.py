@@ -15,6 +15,9 @@ import dataclasses
 import logging
 import os
 
+import configs
+from contracts import model_artifact
+
 _LOG = logging.getLogger(__name__)
 
 
@@ -47,8 +50,10 @@ def train(config, dataset_path: str, output_dir: str, *, log_dir: str | None = N
       (default: `training.time_budget_seconds`, 0 = none). Single-worker runs only: workers would disagree on
       the last step.
   """
+  # Lazy: the strategy must be chosen before Keras starts TensorFlow's runtime (logical devices).
   from trainer.loop import distribute  # pylint: disable=g-import-not-at-top
   strategy = distribute.choose_strategy(config.training)  # before any other TF op
+  # Lazy, as above: Keras starts TensorFlow's runtime.
   import keras  # pylint: disable=g-import-not-at-top
   from trainer.loop import schedule  # pylint: disable=g-import-not-at-top
   previous_policy = keras.mixed_precision.global_policy()
@@ -98,6 +103,7 @@ def _train(config, strategy, policy, dataset_path, output_dir, *, log_dir, max_s
 
 def _dataset_dir_of(files: list[str], eval_files: list[str] | None = None, view_dir: str | None = None) -> str:
   """The dataset version (or a view of its splits) for TFX's split file patterns: `data.dataset_for_splits`."""
+  # Lazy: data imports Keras, which starts TensorFlow's runtime (see `train`).
   from trainer.input import data as data_lib  # pylint: disable=g-import-not-at-top
   return data_lib.dataset_for_splits(files, eval_files, view_dir)
 
@@ -111,7 +117,6 @@ def run_fn(fn_args) -> None:
   `fn_args.train_steps` when set, writes the SavedModel to `fn_args.serving_model_dir` and TensorBoard logs to
   `fn_args.model_run_dir`.
   """
-  import configs  # pylint: disable=g-import-not-at-top
   custom = fn_args.custom_config or {}
   config = configs.config_from_slice(custom.get('config', {}))
   if fn_args.base_model:  # the latest blessed model (training.warm_start_from_blessed)
@@ -119,7 +124,6 @@ def run_fn(fn_args) -> None:
   dataset_dir = custom.get('dataset_dir') or _dataset_dir_of(
       fn_args.train_files, fn_args.eval_files,
       os.path.join(fn_args.working_dir, 'dataset_view') if fn_args.working_dir else None)
-  from contracts import model_artifact  # pylint: disable=g-import-not-at-top
   train(config, dataset_dir, fn_args.working_dir or os.path.dirname(fn_args.serving_model_dir),
         log_dir=fn_args.model_run_dir, max_steps=fn_args.train_steps or None,
         export_dir=fn_args.serving_model_dir,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+import tensorflow as tf
 
 import configs
 from contracts import schema
@@ -24,7 +25,6 @@ REFERENCES = {
 
 def saved_model_predictor(model_dir: str) -> Callable[[np.ndarray], np.ndarray]:
   """L batch [N, H, W, 1] -> ab batch, through the SavedModel's `predict_ab` signature."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   predict = tf.saved_model.load(model_dir).signatures['predict_ab']
   return lambda l: predict(l=tf.constant(l))['ab'].numpy()
 

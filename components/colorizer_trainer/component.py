@@ -13,6 +13,7 @@ from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 
+import configs
 from components.colorizer_trainer import executor
 from components.colorizer_trainer import vertex_executor
 
@@ -20,7 +21,6 @@ from components.colorizer_trainer import vertex_executor
 def trainer_custom_config(config) -> dict[str, Any]:
   """The trainer's custom_config: `config` = only the `model` and `training` sections (what the trainer reads; the
   data facts come from the examples' manifest), plus the custom job spec for a multi-worker Vertex trainer."""
-  import configs  # pylint: disable=g-import-not-at-top
   custom = {'config': configs.slice_dict(config, 'model', 'training')}
   if config.runner.kind == 'vertex' and config.runner.trainer_worker_count > 1:
     custom[vertex_executor.JOB_KEY] = vertex_executor.job_config(config.runner)

@@ -55,6 +55,7 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
          exec_properties: dict[str, Any]) -> None:
+    # Lazy: the Vertex AI client (requirements/cloud.lock) only when a job is submitted.
     from tfx.extensions.google_cloud_ai_platform import runner  # pylint: disable=g-import-not-at-top
     custom = json.loads(exec_properties.get('custom_config') or '{}')
     if JOB_KEY not in custom:

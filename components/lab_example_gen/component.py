@@ -10,6 +10,7 @@ from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 from tfx import types
 
+import configs
 from components.lab_example_gen import executor
 
 
@@ -43,6 +44,5 @@ class LabExampleGen(base_beam_component.BaseBeamComponent):
 
 def example_gen_config(config) -> str:
   """The slice of a PipelineConfig LabExampleGen gets: `data` (+ `model` when the build runs its embedder)."""
-  import configs  # pylint: disable=g-import-not-at-top
   sections = ('data', 'model') if config.data.precompute_embeddings else ('data',)
   return configs.slice_json(config, *sections)

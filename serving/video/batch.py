@@ -84,6 +84,7 @@ class _ColorizeVideoFn(beam.DoFn):
     self._predictor = None
 
   def setup(self):
+    # Lazy: the model stack loads in each Beam worker, not in the launching process.
     from serving.video import predictor as predictor_lib  # pylint: disable=g-import-not-at-top
 
     class _Holder:  # Shared needs a weak-referenceable object
@@ -93,6 +94,7 @@ class _ColorizeVideoFn(beam.DoFn):
     self._predictor = _MODELS.acquire(lambda: _Holder(self._model), tag=self._model).predictor
 
   def process(self, uri: str):
+    # Lazy: the model stack loads in each Beam worker, not in the launching process.
     from serving.video import colorize  # pylint: disable=g-import-not-at-top
     from serving.video.errors import VideoError  # pylint: disable=g-import-not-at-top
     relative = (uri[len(self._root):].lstrip('/') if self._root and uri.startswith(self._root)

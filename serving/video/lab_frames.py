@@ -38,6 +38,7 @@ def luminance(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
 
 @functools.cache
 def _to_rgb8_graph():
+  # Lazy: TensorFlow only for the SavedModel path; the consistency step is NumPy/OpenCV.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   backend = colorspace.tensorflow_backend()
 

@@ -25,6 +25,7 @@ class Predictor:
     Raises:
       VideoError: inference_failed, when the model refuses or fails (never TensorFlow's text).
     """
+    # Lazy: TensorFlow only for the SavedModel path; the consistency step is NumPy/OpenCV.
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     try:
       l = tf.convert_to_tensor(np.asarray(l_batch, np.float32)[..., None])

@@ -3,8 +3,8 @@
 Class rebalancing (`model.loss.regression_rebalancing`, Zhang's weights) scales each *pixel*'s loss by the rarity of
 its colour; it cannot show the network more *photos* of a rare colour in context. Repeat-factor sampling (Gupta
 et al., LVIS 2019) does that for long-tailed categories, and here the categories are the six hue sectors of the
-hue-balanced recall (`trainer.objective.metrics`): on Caltech-3k a sector-3 (cyan) pixel covers at least 1% of only 6% of
-the training photos, against 65% for sector 1 (yellow-orange).
+hue-balanced recall (`trainer.objective.metrics`): in object-centred photo sets the cyan and purple sectors cover a
+noticeable share of few photos, the yellow-orange sector of most.
 
 With f_c the share of training photos in which sector c covers at least `PRESENCE_SHARE` of the pixels (truly
 coloured ones, chroma >= `metrics.HUE_TRUE_CHROMA`), the sector's factor is r_c = max(1, sqrt(t / f_c)) for the
@@ -18,6 +18,8 @@ import dataclasses
 from typing import Iterable
 
 import numpy as np
+import tensorflow as tf
+from tensorflow.experimental import numpy as tnp
 
 from trainer.objective import metrics
 
@@ -73,12 +75,10 @@ def sector_repeat_factors(frequencies: np.ndarray, threshold: float) -> np.ndarr
 def photo_repeat_factor_tf(ab, mask, factors):
   """TF twin of the rule above for one photo (ab [S, S, 2] in ab units, mask [S, S, 1]): the largest factor of
   the sectors it holds, 1.0 when none."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  a, b = ab[..., 0], ab[..., 1]
-  hue = tf.math.floormod(tf.math.atan2(b, a) * (180.0 / np.pi), 360.0)
+  hue, chroma = metrics.hue_and_chroma(ab, xp=tnp)
   valid = mask[..., 0] > 0.5
-  coloured = tf.logical_and(tf.sqrt(a * a + b * b) >= metrics.HUE_TRUE_CHROMA, valid)
-  sector = tf.minimum(tf.cast(hue // (360.0 / metrics.HUE_SECTORS), tf.int32), metrics.HUE_SECTORS - 1)
+  coloured = tf.logical_and(chroma >= metrics.HUE_TRUE_CHROMA, valid)
+  sector = metrics.hue_sector(hue, xp=tnp)
   counts = tf.reduce_sum(tf.one_hot(tf.boolean_mask(sector, coloured), metrics.HUE_SECTORS), axis=0)
   pixels = tf.maximum(1.0, tf.reduce_sum(tf.cast(valid, tf.float32)))
   present = counts >= PRESENCE_SHARE * pixels
@@ -88,7 +88,6 @@ def photo_repeat_factor_tf(ab, mask, factors):
 
 def stochastic_count(factor, seed: int | None = None):
   """floor(r), plus 1 with probability r - floor(r): the expected count is r (tf.int64 scalar)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   whole = tf.floor(factor)
   extra = tf.cast(tf.random.uniform([], seed=seed) < factor - whole, tf.float32)
   return tf.cast(whole + extra, tf.int64)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import tensorflow as tf
+
 from configs import definitions
 
 
@@ -68,7 +70,6 @@ def resolve_precision(training: definitions.TrainingConfig) -> str:
     return 'float32'  # only the unet decoder's convolutions compute in bfloat16: `decoder_conv_policy`
   if training.precision != 'auto':
     return training.precision
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   gpus = tf.config.list_physical_devices('GPU')
   if not gpus:
     return 'float32'

@@ -21,6 +21,7 @@ import os
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 WEIGHTS_DIR = 'warm_start'  # the folder of a SavedModel that holds WEIGHTS_FILE
 WEIGHTS_FILE = 'colorizer_weights.npz'
@@ -51,7 +52,6 @@ def resolve(uri: str) -> str:
 
   A relative path that does not exist from the working directory is taken relative to the project (so the shipped
   `trainer/pretrained/` files work from any working directory and in an installed package)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if '://' not in uri and not os.path.isabs(uri) and not tf.io.gfile.exists(uri):
     uri = os.path.join(_PROJECT_ROOT, uri)
   if tf.io.gfile.isdir(uri):
@@ -82,7 +82,6 @@ def relabel(source: str, path: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(path: str, arrays: dict[str, np.ndarray], header: dict[str, Any]) -> str:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   arrays = {**arrays, _META_KEY: np.frombuffer(json.dumps(header).encode('utf-8'), dtype=np.uint8)}
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **arrays)
@@ -94,7 +93,6 @@ def _write(path: str, arrays: dict[str, np.ndarray], header: dict[str, Any]) -> 
 
 def read_weights(path: str) -> tuple[list[np.ndarray], dict[str, Any]]:
   """The weights (in the model's order) and the header of a weights file; WarmStartError when it is unusable."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
     with tf.io.gfile.GFile(path, 'rb') as f:
       data = f.read()

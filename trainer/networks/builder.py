@@ -5,6 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import keras
+
+from trainer.networks import embedders
+from trainer.networks import fusion
+from trainer.networks import unet
+
 
 @dataclasses.dataclass
 class Network:
@@ -19,16 +25,13 @@ def build_network(model_config, num_bins: int, regression_head: bool = False,
                   decoder_conv_dtype: str | None = None) -> Network:
   """Builds the configured variant (inside the strategy's scope); its output as `fusion.output_head` says.
   `decoder_conv_dtype`: the unet decoder's convolutions' dtype policy (`schedule.decoder_conv_policy`)."""
-  from trainer.networks import fusion  # pylint: disable=g-import-not-at-top
   if model_config.network.variant == 'unet':
-    from trainer.networks import unet  # pylint: disable=g-import-not-at-top
     colorizer = unet.build_unet(model_config, num_bins=num_bins, encoder_weights=model_config.network.embedder_weights or
                                 'imagenet', regression_head=regression_head,
                                 decoder_conv_dtype=decoder_conv_dtype)
     return Network(colorizer, None, unet.decoder_variables(colorizer), unet.encoder_variables(colorizer))
   embedder, embedding_size = None, 0
   if model_config.network.variant == 'fusion':
-    from trainer.networks import embedders  # pylint: disable=g-import-not-at-top
     embedder = embedders.load_embedder(model_config)
     embedding_size = embedder.size
   colorizer = fusion.build_colorizer(model_config, embedding_size, num_bins=num_bins,
@@ -40,7 +43,6 @@ def optimizer(policy: str, training, rate_multiplier: float = 1.0):
   """Adam at `training.optimizer.learning_rate` x `rate_multiplier` (AdamW with `training.optimizer.weight_decay` > 0: decoupled
   decay, w -= rate x decay x w each step, biases and normalization scales and offsets exempt); under
   mixed_float16 wrapped in a dynamic loss-scale optimizer."""
-  import keras  # pylint: disable=g-import-not-at-top
   optimizer = keras.optimizers.Adam(training.optimizer.learning_rate * rate_multiplier,
                                     weight_decay=training.optimizer.weight_decay or None)
   if training.optimizer.weight_decay:

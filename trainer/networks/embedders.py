@@ -6,9 +6,15 @@ import dataclasses
 from typing import Callable
 
 import keras
+import numpy as np
+import tensorflow as tf
+from keras.applications import inception_resnet_v2
 
 from configs import definitions
 from contracts import local_files
+from contracts import schema
+from trainer import scaling
+from trainer.networks import efficientnet_lite
 
 
 @dataclasses.dataclass
@@ -38,12 +44,10 @@ def load_embedder(config: definitions.ModelConfig) -> Embedder:
 
 def _load_embedder(config: definitions.ModelConfig, weights: str) -> Embedder:
   if config.network.embedder == 'efficientnet_lite0':
-    from trainer.networks import efficientnet_lite  # pylint: disable=g-import-not-at-top
     model = efficientnet_lite.load_efficientnet_lite0(weights=weights, include_top=False, pooling='avg')
     model.trainable = False
     return Embedder('efficientnet_lite0', model, 224, efficientnet_lite.preprocess, int(model.output.shape[-1]))
   if config.network.embedder == 'inception_resnet_v2':
-    from keras.applications import inception_resnet_v2  # pylint: disable=g-import-not-at-top
     model = inception_resnet_v2.InceptionResNetV2(weights=weights, include_top=False, pooling='avg',
                                                   input_shape=(299, 299, 3))
     model.trainable = False
@@ -65,10 +69,6 @@ def quantized_l_embedding_fn(config: definitions.ModelConfig) -> Callable:
   Computes exactly what the trainer computes in the graph from the same record (`scaling.gray_to_rgb_0_255` of the
   dequantized L), so precomputed and in-graph embeddings are interchangeable. Thread-safe.
   """
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from contracts import schema  # pylint: disable=g-import-not-at-top
-  from trainer import scaling  # pylint: disable=g-import-not-at-top
   embedder = load_embedder(config)
 
   @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8)], reduce_retracing=True)

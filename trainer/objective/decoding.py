@@ -12,9 +12,8 @@ class-rebalanced regression) overshoot on purpose; g < 1 takes back what costs f
 Criterion: among the candidates whose ΔPSNR against gray is >= -`model.decoding.max_psnr_cost` (0 by default:
 the colours add something rather than cost fidelity), the one with the highest hue-balanced recall (the colour is
 the right one, every hue sector counting the same); candidates within `model.decoding.hue_tolerance` of that
-recall tie, and the tie goes to the best ΔPSNR (a regression's hue recall creeps up with its gain, 0.003 per step
-on Caltech's 297 eval photos and less than the noise of the demo's 12, while each step costs ~0.3 dB); when none
-qualifies, the one with the best ΔPSNR.
+recall tie, and the tie goes to the best ΔPSNR (a regression's hue recall creeps up with its gain by less than the
+noise of a small eval split, while each gain step costs PSNR); when none qualifies, the one with the best ΔPSNR.
 """
 
 from __future__ import annotations
@@ -24,6 +23,9 @@ import itertools
 from typing import Callable, Iterable
 
 import numpy as np
+
+from trainer import scaling
+from trainer.objective import metrics
 
 
 @dataclasses.dataclass
@@ -52,8 +54,6 @@ def choose(candidates: list[dict[str, float]], batches: Iterable, output_fn: Cal
     hue_tolerance: Hue recalls this close to the best are a tie, settled by ΔPSNR (`model.decoding.hue_tolerance`).
     max_examples: Eval examples used.
   """
-  from trainer.objective import metrics  # pylint: disable=g-import-not-at-top
-  from trainer import scaling  # pylint: disable=g-import-not-at-top
   outputs, labs, seen = [], [], 0
   for features, targets in batches:
     outputs.append(output_fn(features))

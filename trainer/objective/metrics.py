@@ -2,7 +2,7 @@
 
 All metrics look at the sRGB image a user would see: sRGB(L_original, ab_predicted) as uint8, next to the
 original photo. PSNR must be read next to a colourfulness measure: predicting no colour at all (ab = 0) scores a
-strong PSNR (~24-25 dB on typical photos) while being useless.
+strong PSNR while being useless (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -118,15 +118,20 @@ INTERVAL_LEVEL = 0.9           # the benchmarks' bootstrap interval of the hue r
 INTERVAL_RESAMPLES = 1000
 
 
-def hue_and_chroma(ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Per pixel of ab [..., 2], flattened: hue in degrees [0, 360) of atan2(b, a), and chroma sqrt(a^2 + b^2)."""
-  ab = np.asarray(ab, np.float64).reshape(-1, 2)
-  return np.degrees(np.arctan2(ab[:, 1], ab[:, 0])) % 360.0, np.hypot(ab[:, 0], ab[:, 1])
+def hue_and_chroma(ab, xp=np):
+  """Per pixel of ab [..., 2]: hue in degrees [0, 360) of atan2(b, a), and chroma sqrt(a^2 + b^2).
+
+  `xp` is NumPy (ab flattened to pixels, float64) or `tf.experimental.numpy` (the training input pipeline's
+  repeat sampling, ab's shape kept): one definition of hue for the metric and the sampler."""
+  if xp is np:
+    ab = np.asarray(ab, np.float64).reshape(-1, 2)
+  a, b = ab[..., 0], ab[..., 1]
+  return xp.arctan2(b, a) * (180.0 / np.pi) % 360.0, xp.sqrt(a * a + b * b)
 
 
-def hue_sector(hue: np.ndarray) -> np.ndarray:
-  """The sector index (0 .. HUE_SECTORS - 1) of hues in degrees [0, 360)."""
-  return np.minimum((np.asarray(hue) // (360.0 / HUE_SECTORS)).astype(np.int64), HUE_SECTORS - 1)
+def hue_sector(hue, xp=np):
+  """The sector index (0 .. HUE_SECTORS - 1, int64) of hues in degrees [0, 360); `xp` as in `hue_and_chroma`."""
+  return xp.minimum(xp.asarray(hue // (360.0 / HUE_SECTORS), dtype=xp.int64), HUE_SECTORS - 1)
 
 
 class HueRecall:
@@ -219,6 +224,7 @@ def rebalanced_ab_accuracy(ab_true: np.ndarray, ab_pred: np.ndarray, bin_frequen
   Unweighted accuracy does not separate a good model from no colour at all (gray scores ~0.92): rare, saturated
   colours weigh as much as the common near-gray ones here.
   """
+  # Lazy: color_bins imports TensorFlow, and the NumPy metrics serve benchmarks and Beam workers without it.
   from trainer.objective import color_bins  # pylint: disable=g-import-not-at-top
   bins = color_bins.nearest_bin_numpy(ab_true.reshape(-1, 2))
   weights = 1.0 / np.maximum(bin_frequency[bins], 1e-12)
@@ -230,6 +236,7 @@ def rebalanced_ab_accuracy(ab_true: np.ndarray, ab_pred: np.ndarray, bin_frequen
 
 def bin_frequencies(labs: list[np.ndarray]) -> np.ndarray:
   """Empirical bin distribution p of an evaluation set's true ab (for `rebalanced_ab_accuracy`)."""
+  # Lazy: color_bins imports TensorFlow, and the NumPy metrics serve benchmarks and Beam workers without it.
   from trainer.objective import color_bins  # pylint: disable=g-import-not-at-top
   histogram = color_bins.bin_histogram(lab[..., 1:] for lab in labs).astype(np.float64)
   return histogram / max(histogram.sum(), 1.0)

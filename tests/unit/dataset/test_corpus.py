@@ -162,7 +162,7 @@ def test_the_project_corpus_holds_out_every_bundled_photo_and_names_its_licences
   assert sum(s.max_photos for s in sources) >= 10_000 and all(s.licence for s in sources)
   assert all(s.repo and len(s.commit) >= 7 for s in sources)  # every source is public and pinned
   held_out = corpus.load_held_out(path)
-  for folder, _, names in os.walk(os.path.join(root, 'sample_photos')):
+  for folder, _, names in os.walk(os.path.join(REPO, 'sample_photos')):
     for name in names:
       if name.lower().endswith(corpus.IMAGE_EXTENSIONS):
         with open(os.path.join(folder, name), 'rb') as f:
