@@ -1,10 +1,14 @@
 """Latency and memory of colorizing photos with an exported model (what the `colorize` CLI does per photo).
 
-    .venv/bin/python -m benchmarks.bench_colorize --model=outputs/serving_model --photos=sample_photos
+    .venv/bin/python -m benchmarks.bench_colorize --model=outputs/serving_model --photos=sample_photos \
+        [--baseline_model=<the same weights exported by another version of the serving graph>]
 
-Reports latency percentiles at ~1 megapixel (each photo upscaled to 1,000,000 pixels), images/s over a folder at
-native size, and the peak resident memory of colorizing a 24-megapixel photo 5 times in one fresh process
-(flat memory = later calls do not add to the peak).
+Reports latency percentiles at ~1 megapixel (each photo resized to 1,000,000 pixels, as a gray JPEG), the time of
+each stage of the serving graph on those photos (validation, decode, L, the network at its resolution, upsampling
+ab with the colour conversion, PNG encoding), images/s over a folder at native size, and the peak resident memory
+of colorizing a 24-megapixel photo 5 times in one fresh process (flat memory = later calls do not add to the peak).
+With `--baseline_model`, both models colorize every photo in turn in the same process, so the comparison shares
+the machine's state.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ flags.DEFINE_string('model', 'outputs/serving_model', 'SavedModel or pushed-mode
 flags.DEFINE_string('photos', 'sample_photos', 'Folder of photos.')
 flags.DEFINE_integer('count', 30, 'Photos timed.')
 flags.DEFINE_string('output', 'benchmarks/results/colorize.json', 'Where the JSON results go.')
+flags.DEFINE_string('baseline_model', '', 'A second model timed on the same photos in the same run, in turn.')
+flags.DEFINE_integer('model_size', 128, "The model's resolution (the config's data.image_size), for the stages.")
 
 _MEMORY_PROBE = """
 import io, json, resource, sys
@@ -59,39 +65,110 @@ def _at_one_megapixel(path: str) -> bytes:
   return buffer.getvalue()
 
 
+def _median_ms(fn, inputs, repeats: int = 3) -> float:
+  """Median over photos of the best of `repeats` calls of fn(input), in milliseconds (results fully computed)."""
+  times = []
+  for args in inputs:
+    fn(*args)
+    best = float('inf')
+    for _ in range(repeats):
+      start = time.perf_counter()
+      out = fn(*args)
+      if hasattr(out, 'numpy'):
+        out.numpy()
+      best = min(best, time.perf_counter() - start)
+    times.append(best)
+  return 1000.0 * float(np.median(times))
+
+
+def stage_times(model, one_mp: list[bytes], size: int) -> dict[str, float]:
+  """Milliseconds per stage of `serving_default` (trainer/export.py's functions, the model's `predict_ab`)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (after absl parsed the flags)
+  from serving import colorizer as colorizer_lib  # pylint: disable=g-import-not-at-top
+  from trainer import export  # pylint: disable=g-import-not-at-top
+  predict = model.signatures['predict_ab']
+  decode = tf.function(export.decode_checked, reduce_retracing=True)
+  luminance = tf.function(export.luminance, reduce_retracing=True)
+  resize = tf.function(lambda l: tf.image.resize(l[None], (size, size), method='area'), reduce_retracing=True)
+  recombine = tf.function(export.recombine, reduce_retracing=True)
+  encode = tf.function(export.encode_png, reduce_retracing=True)
+  photos = [tf.constant(d) for d in one_mp]
+  images = [decode(d) for d in photos]
+  ls = [luminance(i) for i in images]
+  smalls = [resize(l) for l in ls]
+  abs_ = [predict(l=x)['ab'][0] for x in smalls]
+  rgbs = [recombine(l, ab) for l, ab in zip(ls, abs_)]
+  return {
+      'validate (PIL, serving.colorizer.prepare)': _median_ms(colorizer_lib.prepare, [(d,) for d in one_mp]),
+      'decode (TF)': _median_ms(decode, [(d,) for d in photos]),
+      'L at full size': _median_ms(luminance, [(i,) for i in images]),
+      'area resize to the model size': _median_ms(resize, [(l,) for l in ls]),
+      'network (predict_ab at the model size)': _median_ms(lambda x: predict(l=x)['ab'], [(x,) for x in smalls]),
+      'upsample ab + Lab to sRGB at full size': _median_ms(recombine, list(zip(ls, abs_))),
+      'PNG encode': _median_ms(encode, [(r,) for r in rgbs]),
+  }
+
+
+def _shown_path(path: str) -> str:
+  """The model's folder as the results show it: relative to the repository when inside it, else its last two
+  parts (no machine path in a tracked file)."""
+  absolute = os.path.abspath(path)
+  if absolute.startswith(os.getcwd() + os.sep):
+    return os.path.relpath(absolute)
+  return '/'.join(absolute.rstrip('/').split('/')[-2:])
+
+
+def _memory(model_path: str, small_photo: str) -> dict:
+  probe = subprocess.run([sys.executable, '-c', _MEMORY_PROBE, model_path, small_photo], capture_output=True,
+                         text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  return json.loads(probe.stdout.strip().splitlines()[-1])
+
+
 def main(argv: Sequence[str]) -> None:
   del argv
   from serving import colorizer as colorizer_lib  # pylint: disable=g-import-not-at-top
   paths = sorted(glob.glob(os.path.join(FLAGS.photos, '**', '*.jpg'), recursive=True))[:FLAGS.count]
-  colorizer = colorizer_lib.Colorizer(FLAGS.model)
-  colorizer.colorize(open(paths[0], 'rb').read())  # trace the graph once
+  models = {'model': colorizer_lib.Colorizer(FLAGS.model)}
+  if FLAGS.baseline_model:
+    models['baseline'] = colorizer_lib.Colorizer(FLAGS.baseline_model)
+  for colorizer in models.values():
+    colorizer.colorize(open(paths[0], 'rb').read())  # trace the graph once
   one_mp = [_at_one_megapixel(p) for p in paths]
-  latencies = []
-  for data in one_mp:
+  latencies = {name: [] for name in models}
+  png_bytes = {name: 0 for name in models}
+  for i, data in enumerate(one_mp):
+    for name in (list(models) if i % 2 == 0 else list(models)[::-1]):  # alternate who goes first
+      start = time.perf_counter()
+      png = models[name].colorize(data)
+      latencies[name].append(time.perf_counter() - start)
+      png_bytes[name] += len(png)
+  results = {'photos': len(paths), 'cpus': os.cpu_count()}
+  for name, colorizer in models.items():
+    native = [open(p, 'rb').read() for p in paths]
     start = time.perf_counter()
-    colorizer.colorize(data)
-    latencies.append(time.perf_counter() - start)
-  native = [open(p, 'rb').read() for p in paths]
-  start = time.perf_counter()
-  for data in native:
-    colorizer.colorize(data)
-  native_rate = len(native) / (time.perf_counter() - start)
-  probe = subprocess.run([sys.executable, '-c', _MEMORY_PROBE, FLAGS.model, paths[0]], capture_output=True,
-                         text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  memory = json.loads(probe.stdout.strip().splitlines()[-1])
-  results = {
-      'model': colorizer.model_dir, 'photos': len(paths), 'cpus': os.cpu_count(),
-      'one_megapixel_latency_s': {f'p{q}': float(np.percentile(latencies, q)) for q in (50, 90, 99)},
-      'one_megapixel_images_per_s': len(latencies) / sum(latencies),
-      'native_size_images_per_s': native_rate,
-      'memory_24mp': memory,
-  }
+    for data in native:
+      colorizer.colorize(data)
+    native_rate = len(native) / (time.perf_counter() - start)
+    results[name] = {
+        'path': _shown_path(colorizer.model_dir),
+        'one_megapixel_latency_s': {f'p{q}': float(np.percentile(latencies[name], q)) for q in (50, 90, 99)},
+        'one_megapixel_images_per_s': len(latencies[name]) / sum(latencies[name]),
+        'one_megapixel_png_kib': png_bytes[name] / len(one_mp) / 1024,
+        'native_size_images_per_s': native_rate,
+        'memory_24mp': _memory(colorizer.model_dir, paths[0]),
+    }
+  results['model']['stages_ms_1mp'] = stage_times(models['model'].model, one_mp[:10], FLAGS.model_size)
   benchmarks.write_results(FLAGS.output, results)
-  lat = results['one_megapixel_latency_s']
-  print(f'1 MP: p50 {lat["p50"]:.2f} s, p90 {lat["p90"]:.2f} s, p99 {lat["p99"]:.2f} s '
-        f'({results["one_megapixel_images_per_s"]:.2f} images/s); native size {native_rate:.1f} images/s; '
-        f'24 MP peak RSS {memory["peak_mib_after_each_call"]} MiB (baseline {memory["baseline_mib"]:.0f}). '
-        f'Results: {FLAGS.output}')
+  for name in models:
+    r = results[name]
+    lat, memory = r['one_megapixel_latency_s'], r['memory_24mp']
+    print(f'{name}: 1 MP p50 {lat["p50"]:.3f} s, p90 {lat["p90"]:.3f} s, p99 {lat["p99"]:.3f} s '
+          f'({r["one_megapixel_images_per_s"]:.2f} images/s, PNG {r["one_megapixel_png_kib"]:.0f} KiB); native size '
+          f'{r["native_size_images_per_s"]:.1f} images/s; 24 MP peak RSS '
+          f'{[round(m) for m in memory["peak_mib_after_each_call"]]} MiB (baseline {memory["baseline_mib"]:.0f})')
+  print('stages (ms, median at 1 MP): ' + ', '.join(f'{k} {v:.1f}' for k, v in
+                                                   results['model']['stages_ms_1mp'].items()))
+  print(f'Results: {FLAGS.output}')
 
 
 if __name__ == '__main__':

@@ -259,18 +259,30 @@ def bench_training_speed() -> str:
 
 def bench_colorize() -> str:
   r = _load('colorize.json')
-  latency = r['one_megapixel_latency_s']
-  memory = r['memory_24mp']
-  peaks = ', '.join(f'{m / 1024:.2f}' for m in memory['peak_mib_after_each_call'])
-  width, height = memory['output_size']
-  return _table(['what', 'figure'], [
-      ['1-megapixel photos, latency p50 / p90 / p99',
-       f'{latency["p50"]:.2f} / {latency["p90"]:.2f} / {latency["p99"]:.2f} s'],
-      ['1-megapixel photos, throughput', f'{r["one_megapixel_images_per_s"]:.1f} images/s'],
-      ['bundled photos at their own size, throughput', f'{r["native_size_images_per_s"]:.1f} images/s'],
-      [f'{width}x{height} photo colorized {len(memory["peak_mib_after_each_call"])} times: peak memory after each '
-       'call', f'{peaks} GiB (before the first: {memory["baseline_mib"] / 1024:.2f} GiB)'],
-  ]) + f'\n{r["photos"]} photos, {r["cpus"]} CPU cores (`{RESULTS}/colorize.json`).\n'
+  names = [n for n in ('model', 'baseline') if n in r]
+  label = {'model': 'serving graph', 'baseline': 'previous serving graph (same weights)'}
+
+  def row(what, fmt):
+    return [what] + [fmt(r[n]) for n in names]
+
+  def memory(m):
+    peaks = ', '.join(f'{p / 1024:.2f}' for p in m['memory_24mp']['peak_mib_after_each_call'])
+    return f'{peaks} GiB (before the first: {m["memory_24mp"]["baseline_mib"] / 1024:.2f} GiB)'
+
+  width, height = r['model']['memory_24mp']['output_size']
+  lat = lambda m: m['one_megapixel_latency_s']
+  text = _table(['what'] + [label[n] for n in names], [
+      row('1-megapixel photos, latency p50 / p90 / p99',
+          lambda m: f'{lat(m)["p50"]:.3f} / {lat(m)["p90"]:.3f} / {lat(m)["p99"]:.3f} s'),
+      row('1-megapixel photos, throughput', lambda m: f'{m["one_megapixel_images_per_s"]:.1f} images/s'),
+      row('1-megapixel photos, PNG size', lambda m: f'{m["one_megapixel_png_kib"]:.0f} KiB'),
+      row('bundled photos at their own size, throughput', lambda m: f'{m["native_size_images_per_s"]:.1f} images/s'),
+      row(f'{width}x{height} photo colorized 5 times: peak memory after each call', memory),
+  ])
+  stages = r['model']['stages_ms_1mp']
+  text += '\nWhere a 1-megapixel photo\'s time goes in the serving graph (median ms per stage):\n\n' + _table(
+      ['stage', 'ms'], [[k, f'{v:.1f}'] for k, v in stages.items()] + [['sum', f'{sum(stages.values()):.1f}']])
+  return text + f'\n{r["photos"]} photos, {r["cpus"]} CPU cores (`{RESULTS}/colorize.json`).\n'
 
 
 def bench_web_load() -> str:

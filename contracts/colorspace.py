@@ -104,18 +104,59 @@ def rgb_to_lab(rgb, xp: Backend = NUMPY):
   return linear_rgb_to_lab(srgb_to_linear(rgb, xp), xp)
 
 
-def lab_to_rgb(lab, xp: Backend = NUMPY):
-  """Lab [..., 3] -> sRGB in [0, 1] [..., 3] (out-of-gamut colours clipped)."""
+def linear_rgb_to_l(linear, xp: Backend = NUMPY):
+  """Linear RGB [..., 3] -> L [..., 1]: the L channel of `linear_rgb_to_lab`, without computing a and b."""
+  y = xp.matmul_last(linear, RGB_TO_XYZ[1:2] / D65_WHITE[1])
+  return 116.0 * _f(y, xp) - 16.0
+
+
+def lab_to_linear_rgb(lab, xp: Backend = NUMPY):
+  """Lab [..., 3] -> linear RGB [..., 3] (not clipped: out-of-gamut colours leave [0, 1])."""
   l, a, b = xp.unstack(lab)
   fy = (l + 16.0) / 116.0
   f = xp.stack([fy + a / 500.0, fy, fy - b / 200.0])
   xyz = _f_inverse(f, xp)
-  linear = xp.matmul_last(xyz, XYZ_TO_RGB * D65_WHITE[None, :])
-  return linear_to_srgb(linear, xp)
+  return xp.matmul_last(xyz, XYZ_TO_RGB * D65_WHITE[None, :])
+
+
+def lab_to_rgb(lab, xp: Backend = NUMPY):
+  """Lab [..., 3] -> sRGB in [0, 1] [..., 3] (out-of-gamut colours clipped)."""
+  return linear_to_srgb(lab_to_linear_rgb(lab, xp), xp)
 
 
 # uint8 fast path: the 256 possible linear values of an 8-bit sRGB channel, computed by the formula above.
-_SRGB8_TO_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+SRGB8_TO_LINEAR = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+_SRGB8_TO_LINEAR = SRGB8_TO_LINEAR
+
+# The other way, linear -> 8-bit sRGB rounded, as two lookups instead of a power per channel: [0, 1] is cut into
+# LINEAR_TO_SRGB8_BUCKETS equal buckets; each holds at most one of the 255 rounding thresholds (the narrowest gap
+# between two of them, 1 / (255 * 12.92), is wider than a bucket), so the level is the bucket's level at its start
+# plus one past the threshold: round(255 * linear_to_srgb(x)) with no table error (a value within float32 rounding
+# of a threshold, about 3 in a million, may land one level off).
+LINEAR_TO_SRGB8_BUCKETS = 4096
+
+
+def _linear_to_srgb8_tables(buckets: int) -> tuple[np.ndarray, np.ndarray]:
+  thresholds = srgb_to_linear((np.arange(1, 256, dtype=np.float64) - 0.5) / 255.0)  # level k from here on
+  starts = np.arange(buckets, dtype=np.float64) / buckets
+  base = np.searchsorted(thresholds, starts, side='right')  # the level at each bucket's start
+  inside = np.minimum(base, 254)
+  step = np.where((base < 255) & (thresholds[inside] < starts + 1.0 / buckets), thresholds[inside], 2.0)
+  return base.astype(np.int32), step.astype(np.float32)
+
+
+LINEAR_TO_SRGB8_BASE, LINEAR_TO_SRGB8_STEP = _linear_to_srgb8_tables(LINEAR_TO_SRGB8_BUCKETS)
+
+
+def linear_to_srgb8_tf(linear):
+  """float32 linear RGB (any shape; clipped to [0, 1]) -> uint8 sRGB levels, by the two tables above
+  (TensorFlow: the serving graph's full-resolution output)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (lazy as in `tensorflow_backend`)
+  x = tf.clip_by_value(linear, 0.0, 1.0)
+  bucket = tf.minimum(tf.cast(x * LINEAR_TO_SRGB8_BUCKETS, tf.int32), LINEAR_TO_SRGB8_BUCKETS - 1)
+  level = tf.gather(tf.constant(LINEAR_TO_SRGB8_BASE), bucket) + tf.cast(
+      x >= tf.gather(tf.constant(LINEAR_TO_SRGB8_STEP), bucket), tf.int32)
+  return tf.cast(level, tf.uint8)
 
 
 # Channel-first variant of the NumPy backend: same formulas, Lab planes [3, ...] out (what the records store).

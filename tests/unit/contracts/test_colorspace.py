@@ -82,3 +82,25 @@ def test_lab_table_is_built_when_no_cache(tmp_path, monkeypatch):
   assert (tmp_path / f'srgb8_to_lab_rgbx_{lab_table._VERSION}.npy').exists()  # pylint: disable=protected-access
   white = (255 << 16) | (255 << 8) | 255
   assert tuple(built[white]) == (255, 128, 128, 0)  # L=100, a=b=0
+
+
+def test_the_l_only_path_is_the_l_of_the_full_conversion(sample_rgb):
+  import tensorflow as tf
+  rgb8 = sample_rgb[0]
+  linear = colorspace.SRGB8_TO_LINEAR[rgb8]
+  expected = colorspace.rgb8_to_lab(rgb8)[..., :1]
+  assert np.abs(colorspace.linear_rgb_to_l(linear) - expected).max() < 1e-4
+  l_tf = colorspace.linear_rgb_to_l(tf.constant(linear), colorspace.tensorflow_backend()).numpy()
+  assert l_tf.shape == expected.shape and np.abs(l_tf - expected).max() < 1e-3
+
+
+def test_the_8_bit_output_tables_round_like_the_formula():
+  """`linear_to_srgb8_tf` (two lookups) against round(255 * linear_to_srgb(x)) in float64: the same level except
+  for values within float32 rounding of a threshold, and never more than one level off."""
+  x = np.concatenate([np.random.default_rng(0).random(2_000_000) ** 3, np.linspace(-0.1, 1.1, 500_001),
+                      colorspace.srgb_to_linear(np.arange(256) / 255.0)]).astype(np.float32)
+  exact = np.rint(colorspace.linear_to_srgb(x.astype(np.float64)) * 255.0)
+  got = colorspace.linear_to_srgb8_tf(x).numpy().astype(np.float64)
+  assert np.abs(got - exact).max() <= 1.0
+  assert (got != exact).mean() < 1e-5
+  assert got[-256:].tolist() == list(range(256))  # every level's own linear value maps back to it
