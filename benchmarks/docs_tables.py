@@ -306,23 +306,64 @@ def bench_web_load() -> str:
           + _table(header, rows))
 
 
+def _setting(setting: dict) -> str:
+  return ', '.join(f'`{k}={v:g}`' for k, v in setting.items())
+
+
 def bench_video() -> str:
   r = _load('video.json')
-  flicker = r['flicker_ab']
-  colour = r['colour']
-  rows = [['per-frame colorization', _f(flicker['per_frame']), _f(colour['per_frame']['hue_recall'], 3),
-           _f(colour['per_frame']['psnr'])],
-          ['with the consistency step', _f(flicker['consistent']), _f(colour['consistent']['hue_recall'], 3),
-           _f(colour['consistent']['psnr'])],
-          ['the original colour clip', _f(flicker['original']), '1.000', '–']]
-  inputs = {'480p': 'gray MP4, 480p', '720p': 'gray MP4, 720p', '480p_colour_input': 'colour MP4, 480p'}
-  speed = [[inputs.get(name, name), f'{s["frames_per_s"]:.1f}', f'{s["model_frames_per_s"]:.1f}', f'{s["consistency_frames_per_s"]:.1f}']
-           for name, s in r['speed'].items() if 'frames_per_s' in s]
-  width, height = r['clip']['size']
-  return (f'A {width}x{height} clip of {r["clip"]["frames"]} frames in three shots ({", ".join(r["clip"]["shots"])}), '
-          f'{r["cpus"]} CPU cores (`{RESULTS}/video.json`).\n\n'
-          + _table(['output', 'flicker (mean ab change along the flow)', 'hue-balanced recall', 'PSNR (dB)'], rows)
-          + '\n' + _table(['input', 'frames/s, whole path', 'model alone', 'consistency step alone'], speed))
+  tuning, clips, results = r['tuning'], r['clips'], r['results']
+  grid = tuning['grid']
+  settings = 1
+  for values in grid.values():
+    settings *= len(values)
+  held_out = [name for name, clip in clips.items() if clip['role'] == 'held-out']
+  pick = ('the defaults themselves' if tuning['pick_is_the_defaults'] else _setting(tuning['pick']))
+  text = (f'Defaults of the consistency step: {_setting(r["defaults"])}. Tuned on `{tuning["clip"]}` alone: of its '
+          f'{settings} settings ({" x ".join(f"`{k}` {min(v):g}-{max(v):g}" for k, v in grid.items())}), the least '
+          f'flicker among those that keep hue recall within {tuning["hue_margin_points"]:g} point and PSNR within '
+          f'{tuning["psnr_margin_db"]:g} dB of per-frame colour\'s is {pick}. Scored on '
+          f'{", ".join(f"`{name}`" for name in held_out)}, which take no part in the choice. '
+          f'{r["cpus"]} CPU cores (`{RESULTS}/video.json`).\n\n')
+  described = {name: (', '.join(clip['shots']) if 'shots' in clip else clip['title'].split(' (')[0])
+               for name, clip in clips.items()}
+  text += _table(['clip', 'role', 'what', 'size', 'frames', 'cuts', 'reliable pixels'],
+                 [[f'`{name}`', clip['role'], described[name], 'x'.join(map(str, clip['size'])), str(clip['frames']),
+                   str(len(clip['cuts'])), f'{clip["flicker_reliable_share"]:.0%}'] for name, clip in clips.items()])
+  rows = []
+  labels = (('per_frame', 'per-frame colorization'), ('defaults', 'consistency step, defaults'),
+            ('tuning_pick', 'consistency step, tuning pick'))
+  for name, entry in results.items():
+    base, original = entry['per_frame'], entry['original_flicker']
+    for key, label in labels:
+      if key not in entry or (key == 'tuning_pick' and tuning['pick_is_the_defaults']):
+        continue
+      x = entry[key]
+      rows.append([f'`{name}`', label, _f(x['flicker']), _f(x['flicker'] / base['flicker']),
+                   _f(x['flicker'] / original), _f(x['hue_recall'], 3), _f(x['psnr'])])
+    rows.append([f'`{name}`', 'the original colour clip', _f(original), _f(original / base['flicker']), '1.00',
+                 '1.000', '–'])
+  text += '\n' + _table(['clip', 'output', 'flicker (ab units)', 'x per-frame', 'x original', 'hue-balanced recall',
+                         'PSNR (dB)'], rows)
+
+  def met(target: dict, figure: str) -> str:
+    value = f'{target[figure]:+.2f}' if figure == 'difference' else f'{target[figure]:.2f}'
+    return value + (' **met**' if target['met'] else ' **not met**')
+
+  target_rows = []
+  for name in held_out:
+    t = r['targets'][name]
+    target_rows.append([f'`{name}`'] + [met(t[key], figure) for key, figure in (
+        ('consistent_flicker_vs_per_frame', 'ratio'), ('consistent_flicker_vs_original', 'ratio'),
+        ('hue_recall_points_vs_per_frame', 'difference'))])
+  text += ('\nTargets, with the defaults on the held-out clips:\n\n'
+           + _table(['clip', 'flicker x per-frame (<= 0.5)', 'flicker x original (<= 1.5)',
+                     'hue recall, points vs per-frame (within 2)'], target_rows))
+  inputs = {'480p': 'gray MP4, 480p', '720p': 'gray MP4, 720p', '480p_colour_input': 'colour MP4, 480p',
+            '720p_real_clip': f'`{clips["held_out_real"]["file"]}` (colour, 720p)'}
+  speed = [[inputs.get(name, name), f'{s["frames_per_s"]:.1f}', f'{s["model_frames_per_s"]:.1f}',
+            f'{s["consistency_frames_per_s"]:.1f}'] for name, s in r['speed'].items() if 'frames_per_s' in s]
+  return text + '\n' + _table(['input', 'frames/s, whole path', 'model alone', 'consistency step alone'], speed)
 
 
 def shipped_header() -> str:

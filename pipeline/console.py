@@ -1,10 +1,11 @@
 """Quiet terminal for long commands: framework logs go to a log file, the terminal shows progress and a summary.
 
 The project rule: "Long-running commands show progress, keep framework logs off the terminal, and end with a
-summary." For the whole run, file descriptors 1 and 2 point at the log file (os.dup2), so everything written there
-lands in it: Python logging and absl (their handlers write to sys.stderr, i.e. fd 2), warnings, print(), and the
-C++ logs TensorFlow, gRPC and abseil write straight to fd 2, in this process and in every child process (Beam's
-forkserver pool, subprocesses), which inherit the descriptors. The terminal is reached only through duplicates of
+summary." For the whole run, file descriptors 1 and 2 point at the log file (os.dup2, in
+`contracts/terminal_logs.py`, which `colorize-video` shares), so everything written there lands in it: Python
+logging and absl (their handlers write to sys.stderr, i.e. fd 2), warnings, print(), and the C++ logs TensorFlow,
+gRPC and abseil write straight to fd 2, in this process and in every child process (Beam's forkserver pool,
+subprocesses), which inherit the descriptors. The terminal is reached only through duplicates of
 the original descriptors kept here (not inherited by children), by:
 
   * one line per TFX node as it starts and finishes, from the LocalDagRunner's own absl records ("Component %s is
@@ -49,18 +50,14 @@ import time
 import traceback
 from typing import Iterable, Optional, Sequence
 
+from contracts import terminal_logs
 from pipeline import console_handlers
 
-DEFAULT_LOG_DIR = os.path.join('outputs', 'logs')
+DEFAULT_LOG_DIR = terminal_logs.DEFAULT_LOG_DIR
 TAIL_LINES = 30
 
 # (logger name prefix, pattern): records forwarded to the terminal, indented, while a node runs.
 TRAINER_PROGRESS = (('trainer', re.compile(r'^step \d+/\d+\b')),)
-
-# Set (unless already set) before TensorFlow is imported. Filters only what the C++ libraries log, never numerics:
-# TensorFlow 2.21 then drops its cpu_feature_guard INFO banner; its oneDNN and cuda-stub banners are written before
-# it reads the variable, so those still land in the log (through fd 2, like everything else).
-QUIET_ENVIRONMENT = {'TF_CPP_MIN_LOG_LEVEL': '1', 'GRPC_VERBOSITY': 'ERROR'}
 
 _HELP_FLAGS = ('-h', '-?', '--help', '--helpshort', '--helpfull', '--helpxml')
 
@@ -95,18 +92,10 @@ class Console:
     self._notes: dict[str, str] = {}
     self._count = 0
     self.current: Optional[str] = None      # the node running now
-    self.log_path = ''
-    sys.stdout.flush()
-    sys.stderr.flush()
-    self._out = os.dup(1)  # os.dup: not inherited by child processes
-    self._err = os.dup(2)
-    self._out_tty = os.isatty(self._out)
-    if capture:
-      for key, value in QUIET_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
-      os.makedirs(log_dir, exist_ok=True)
-      self.log_path = os.path.join(log_dir, f'{name}-{time.strftime("%Y%m%d-%H%M%S")}-{os.getpid()}.log')
-      self._point_fds_at(self.log_path)
+    # fds 1/2 -> the log, the C++ log levels quieted (contracts/terminal_logs.py); the terminal: _out, _err.
+    self._capture = terminal_logs.Capture(name, log_dir, capture)
+    self.log_path = self._capture.log_path
+    self._out, self._err = self._capture.out, self._capture.err
     self._progress = console_handlers.ProgressHandler(self)
     self._fallback = console_handlers.FallbackHandler(self)
     root = logging.getLogger()
@@ -176,16 +165,6 @@ class Console:
 
   # --- the log file -------------------------------------------------------------------------------------------
 
-  def _point_fds_at(self, path: str) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-      os.dup2(fd, 1)
-      os.dup2(fd, 2)
-    finally:
-      os.close(fd)
-
   def relocate(self, log_dir: str) -> None:
     """Moves the log into `log_dir` (e.g. next to this run's outputs, once the config is known); call before
     child processes start. A `log_dir` that is a URL (gs://...) or cannot be written leaves it where it is."""
@@ -202,7 +181,7 @@ class Console:
         os.replace(self.log_path, target)  # same file system: fds 1/2 keep writing to the moved file
       except OSError:
         shutil.copyfile(self.log_path, target)
-        self._point_fds_at(target)
+        terminal_logs.point_fds_at(target)
         os.remove(self.log_path)
     except OSError as e:
       logging.getLogger(__name__).warning('Log stays at %s (cannot move it to %s: %s)', self.log_path, log_dir, e)
@@ -270,13 +249,7 @@ class Console:
     root = logging.getLogger()
     root.removeHandler(self._progress)
     root.removeHandler(self._fallback)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if self.capture:
-      os.dup2(self._out, 1)
-      os.dup2(self._err, 2)
-    os.close(self._out)
-    os.close(self._err)
+    self._capture.release()
 
   def _at_exit(self) -> None:
     if self.closed:

@@ -35,6 +35,7 @@ from contracts import beam_options
 from contracts import dead_letters
 from contracts import matching
 from contracts import sources
+from contracts import terminal_logs
 from serving import colorizer as colorizer_lib
 from serving import model_store
 from serving import outputs
@@ -47,6 +48,9 @@ def define_flags() -> None:
   flags.DEFINE_string('input', None, 'Folder, glob or gs:// path of the photos.')
   flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
   flags.DEFINE_string('model', None, "SavedModel or pushed-model folder (default: the config's push.destination).")
+  flags.DEFINE_bool('verbose', False, 'Framework logs (TensorFlow, abseil, Beam) on the terminal instead of in '
+                    '--framework_log_dir.')
+  flags.DEFINE_string('framework_log_dir', terminal_logs.DEFAULT_LOG_DIR, 'Where the framework logs go.')
 
 
 NAMESPACE = 'colorize_batch'
@@ -55,6 +59,7 @@ NAMESPACE = 'colorize_batch'
 def _colorize_batch(model, batch: Sequence[Any], inference_args: dict[str, Any],
                     model_id: str | None = None) -> Iterable[inference_base.PredictionResult]:
   """RunInference's inference_fn: one call of `serving_default` on a batch of encoded photos."""
+  # Lazy: TensorFlow loads in each Beam worker, not in the launching process.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   del inference_args
   images = tf.stack([tf.convert_to_tensor(example) for example in batch])
@@ -91,6 +96,7 @@ class _PrepareFn(beam.DoFn):
     self._output = output
 
   def process(self, uri: str):
+    # Lazy: TensorFlow loads in each Beam worker, not in the launching process.
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     relative = uri[len(self._root):].lstrip('/') if self._root and uri.startswith(self._root) else os.path.basename(uri)
     if outputs.is_complete_png(_output_path(self._output, relative)):
@@ -126,6 +132,7 @@ class _WriteFn(beam.DoFn):
 def _failed_inference(element) -> Iterable[dead_letters.DeadLetter]:
   """RunInference's failed batches, `(batch, exception)`: one dead letter per photo of the batch."""
   batch_elements, error = element
+  # Lazy: TensorFlow loads in each Beam worker, not in the launching process.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if isinstance(error, tf.errors.InvalidArgumentError):  # the graph's assertions name the reason (`too_large: ...`)
     reason, detail = dead_letters.reason_of_model_error(error.message)
@@ -169,10 +176,15 @@ def main(argv: Sequence[str]) -> None:
   config = config_flags.config_from_flags()
   if not FLAGS.input:
     raise app.UsageError('--input is required')
-  counters = run(FLAGS.input, FLAGS.output, FLAGS.model or config.push.destination, config.runner, argv[1:])
-  print(f'{counters.get("colorized", 0)} colorized, {counters.get("skipped", 0)} skipped (already done), '
-        f'{counters.get("dead_letters", 0)} dead letters -> '
-        f'{FLAGS.output} (dead letters: {FileSystems.join(FLAGS.output, dead_letters.DEAD_LETTERS_FILE)})')
+  capture = terminal_logs.Capture('colorize-batch', FLAGS.framework_log_dir, capture=not FLAGS.verbose)
+  try:  # Beam's and TensorFlow's logs of the run land in the log file
+    counters = run(FLAGS.input, FLAGS.output, FLAGS.model or config.push.destination, config.runner, argv[1:])
+    print(f'{counters.get("colorized", 0)} colorized, {counters.get("skipped", 0)} skipped (already done), '
+          f'{counters.get("dead_letters", 0)} dead letters -> '
+          f'{FLAGS.output} (dead letters: {FileSystems.join(FLAGS.output, dead_letters.DEAD_LETTERS_FILE)})'
+          + (f'; framework log: {capture.log_path}' if capture.log_path else ''), file=capture.stream)
+  finally:
+    capture.release()
 
 
 def console_main() -> None:

@@ -8,7 +8,9 @@ Inputs are files, folders (recursive) or globs, local or `gs://`. Each photo is 
 `<output>/<name>.png` at its original resolution (`--compare`: gray | colorized | original side by side), atomically
 (a temporary name, then a rename). Bad files are reported with the reason word of the project's one vocabulary and
 a sentence (`FAILED scan.jpg: truncated: the file ends before the image does ...`, `contracts.dead_letters`) and
-skipped; the exit status is 1 if any failed.
+skipped; the exit status is 1 if any failed. The terminal shows a progress bar, those lines and a summary;
+TensorFlow's, abseil's and Beam's logs go to a file under `--framework_log_dir` (`contracts.terminal_logs`),
+or stay on the terminal with `--verbose`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import tqdm
 
 from configs import flags as config_flags
 from contracts import dead_letters
+from contracts import terminal_logs
 from serving import colorizer as colorizer_lib
 from serving import outputs
 
@@ -39,6 +42,9 @@ def define_flags() -> None:
                       "config's push.destination.")
   flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
   flags.DEFINE_bool('compare', False, 'Write gray | colorized | original side by side instead of the result alone.')
+  flags.DEFINE_bool('verbose', False, 'Framework logs (TensorFlow, abseil, Beam) on the terminal instead of in '
+                    '--framework_log_dir.')
+  flags.DEFINE_string('framework_log_dir', terminal_logs.DEFAULT_LOG_DIR, 'Where the framework logs go.')
 
 
 _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp', '.webp', '.tif', '.tiff')
@@ -85,13 +91,14 @@ def _read(path: str) -> bytes:
     return f.read()
 
 
-def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = False) -> int:
-  """Colorizes `inputs`; prints a line per failure and a summary. Returns the process exit status."""
+def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = False, terminal=sys.stderr) -> int:
+  """Colorizes `inputs`; prints a progress bar, a line per failure and a summary on `terminal`. Returns the process
+  exit status."""
   jobs, failures = expand_inputs(inputs, output_dir)
   colorizer = colorizer_lib.Colorizer(model)
-  print(f'Model: {colorizer.model_dir}', file=sys.stderr)
+  print(f'Model: {colorizer.model_dir}', file=terminal)
   done, start = 0, time.perf_counter()
-  for job in tqdm.tqdm(jobs, desc='colorizing', unit='photo', file=sys.stderr, disable=not jobs):
+  for job in tqdm.tqdm(jobs, desc='colorizing', unit='photo', file=terminal, disable=not jobs):
     try:
       data = _read(job.source)
     except OSError:
@@ -106,9 +113,9 @@ def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = Fals
     except OSError as e:
       failures.append((job.source, f'could not write {job.target} ({e.strerror or "I/O error"})'))
   for source, reason in failures:
-    print(f'FAILED {source}: {reason}', file=sys.stderr)
+    print(f'FAILED {source}: {reason}', file=terminal)
   seconds = time.perf_counter() - start
-  print(f'{done} colorized, {len(failures)} failed in {seconds:.1f} s -> {output_dir}', file=sys.stderr)
+  print(f'{done} colorized, {len(failures)} failed in {seconds:.1f} s -> {output_dir}', file=terminal)
   return 1 if failures or not done else 0
 
 
@@ -116,7 +123,14 @@ def main(argv: Sequence[str]) -> None:
   if len(argv) < 2:
     raise app.UsageError('give at least one photo, folder or glob')
   model = FLAGS.model or config_flags.config_from_flags().push.destination
-  sys.exit(run(argv[1:], model, FLAGS.output, FLAGS.compare))
+  capture = terminal_logs.Capture('colorize', FLAGS.framework_log_dir, capture=not FLAGS.verbose)
+  try:  # TensorFlow loads in `run`, after fds 1/2 point at the log: its C++ banners land there
+    status = run(argv[1:], model, FLAGS.output, FLAGS.compare, terminal=capture.stream)
+    if capture.log_path:
+      print(f'Framework log: {capture.log_path}', file=capture.stream)
+  finally:
+    capture.release()
+  sys.exit(status)
 
 
 def console_main() -> None:

@@ -10,8 +10,9 @@ MP4 (H.264, yuv420p) at the source's frame rate and size with its sound (copied,
 predicted frame by frame (in batches), then made consistent across frames along the optical flow
 (`serving.video.consistency`); the output's luminance is the input's. A colour input is converted to L first (a
 note says so). The output appears under its name only when complete. The terminal shows a progress bar (frames,
-frames/s), notes and a summary; framework logs go to `--framework_log_dir`. A bad input ends with one line naming the file
-and the reason (`FAILED reel.mkv: truncated: the file ends before the video does (...)`) and exit status 1.
+frames/s), notes and a summary; framework logs go to `--framework_log_dir` (`--verbose`: to the terminal). A bad
+input ends with one line naming the file and the reason (`FAILED reel.mkv: truncated: the file ends before the video
+does (...)`) and exit status 1.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def define_flags() -> None:
   flags.DEFINE_integer('crf', None, "x264's quality, 0-51 (lower: better, larger; default: "
                        'serving.video.writer.DEFAULT_CRF, 18).', lower_bound=0, upper_bound=51)
   flags.DEFINE_string('framework_log_dir', os.path.join('outputs', 'logs'), 'Where the framework logs go.')
+  flags.DEFINE_bool('verbose', False, 'Framework logs (TensorFlow, abseil, FFmpeg) on the terminal instead of in '
+                    '--framework_log_dir.')
 
 
 def output_path(source: str, target: str) -> str:
@@ -54,6 +57,7 @@ def output_path(source: str, target: str) -> str:
 
 def run(source: str, target: str, model: str, terminal) -> int:
   """Colorizes one video with a progress bar on `terminal`; returns the exit status."""
+  # Lazy: loaded after the terminal captures fds 1/2, so TensorFlow's start-up banners go to the log.
   import tqdm  # pylint: disable=g-import-not-at-top
   from serving import model_store  # pylint: disable=g-import-not-at-top
   from serving.video import colorize  # pylint: disable=g-import-not-at-top
@@ -107,8 +111,9 @@ def run(source: str, target: str, model: str, terminal) -> int:
 def main(argv: Sequence[str]) -> None:
   if len(argv) != 3:
     raise app.UsageError('give the input video (or frame folder) and the output MP4: colorize-video IN OUT')
+  # Lazy: see `run`; the quieting must precede TensorFlow's import.
   from serving.video import terminal as terminal_lib  # pylint: disable=g-import-not-at-top
-  with terminal_lib.Terminal('colorize-video', FLAGS.framework_log_dir) as terminal:
+  with terminal_lib.Terminal('colorize-video', FLAGS.framework_log_dir, capture=not FLAGS.verbose) as terminal:
     from configs import flags as config_flags  # pylint: disable=g-import-not-at-top
     model = FLAGS.model or config_flags.config_from_flags().push.destination
     status = run(argv[1], argv[2], model, terminal)

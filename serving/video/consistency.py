@@ -26,11 +26,11 @@ HISTOGRAM_BINS = 64
 
 @dataclasses.dataclass(frozen=True)
 class ConsistencyOptions:
-  blend: float = 0.9                  # weight of the propagated colour where the flow is fully reliable
+  blend: float = 0.95                 # weight of the propagated colour where the flow is fully reliable
   flow_max_side: int = 320            # flow on L downscaled to this longer side (speed; ab is smooth)
   flow_preset: int = flow_lib.FAST
-  fb_tolerance_px: float = 1.5        # forward-backward error (flow pixels) where the confidence falls to 1/e
-  l_tolerance: float = 8.0            # |L - warped previous L| where it falls to 1/e
+  fb_tolerance_px: float = 3.0        # forward-backward error (flow pixels) where the confidence falls to 1/e
+  l_tolerance: float = 16.0           # |L - warped previous L| where it falls to 1/e
   reliable: float = 0.5               # a pixel with confidence above this counts as reliably tracked
   cut_histogram_distance: float = 0.3  # total-variation distance of the L histograms above which it is a cut
   cut_reliable_share: float = 0.3     # a cut when fewer pixels than this share are reliably tracked

@@ -21,6 +21,9 @@ def test_newest_pushed_version_is_used(pushed_models, tmp_path):
     model_store.resolve(str(tmp_path))
 
 
+FRAMEWORK_NOISE = ('cpu_feature_guard', 'oneDNN', 'I0000', 'absl::InitializeLog')  # TensorFlow's
+
+
 def run_cli(*args):
   return subprocess.run([sys.executable, '-m', 'serving.cli', *args], capture_output=True, text=True, cwd=REPO,
                         timeout=300)
@@ -35,8 +38,13 @@ def test_cli_colorizes_folders_and_globs_and_reports_bad_files(pushed_models, tm
   (inputs / 'broken.jpg').write_bytes(open(photos[2], 'rb').read()[:200])
   (inputs / 'notes.txt').write_text('not a photo, not an image extension: ignored in folders')
   out = tmp_path / 'out'
-  run = run_cli(str(inputs), str(tmp_path / 'nothing_here_*.jpg'), f'--model={pushed_models}', f'--output={out}')
+  logs = tmp_path / 'logs'
+  run = run_cli(str(inputs), str(tmp_path / 'nothing_here_*.jpg'), f'--model={pushed_models}', f'--output={out}',
+                f'--framework_log_dir={logs}')
   assert run.returncode == 1, run.stderr  # some inputs failed
+  assert not [noise for noise in FRAMEWORK_NOISE if noise in run.stdout + run.stderr], run.stderr
+  log = next(logs.iterdir())
+  assert f'Framework log: {log}' in run.stderr
   assert 'FAILED' in run.stderr and 'broken.jpg' in run.stderr
   assert 'nothing_here_*.jpg: no such file' in run.stderr
   assert '2 colorized, 2 failed' in run.stderr
@@ -46,13 +54,16 @@ def test_cli_colorizes_folders_and_globs_and_reports_bad_files(pushed_models, tm
   assert Image.open(out / 'nested' / 'old_bw.png').size == Image.open(photos[1]).size
 
 
-def test_cli_compare_and_exit_status_zero(pushed_models, tmp_path):
+def test_cli_compare_exit_status_zero_and_verbose_logs(pushed_models, tmp_path):
   photo = sample_photo_paths(1)[0]
   gray = tmp_path / 'gray.png'
   Image.open(photo).convert('L').save(gray)
   out = tmp_path / 'out'
-  run = run_cli(photo, str(gray), f'--model={pushed_models / "1700000000"}', f'--output={out}', '--compare')
+  logs = tmp_path / 'logs'
+  run = run_cli(photo, str(gray), f'--model={pushed_models / "1700000000"}', f'--output={out}', '--compare',
+                '--verbose', f'--framework_log_dir={logs}')
   assert run.returncode == 0, run.stderr
+  assert 'oneDNN' in run.stderr and not logs.exists()  # --verbose: TensorFlow's logs on the terminal, no log file
   width, height = Image.open(photo).size
   stem = os.path.splitext(os.path.basename(photo))[0]
   assert Image.open(out / f'{stem}.png').size == (3 * width, height)  # gray | colorized | original
