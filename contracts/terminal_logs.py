@@ -15,6 +15,7 @@ Two parts, used together:
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -22,6 +23,16 @@ import time
 # What the C++ libraries read at start-up; the user's own setting wins (setdefault).
 QUIET_ENVIRONMENT = {'TF_CPP_MIN_LOG_LEVEL': '1', 'GRPC_VERBOSITY': 'ERROR'}
 DEFAULT_LOG_DIR = os.path.join('outputs', 'logs')
+# Loggers whose import-time warnings say nothing about this project, raised to ERROR before their module loads:
+# Beam's MongoDB connector warns when pymongo's bson is missing (no MongoDB IO here), which would otherwise reach
+# the terminal through logging's last-resort handler before a command's capture starts.
+KNOWN_HARMLESS_LOGGERS = ('apache_beam.io.mongodbio',)
+
+
+def mute_known_harmless() -> None:
+  """Raises `KNOWN_HARMLESS_LOGGERS` to ERROR; call before Beam is imported (serving/__init__.py does)."""
+  for name in KNOWN_HARMLESS_LOGGERS:
+    logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def quiet_frameworks() -> None:

@@ -178,7 +178,7 @@ def test_batch_job_killed_then_rerun_finishes_without_redoing_or_duplicating(pus
     names.append(f'p{i:02d}')
   (inputs / 'broken.jpg').write_bytes((inputs / 'p00.jpg').read_bytes()[:5000])
   command = [sys.executable, '-m', 'serving.batch', f'--input={inputs}', f'--output={out}',
-             f'--model={pushed_models}']
+             f'--model={pushed_models}', f'--framework_log_dir={tmp_path / "logs"}']
   process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
   try:
     deadline = time.monotonic() + 300
@@ -197,7 +197,11 @@ def test_batch_job_killed_then_rerun_finishes_without_redoing_or_duplicating(pus
   assert all(_png_is_whole(out / f'{name}.png') for name in done)  # no half-written PNG under an output name
 
   rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-  assert f'{20 - len(done)} colorized, {len(done)} skipped (already done), 1 dead letters' in rerun.stdout
+  assert f'{20 - len(done)} colorized, {len(done)} skipped (already done), 1 dead letters' in rerun.stderr
+  terminal = rerun.stdout + rerun.stderr  # the summary only: TensorFlow's and Beam's logs are in the log file
+  noise = ('oneDNN', 'cpu_feature_guard', 'I0000', 'bson', 'WARNING')
+  assert not [word for word in noise if word in terminal], terminal
+  assert f'framework log: {tmp_path / "logs"}' in terminal
   assert sorted(p.name for p in out.iterdir()) == sorted([f'{n}.png' for n in names] + ['dead_letters.jsonl'])
   assert all(_png_is_whole(out / f'{name}.png') for name in names)
   letters = [json.loads(line) for line in (out / 'dead_letters.jsonl').read_text().splitlines()]

@@ -7,7 +7,7 @@ import shutil
 from PIL import Image
 
 import configs
-from serving import batch
+from serving import batch_pipeline
 from tests.conftest import sample_photo_paths
 
 
@@ -21,7 +21,7 @@ def test_batch_job_colorizes_and_dead_letters(pushed_models, tmp_path):
   (inputs / 'truncated.jpg').write_bytes(data[: len(data) // 2])
   (inputs / 'text.png').write_text('not an image')
   out = tmp_path / 'out'
-  counters = batch.run(str(inputs), str(out), str(pushed_models), configs.load_config().runner)
+  counters = batch_pipeline.run(str(inputs), str(out), str(pushed_models), configs.load_config().runner)
   assert counters['colorized'] == 10 and counters['dead_letters'] == 2
   for i, path in enumerate(photos):
     result = out / ('sub' if i % 2 else '') / f'p{i}.png'

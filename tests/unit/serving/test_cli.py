@@ -21,7 +21,7 @@ def test_newest_pushed_version_is_used(pushed_models, tmp_path):
     model_store.resolve(str(tmp_path))
 
 
-FRAMEWORK_NOISE = ('cpu_feature_guard', 'oneDNN', 'I0000', 'absl::InitializeLog')  # TensorFlow's
+FRAMEWORK_NOISE = ('cpu_feature_guard', 'oneDNN', 'I0000', 'absl::InitializeLog', 'bson')  # TensorFlow's, Beam's
 
 
 def run_cli(*args):
