@@ -11,8 +11,10 @@ install: $(STAMP)
 
 # Why --no-deps: tfx 1.21.0 declares ml-metadata>=1.21 and tensorflow-data-validation>=1.21, which have no wheels
 # for CPython 3.11 / linux x86_64, so pip's resolver refuses. We install a verified, fully pinned set without
-# resolution, then tfx + ml-pipelines-sdk + ml-metadata 1.17.1 on top (docs/architecture.md, "Install").
-$(STAMP): requirements/base.lock requirements/tfx.lock requirements/cloud.lock requirements/dev.lock setup.py
+# resolution, then tfx + ml-pipelines-sdk + ml-metadata 1.17.1 on top (docs/architecture.md, "Install"), then the
+# Google Cloud clients, the test tools and Apache Airflow (pipeline/run_airflow.py).
+$(STAMP): requirements/base.lock requirements/tfx.lock requirements/cloud.lock requirements/dev.lock \
+    requirements/airflow.lock setup.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
 	  || (echo "Set PYTHON=/path/to/python3.11" && false)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +22,7 @@ $(STAMP): requirements/base.lock requirements/tfx.lock requirements/cloud.lock r
 	$(PIP) install -q --no-deps -r requirements/tfx.lock
 	$(PIP) install -q --no-deps -r requirements/cloud.lock
 	$(PIP) install -q --no-deps -r requirements/dev.lock
+	$(PIP) install -q --no-deps -r requirements/airflow.lock
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
