@@ -285,6 +285,32 @@ def bench_colorize() -> str:
   return text + f'\n{r["photos"]} photos, {r["cpus"]} CPU cores (`{RESULTS}/colorize.json`).\n'
 
 
+RUNTIME_LABELS = {
+    'savedmodel': 'SavedModel (TensorFlow)',
+    'tflite_float16': 'TFLite, float16 weights (ai-edge-litert)',
+    'tflite_int8': 'TFLite, int8 dynamic-range weights (ai-edge-litert)',
+    'onnx': 'ONNX, float32 (ONNX Runtime)',
+}
+
+
+def bench_runtimes() -> str:
+  r = _load('runtimes.json')
+  rows = []
+  for name, x in r['runtimes'].items():
+    lat, first, delta = x['one_megapixel_latency_s'], x['first_photo_in_a_fresh_process'], x.get('mean_delta_e')
+    rows.append([RUNTIME_LABELS.get(name, name), f'`--runtime={name}`', f'{x["bytes"] / 1e6:.1f} MB',
+                 f'{lat["p50"]:.3f} / {lat["p90"]:.3f} s', f'{first["seconds"]:.1f} s',
+                 f'{first["peak_rss_mib"]:.0f} MiB', 'yes' if first['tensorflow_imported'] else 'no',
+                 f'{delta["png"]:.3f} (at most {x["max_mean_delta_e"]:g})' if delta else 'reference',
+                 _f(delta['jpeg'], 3) if delta else 'reference',
+                 _f(delta['one_megapixel_gray_jpeg'], 3) if delta else 'reference'])
+  header = ['runtime', 'flag', 'model file', '1 MP latency p50 / p90', 'fresh process to first photo',
+            'its peak memory', 'imports TensorFlow', 'mean ΔE, same pixels (PNG)', 'mean ΔE, JPEG files',
+            'mean ΔE, 1 MP gray JPEGs']
+  return (f'Model: `{r["path"]}` ({r["image_size"]} px); {r["photos"]} photos, {r["cpus"]} CPU cores '
+          f'(`{RESULTS}/runtimes.json`).\n\n' + _table(header, rows))
+
+
 def bench_web_load() -> str:
   r = _load('web_load.json')
   rows = []
@@ -411,6 +437,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     'bench-precision': bench_precision,
     'bench-training-speed': bench_training_speed,
     'bench-colorize': bench_colorize,
+    'bench-runtimes': bench_runtimes,
     'bench-web-load': bench_web_load,
     'bench-video': bench_video,
     'shipped-header': shipped_header,

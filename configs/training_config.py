@@ -141,6 +141,9 @@ class TrainingConfig:
     warm_start_from_blessed: TFX pipelines: start from the latest blessed model of this pipeline when there is
       one (TFX's `base_model`, from the same resolver as the evaluator's baseline), else from `warm_start_from`.
       The trainer then re-runs whenever a new model was blessed, even on unchanged examples.
+    runtime_exports: Also write the network core as TFLite (float16 and int8 dynamic-range weights) and ONNX files
+      next to the SavedModel (`<export>/exports/`, `contracts/runtime_exports.py`), which `colorize --runtime`
+      runs without TensorFlow. false skips the conversions; the exports' manifest then says so.
     optimizer: The optimizer.
     schedule: The learning-rate schedule and the frozen-encoder phase.
     averaging: Stochastic weight averaging.
@@ -159,6 +162,7 @@ class TrainingConfig:
   synthetic_input: bool = False
   warm_start_from: str = ''
   warm_start_from_blessed: bool = False
+  runtime_exports: bool = True
   optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
   schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
   averaging: AveragingConfig = dataclasses.field(default_factory=AveragingConfig)

@@ -159,6 +159,23 @@ def linear_to_srgb8_tf(linear):
   return tf.cast(level, tf.uint8)
 
 
+def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
+  """float32 linear RGB (any shape; clipped to [0, 1]) -> uint8 sRGB levels: `linear_to_srgb8_tf` in NumPy, the
+  same two lookups, so both produce the same levels (the TFLite and ONNX serving path, `serving/numpy_graph.py`)."""
+  x = np.clip(np.asarray(linear, np.float32), 0.0, 1.0)
+  bucket = np.minimum((x * LINEAR_TO_SRGB8_BUCKETS).astype(np.int32), LINEAR_TO_SRGB8_BUCKETS - 1)
+  level = LINEAR_TO_SRGB8_BASE[bucket] + (x >= LINEAR_TO_SRGB8_STEP[bucket])
+  return level.astype(np.uint8)
+
+
+def rgb8_to_l(rgb8: np.ndarray) -> np.ndarray:
+  """uint8 sRGB [..., 3] -> float32 L [..., 1]: each level linearized by lookup (`SRGB8_TO_LINEAR`), L alone
+  computed from them (`linear_rgb_to_l`), as the serving graph's `luminance` does in TensorFlow."""
+  if rgb8.dtype != np.uint8:
+    raise TypeError(f'rgb8_to_l expects uint8, got {rgb8.dtype}')
+  return linear_rgb_to_l(_SRGB8_TO_LINEAR[rgb8])
+
+
 # Channel-first variant of the NumPy backend: same formulas, Lab planes [3, ...] out (what the records store).
 _NUMPY_PLANES_OUT = dataclasses.replace(NUMPY, stack=lambda xs: np.stack(xs, axis=0))
 

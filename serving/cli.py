@@ -3,6 +3,7 @@
     colorize old_photos/ scan.jpg 'gs://bucket/archive/*.png' --output=colorized/
     colorize family.jpg --compare --model=outputs/serving_model          # newest pushed version by default
     colorize photo.jpg --model=outputs/serving_model/1795328101     # or one version (an explicit SavedModel)
+    colorize photo.jpg --runtime=tflite_int8       # its TFLite or ONNX export instead: no TensorFlow needed
 
 Inputs are files, folders (recursive) or globs, local or `gs://`. Each photo is written as
 `<output>/<name>.png` at its original resolution (`--compare`: gray | colorized | original side by side), atomically
@@ -10,7 +11,9 @@ Inputs are files, folders (recursive) or globs, local or `gs://`. Each photo is 
 a sentence (`FAILED scan.jpg: truncated: the file ends before the image does ...`, `contracts.dead_letters`) and
 skipped; the exit status is 1 if any failed. The terminal shows a progress bar, those lines and a summary;
 TensorFlow's, abseil's and Beam's logs go to a file under `--framework_log_dir` (`contracts.terminal_logs`),
-or stay on the terminal with `--verbose`.
+or stay on the terminal with `--verbose`. `--runtime` picks what runs the model: the SavedModel (TensorFlow), or
+one of the exports the trainer writes next to it (`serving.runtimes`: TFLite float16 or int8 weights, ONNX), which
+run without TensorFlow.
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ import tqdm
 
 from configs import flags as config_flags
 from contracts import dead_letters
+from contracts import runtime_exports
 from contracts import terminal_logs
 from serving import colorizer as colorizer_lib
+from serving import model_store
 from serving import outputs
+from serving import runtimes
 
 FLAGS = flags.FLAGS
 
@@ -42,6 +48,8 @@ def define_flags() -> None:
                       "config's push.destination.")
   flags.DEFINE_string('output', 'colorized', 'Output folder (local or gs://).')
   flags.DEFINE_bool('compare', False, 'Write gray | colorized | original side by side instead of the result alone.')
+  flags.DEFINE_enum('runtime', runtime_exports.SAVED_MODEL, runtime_exports.RUNTIMES,
+                    'What runs the model: its SavedModel (TensorFlow) or one of its exports (no TensorFlow).')
   flags.DEFINE_bool('verbose', False, 'Framework logs (TensorFlow, abseil, Beam) on the terminal instead of in '
                     '--framework_log_dir.')
   flags.DEFINE_string('framework_log_dir', terminal_logs.DEFAULT_LOG_DIR, 'Where the framework logs go.')
@@ -91,12 +99,19 @@ def _read(path: str) -> bytes:
     return f.read()
 
 
-def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = False, terminal=sys.stderr) -> int:
-  """Colorizes `inputs`; prints a progress bar, a line per failure and a summary on `terminal`. Returns the process
-  exit status."""
+def run(inputs: Sequence[str], model: str, output_dir: str, compare: bool = False, terminal=sys.stderr,
+        runtime: str = runtime_exports.SAVED_MODEL) -> int:
+  """Colorizes `inputs` with `runtime` (`contracts.runtime_exports.RUNTIMES`); prints a progress bar, a line per
+  failure and a summary on `terminal`. Returns the process exit status."""
   jobs, failures = expand_inputs(inputs, output_dir)
-  colorizer = colorizer_lib.Colorizer(model)
-  print(f'Model: {colorizer.model_dir}', file=terminal)
+  try:
+    colorizer = (colorizer_lib.Colorizer(model) if runtime == runtime_exports.SAVED_MODEL
+                 else runtimes.RuntimeColorizer(model, runtime))
+  except (model_store.ModelNotFound, runtimes.ExportUnavailable) as e:
+    print(f'error: {e}', file=terminal)
+    return 1
+  shown = colorizer.model_dir if runtime == runtime_exports.SAVED_MODEL else f'{colorizer.path} ({runtime})'
+  print(f'Model: {shown}', file=terminal)
   done, start = 0, time.perf_counter()
   for job in tqdm.tqdm(jobs, desc='colorizing', unit='photo', file=terminal, disable=not jobs):
     try:
@@ -125,7 +140,7 @@ def main(argv: Sequence[str]) -> None:
   model = FLAGS.model or config_flags.config_from_flags().push.destination
   capture = terminal_logs.Capture('colorize', FLAGS.framework_log_dir, capture=not FLAGS.verbose)
   try:  # TensorFlow loads in `run`, after fds 1/2 point at the log: its C++ banners land there
-    status = run(argv[1:], model, FLAGS.output, FLAGS.compare, terminal=capture.stream)
+    status = run(argv[1:], model, FLAGS.output, FLAGS.compare, terminal=capture.stream, runtime=FLAGS.runtime)
     if capture.log_path:
       print(f'Framework log: {capture.log_path}', file=capture.stream)
   finally:

@@ -12,12 +12,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_PHOTOS = os.path.join(REPO, 'sample_photos')
 
 
-# The tiny model every training test uses: a few thousand weights, trained from scratch in seconds.
+# The tiny model every training test uses: a few thousand weights, trained from scratch in seconds. Its exports
+# for TFLite and ONNX (training.runtime_exports) would add about 3 s to every run: the tests that check them
+# (tests/unit/serving/test_runtime_exports.py) turn them on.
 TINY_MODEL = ('model.network.variant=beta', 'training.warm_start_from=', 'model.network.encoder_filters=[8, 16, 32]',
-              'training.batch_size_per_replica=2')
+              'training.batch_size_per_replica=2', 'training.runtime_exports=false')
 # Its slightly larger sibling for tests that look at what training learns (4 photos per batch).
 SMALL_MODEL = ('model.network.variant=beta', 'training.warm_start_from=', 'model.network.encoder_filters=[16, 32, 64]',
-               'training.batch_size_per_replica=4')
+               'training.batch_size_per_replica=4', 'training.runtime_exports=false')
 # A dataset of a few photos at 32 px, half train, half eval, one shard each; the gate scores the eval split.
 TINY_SPLITS = ('data.image_size=32', 'data.split_ratios={train: 0.5, eval: 0.5}', 'evaluation.split=eval',
                'data.shards={train: 1, eval: 1}', 'data.augmentation.copies=0')

@@ -2,7 +2,8 @@
 
 Every export carries its colorizer's weights (`trainer/loop/warm_start.py`), so a pushed model is a warm-start source
 as it is. A warm-started run also exports its starting model next to the candidate (`contracts/model_artifact.py`):
-the gate scores both on the same examples, and the pusher can fall back to the starting model.
+the gate scores both on the same examples, and the pusher can fall back to the starting model. Both SavedModels
+carry their runtime exports (TFLite, ONNX: `trainer/runtime_exports.py`), so whichever is pushed has them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Callable
 import tensorflow as tf
 
 from trainer import export as export_lib
+from trainer import runtime_exports
 from trainer.loop import warm_start
 from trainer.loop import weight_averaging
 from trainer.objective import flip_averaging
@@ -58,12 +60,21 @@ def finish_run(config, plan, state, objective, steps, validation, writer, histor
   return export_dir
 
 
+def export_model(config, objective, net, image_size: int, export_dir: str) -> None:
+  """The SavedModel at `export_dir` and, in its `exports/` folder, the same prediction for TFLite and ONNX
+  (`training.runtime_exports`; when off, only the manifest saying so)."""
+  combination = flip_averaging.flip_combination(config.model, objective.num_bins)
+  export_lib.export_saved_model(net.colorizer, net.embedder, image_size, export_dir,
+                                output_to_ab=objective.output_to_ab, flip_averaging=combination)
+  runtime_exports.write_exports(net.colorizer, net.embedder, image_size, export_dir,
+                                output_to_ab=objective.output_to_ab, flip_averaging=combination,
+                                enabled=config.training.runtime_exports)
+
+
 def export_run(config, objective, net, embed, info, export_dir: str, *, steps: int, averaged: dict[str, Any] | None,
                repeat_plan, start_export_dir: str | None, eval_batches: Callable | None) -> str:
   """Exports the trained colorizer (and, when warm-started, its starting model); returns `export_dir`."""
-  export_lib.export_saved_model(net.colorizer, net.embedder, info.image_size, export_dir,
-                                output_to_ab=objective.output_to_ab,
-                                flip_averaging=flip_averaging.flip_combination(config.model, objective.num_bins))
+  export_model(config, objective, net, info.image_size, export_dir)
   warm_start.save_weights(net.colorizer, warm_start.weights_path(export_dir), {
       **warm_start.model_metadata(config.model), 'steps': steps, 'image_size': info.image_size,
       'trained_on': os.path.basename(info.version_dir.rstrip('/')),  # the dataset version, not a machine path
@@ -81,9 +92,7 @@ def export_start_model(config, objective, net, embed, eval_batches, image_size: 
   source = warm_start.load_weights(net.colorizer, config.training.warm_start_from, config.model)
   if eval_batches is not None:
     objective_lib.choose_decoding(config, objective, net.colorizer, embed, eval_batches(), image_size)
-  export_lib.export_saved_model(net.colorizer, net.embedder, image_size, export_dir,
-                                output_to_ab=objective.output_to_ab,
-                                flip_averaging=flip_averaging.flip_combination(config.model, objective.num_bins))
+  export_model(config, objective, net, image_size, export_dir)
   target = warm_start.weights_path(export_dir)
   tf.io.gfile.makedirs(os.path.dirname(target))
   tf.io.gfile.copy(source['path'], target, overwrite=True)  # the starting file as it is, header included

@@ -25,11 +25,15 @@ def _train_command(dataset, output, *overrides, max_steps=4):
 
 
 def test_mirrored_strategy_over_two_logical_cpus(small_dataset, tmp_path):
-  run = subprocess.run(_train_command(small_dataset, tmp_path, 'training.cpu_devices=2'), capture_output=True,
-                       text=True, cwd=REPO, timeout=300)
+  """Also the runtime exports, traced from the mirrored variables."""
+  run = subprocess.run(_train_command(small_dataset, tmp_path, 'training.cpu_devices=2',
+                                      'training.runtime_exports=true'),
+                       capture_output=True, text=True, cwd=REPO, timeout=300)
   assert run.returncode == 0, run.stderr[-2000:]
   assert 'replicas=2' in run.stdout and 'global_batch=8' in run.stdout
   assert os.path.exists(os.path.join(tmp_path, 'export', 'saved_model.pb'))
+  manifest = json.load(open(os.path.join(tmp_path, 'export', 'exports', 'manifest.json')))
+  assert all('bytes' in entry for entry in manifest['exports'].values()), manifest['exports']
 
 
 def test_killed_training_resumes_from_its_last_checkpoint(small_dataset, tmp_path):

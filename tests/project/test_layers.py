@@ -94,7 +94,7 @@ def test_the_checker_sees_lazy_imports(tmp_path):
 # Inside trainer/ (its docstring draws them): the TFX entry on top, the loop, then input | networks (siblings),
 # the objective, the scaling conventions at the bottom.
 TRAINER_LAYERS = {'scaling': 0, 'objective': 1, 'input': 2, 'networks': 2, 'loop': 3,
-                  'train': 4, 'task': 4, 'finish': 4, 'export': 4}
+                  'train': 4, 'task': 4, 'finish': 4, 'export': 4, 'runtime_exports': 4}
 
 
 def _trainer_part(path_or_module: str) -> str | None:

@@ -2,6 +2,7 @@
 
 import numpy as np
 from PIL import Image
+import pytest
 from skimage import color
 
 from contracts import colorspace
@@ -104,3 +105,22 @@ def test_the_8_bit_output_tables_round_like_the_formula():
   assert np.abs(got - exact).max() <= 1.0
   assert (got != exact).mean() < 1e-5
   assert got[-256:].tolist() == list(range(256))  # every level's own linear value maps back to it
+
+
+def test_the_numpy_8_bit_output_is_the_tensorflow_one():
+  """`linear_to_srgb8` (NumPy) gives exactly `linear_to_srgb8_tf`'s levels, out-of-range values included."""
+  x = np.concatenate([np.random.default_rng(1).random(1_000_000) ** 3, np.linspace(-0.1, 1.1, 100_001),
+                      colorspace.srgb_to_linear(np.arange(256) / 255.0)]).astype(np.float32)
+  got = colorspace.linear_to_srgb8(x)
+  assert got.dtype == np.uint8
+  np.testing.assert_array_equal(got, colorspace.linear_to_srgb8_tf(x).numpy())
+  assert got[-256:].tolist() == list(range(256))
+
+
+def test_rgb8_to_l_is_the_l_of_the_full_conversion(sample_rgb):
+  rgb8 = sample_rgb[1]
+  l = colorspace.rgb8_to_l(rgb8)
+  assert l.shape == rgb8.shape[:2] + (1,) and l.dtype == np.float32
+  assert np.abs(l - colorspace.rgb8_to_lab(rgb8)[..., :1]).max() < 1e-4
+  with pytest.raises(TypeError, match='uint8'):
+    colorspace.rgb8_to_l(rgb8.astype(np.float32))

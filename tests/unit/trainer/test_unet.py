@@ -55,7 +55,8 @@ def unet_config(*overrides):
   return configs.load_config(overrides=[
       'model.network.variant=unet',
       'training.warm_start_from=', 'model.network.decoder_filters=[32, 24, 16, 16]', 'model.network.fusion_channels=32',
-      'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000', *overrides])
+      'training.batch_size_per_replica=4', 'training.checkpoint_every_steps=1000', 'training.runtime_exports=false',
+      *overrides])
 
 
 def test_the_encoder_is_the_pretrained_efficientnet_lite0():
