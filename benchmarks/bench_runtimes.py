@@ -30,7 +30,7 @@ import numpy as np
 import benchmarks
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', 'outputs/serving_model', 'SavedModel or pushed-model folder, with its exports/.')
+flags.DEFINE_string('model', 'outputs/serving_model', 'SavedModel or pushed-model folder, with its runtimes/ folder.')
 flags.DEFINE_string('photos', 'sample_photos', 'Folder of photos.')
 flags.DEFINE_integer('count', 30, 'Photos timed and compared.')
 flags.DEFINE_string('output', 'benchmarks/results/runtimes.json', 'Where the JSON results go.')

@@ -142,7 +142,7 @@ class TrainingConfig:
       one (TFX's `base_model`, from the same resolver as the evaluator's baseline), else from `warm_start_from`.
       The trainer then re-runs whenever a new model was blessed, even on unchanged examples.
     runtime_exports: Also write the network core as TFLite (float16 and int8 dynamic-range weights) and ONNX files
-      next to the SavedModel (`<export>/exports/`, `contracts/runtime_exports.py`), which `colorize --runtime`
+      next to the SavedModel (`<SavedModel>/runtimes/`, `contracts/runtime_exports.py`), which `colorize --runtime`
       runs without TensorFlow. false skips the conversions; the exports' manifest then says so.
     optimizer: The optimizer.
     schedule: The learning-rate schedule and the frozen-encoder phase.

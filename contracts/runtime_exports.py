@@ -1,10 +1,10 @@
 """The layout of a model's exports for runtimes other than TensorFlow, written by the trainer next to the SavedModel
 (`trainer/runtime_exports.py`) and read by the serving tools (`serving/runtimes.py`).
 
-    <SavedModel folder>/exports/colorizer_float16.tflite    TFLite, float16 weights
-    <SavedModel folder>/exports/colorizer_int8.tflite       TFLite, int8 dynamic-range weights
-    <SavedModel folder>/exports/colorizer.onnx              ONNX (tf2onnx), float32
-    <SavedModel folder>/exports/manifest.json               what each file is, or why it was not written
+    <SavedModel folder>/runtimes/colorizer_float16.tflite    TFLite, float16 weights
+    <SavedModel folder>/runtimes/colorizer_int8.tflite       TFLite, int8 dynamic-range weights
+    <SavedModel folder>/runtimes/colorizer.onnx              ONNX (tf2onnx), float32
+    <SavedModel folder>/runtimes/manifest.json               what each file is, or why it was not written
 
 Each file is the network core only, the part that needs TensorFlow otherwise: `l` (float32 [1, S, S, 1], L in
 [0, 100] at the model's resolution S) -> `ab` (float32 [1, S, S, 2], ab units). Decoding, the colour conversion,
@@ -14,7 +14,9 @@ pushed version carries its exports (TF's loaders and TF Serving ignore it).
 
 from __future__ import annotations
 
-EXPORTS_DIR = 'exports'
+# Not a name starting with 'export': TFX's serving_model_path looks for an Estimator 'export' folder next to it,
+# and a filesystem that matches by prefix (ram://) would take 'exports' for it.
+EXPORTS_DIR = 'runtimes'
 MANIFEST_FILE = 'manifest.json'
 
 SAVED_MODEL = 'savedmodel'

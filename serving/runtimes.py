@@ -2,7 +2,7 @@
 
     colorize photo.jpg --model=outputs/serving_model --runtime=tflite_int8
 
-The trainer writes the exports next to each SavedModel (`<SavedModel>/exports/`, `contracts/runtime_exports.py`):
+The trainer writes the exports next to each SavedModel (`<SavedModel>/runtimes/`, `contracts/runtime_exports.py`):
 the network core alone, L at the model's resolution -> ab. Everything around it, the SavedModel's serving graph
 (decoding, L, the area resize, upsampling ab, the colour conversion, PNG), is NumPy here (`serving.numpy_graph`),
 and the photo is validated and decoded by the dataset job's decoder (`contracts.decode`), so a bad file fails with

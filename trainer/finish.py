@@ -61,7 +61,7 @@ def finish_run(config, plan, state, objective, steps, validation, writer, histor
 
 
 def export_model(config, objective, net, image_size: int, export_dir: str) -> None:
-  """The SavedModel at `export_dir` and, in its `exports/` folder, the same prediction for TFLite and ONNX
+  """The SavedModel at `export_dir` and, in its `runtimes/` folder, the same prediction for TFLite and ONNX
   (`training.runtime_exports`; when off, only the manifest saying so)."""
   combination = flip_averaging.flip_combination(config.model, objective.num_bins)
   export_lib.export_saved_model(net.colorizer, net.embedder, image_size, export_dir,

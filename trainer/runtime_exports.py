@@ -107,7 +107,7 @@ def _write(path: str, data: bytes) -> None:
 
 def write_exports(colorizer, embedder, image_size: int, export_dir: str, output_to_ab=scaling.unscale_ab,
                   flip_averaging: str = '', enabled: bool = True) -> dict[str, Any]:
-  """Writes the exports of `contracts.runtime_exports` into `<export_dir>/exports/`; returns the manifest.
+  """Writes the exports of `contracts.runtime_exports` into `<export_dir>/runtimes/`; returns the manifest.
 
   The arguments are `trainer.export.export_saved_model`'s, so the files predict what the SavedModel predicts. A
   TFLite conversion that fails fails the run (a graph that TFLite's builtins cannot express is a bug to see);

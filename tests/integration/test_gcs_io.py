@@ -7,6 +7,7 @@ back by downloading shard bytes with google-cloud-storage and parsing a local co
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +24,8 @@ from pipeline import build_dataset
 from contracts import dataset_version
 from contracts import decode
 from contracts import schema
+from tests.conftest import copy_sample_photos
+from tests.conftest import REPO
 from tests.conftest import sample_photo_paths
 
 BUCKET = 'bucket'
@@ -193,3 +196,45 @@ def test_records_parse_with_gcs_provenance(build, client, uploaded, tmp_path):
     assert r[schema.LAB].shape == (IMAGE_SIZE, IMAGE_SIZE, 3)
     assert r[schema.AUGMENTATION_ID] == 0
     assert len(r[schema.CONTENT_HASH]) == 64
+
+
+def _build_command(photos, output_dir):
+  return [sys.executable, '-m', 'pipeline.build_dataset', f'--set=data.input_uri={photos}',
+          f'--set=data.output_dir={output_dir}', f'--set=data.image_size={IMAGE_SIZE}',
+          '--set=data.augmentation.copies=0', '--set=data.photo_workers=2']
+
+
+def test_build_killed_on_gcs_is_cleaned_up_by_the_next_build(client, uploaded, tmp_path):
+  """A build writing to gs:// killed with SIGKILL half-way leaves a version prefix without a manifest; the next
+  build deletes every object under it and leaves the complete versions and LATEST right."""
+  del uploaded  # the bucket
+  output_dir = f'gs://{BUCKET}/killed'
+  photos = copy_sample_photos(tmp_path / 'photos', 12)
+  # A named pipe posing as a photo: the pool task reading it blocks until the kill, so the build cannot finish.
+  os.mkfifo(photos / 'zz_stalls_until_killed.jpg')
+  process = subprocess.Popen(_build_command(photos, output_dir), cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+  try:
+    deadline = time.monotonic() + 240
+    writers = []
+    while time.monotonic() < deadline and process.poll() is None and not writers:
+      writers = [n for n in _blob_names(client, 'killed/') if n.endswith('/' + dataset_version.WRITER_FILE)]
+      time.sleep(0.2)
+    assert process.poll() is None, 'the build ended before it could be killed'
+    assert writers, 'the build never wrote its writer file to gs://'
+    time.sleep(2)  # the pool is working on the photos
+  finally:
+    os.killpg(process.pid, signal.SIGKILL)  # the build and its pool
+    process.wait()
+  partial = writers[0].rsplit('/', 1)[0]
+  assert not client.bucket(BUCKET).blob(f'{partial}/{schema.MANIFEST_FILE}').exists()
+
+  rerun = subprocess.run(_build_command(copy_sample_photos(tmp_path / 'few', 4), output_dir), cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  assert f'removed abandoned partial version gs://{BUCKET}/{partial}' in rerun.stdout, rerun.stdout
+  assert _blob_names(client, partial + '/') == []  # every object of the killed build is gone
+  latest = client.bucket(BUCKET).blob('killed/' + dataset_version.LATEST_FILE).download_as_text().strip()
+  assert latest != partial.rsplit('/', 1)[-1]
+  assert client.bucket(BUCKET).blob(f'killed/{latest}/{schema.MANIFEST_FILE}').exists()
+  assert not client.bucket(BUCKET).blob(f'killed/{latest}/{dataset_version.WRITER_FILE}').exists()

@@ -32,7 +32,7 @@ def test_mirrored_strategy_over_two_logical_cpus(small_dataset, tmp_path):
   assert run.returncode == 0, run.stderr[-2000:]
   assert 'replicas=2' in run.stdout and 'global_batch=8' in run.stdout
   assert os.path.exists(os.path.join(tmp_path, 'export', 'saved_model.pb'))
-  manifest = json.load(open(os.path.join(tmp_path, 'export', 'exports', 'manifest.json')))
+  manifest = json.load(open(os.path.join(tmp_path, 'export', 'runtimes', 'manifest.json')))
   assert all('bytes' in entry for entry in manifest['exports'].values()), manifest['exports']
 
 

@@ -162,9 +162,28 @@ def test_serving_graph_composites_transparency_like_the_dataset_job():
   dataset_l = colorspace.rgb_to_lab(dataset_rgb / 255.0)[..., 0]
   serving_l = colorspace.rgb_to_lab(serving_rgb / 255.0)[..., 0]
   assert np.abs(serving_l - dataset_l).max() < 0.5
-  # What the alpha-dropping decode of before this change saw: far off where the photo is transparent.
+  # A decode that drops alpha would be far off where the photo is transparent.
   dropped = tf.io.decode_image(data, channels=3).numpy().astype(np.float32)
   assert np.abs(dropped - dataset_rgb).max() > 50
+
+
+def test_serving_graph_decodes_jpeg_as_the_dataset_job_does():
+  """JPEG: the serving graph's pixels are PIL's (the dataset job's decoder) exactly, the accurate integer IDCT;
+  TensorFlow's default fast IDCT would differ on these photos."""
+  import numpy as np
+  import tensorflow as tf
+  from contracts import decode
+  from trainer import export
+  fast_differs = []
+  for path in sample_photo_paths(4):
+    data = open(path, 'rb').read()
+    assert data[:2] == b'\xff\xd8', path
+    dataset_rgb = np.asarray(decode.decode_pil(data, min_side=1, max_pixels=10 ** 8), np.int16)
+    serving = export.composite_on_white(export.decode_checked(tf.constant(data))).numpy().astype(np.int16)
+    assert np.array_equal(serving, dataset_rgb), (path, np.abs(serving - dataset_rgb).max())
+    fast = tf.io.decode_image(data, channels=3).numpy().astype(np.int16)
+    fast_differs.append(np.abs(fast - dataset_rgb).max() > 0)
+  assert any(fast_differs)
 
 
 def test_saved_model_sees_the_composited_photo(pushed_models):

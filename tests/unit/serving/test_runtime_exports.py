@@ -53,21 +53,13 @@ def _mean_delta_e(png_a: bytes, png_b: bytes) -> float:
   return float(np.sqrt(((a.astype(np.float64) - b) ** 2).sum(-1)).mean())
 
 
-def _lossless(path: str) -> bytes:
-  """The photo as a PNG: both paths then decode the same pixels (on JPEG, the SavedModel's TensorFlow decoder uses
-  the fast inverse DCT, PIL the accurate one, a few levels apart, which is not the exports' doing;
-  benchmarks/bench_runtimes.py measures the JPEGs as they are too)."""
-  buffer = io.BytesIO()
-  Image.open(path).convert('RGB').save(buffer, format='PNG')
-  return buffer.getvalue()
-
-
 @pytest.fixture(scope='module')
 def savedmodel_pngs(served):
-  """{photo (PNG bytes): the SavedModel's colorized PNG} for a few bundled photos."""
+  """[(photo's bytes, the SavedModel's colorized PNG)] for a few bundled photos, JPEG files as users have them
+  (both paths decode a JPEG to the same pixels: the accurate integer inverse DCT, as PIL's)."""
   from serving import colorizer as colorizer_lib  # pylint: disable=g-import-not-at-top
   colorizer = colorizer_lib.Colorizer(served)
-  photos = [_lossless(path) for path in sample_photo_paths(PARITY_PHOTOS)]
+  photos = [open(path, 'rb').read() for path in sample_photo_paths(PARITY_PHOTOS)]
   return [(data, colorizer.colorize(data)) for data in photos]
 
 
