@@ -3,6 +3,7 @@ sample, see input and result side by side, download the result.
 
     .venv/bin/colorize-web --model=outputs/serving_model          # http://127.0.0.1:8000
     .venv/bin/python -m serving.web --model=outputs/serving_model
+    .venv/bin/colorize-web --runtime=tflite_int8    # photos by the model's TFLite export: no TensorFlow loaded
 
 The HTTP side is waitress (a production WSGI server, pure Python, no dependencies of its own, maintained by the
 Pylons project), not the standard library's http.server. Why waitress rather than uvicorn/hypercorn or gunicorn:
@@ -32,6 +33,10 @@ On top of it this module
   nothing for `--request_timeout_s` (`request_timeout`), and one whose body ends (the client closes its side)
   before its `Content-Length` (`incomplete_body`). A connection idle between requests is closed without an answer.
 
+`--runtime` picks what colorizes the photos, as for `colorize`: the SavedModel (TensorFlow) or one of the exports
+the trainer writes next to it (`serving.runtimes`: TFLite float16 or int8 weights, ONNX), without TensorFlow.
+Clips need the SavedModel (the video path runs it frame by frame); with an export they get 501 and a sentence.
+
 Every response (waitress's own 400/408/413/431/500 included) is JSON or the page, carries the security headers, and
 names failures with the project's short reasons (`empty`, `not_an_image`, `unsupported_format`, `too_large`,
 `truncated`, `corrupt`, `queue_full`, ...) plus a sentence, never internal error text. Bound to 127.0.0.1 by
@@ -56,7 +61,9 @@ import waitress.wasyncore
 from configs import flags as config_flags
 from contracts import decode
 from contracts import limits
+from contracts import runtime_exports
 from serving import colorizer as colorizer_lib
+from serving import runtimes
 from serving import web_clips
 from serving import web_http
 from serving import web_page
@@ -92,12 +99,16 @@ def define_flags() -> None:
                      'Retry-After.', lower_bound=0.1)
   flags.DEFINE_integer('max_connections', DEFAULTS['max_connections'],
                        'Open connections; more wait in the listen backlog until one closes.', lower_bound=8)
+  flags.DEFINE_enum('runtime', runtime_exports.SAVED_MODEL, runtime_exports.RUNTIMES,
+                    'What colorizes the photos: the SavedModel (TensorFlow) or one of its exports (no TensorFlow; '
+                    'clips then get 501).')
 
 
 class ColorizeApp:
   """The WSGI application: the page, the samples and /api/colorize; one model shared by the worker threads."""
 
-  def __init__(self, colorizer: colorizer_lib.Colorizer, samples_dir: str, max_upload_bytes: int,
+  def __init__(self, colorizer: colorizer_lib.Colorizer | runtimes.RuntimeColorizer, samples_dir: str,
+               max_upload_bytes: int,
                max_concurrent_inference: int, max_queued_uploads: int, max_queue_wait_s: float):
     self.colorizer = colorizer
     self.samples_dir = os.path.abspath(samples_dir)
@@ -162,6 +173,10 @@ class ColorizeApp:
     if length > self.max_clip_bytes:
       raise Rejected(413, decode.TOO_LARGE, f'{name} is {web_uploads.mb(length)}: clips are '
                                             f'{web_clips.limits_sentence(self.max_clip_bytes)}.')
+    if isinstance(self.colorizer, runtimes.RuntimeColorizer):
+      raise Rejected(501, 'clips_need_savedmodel', f'Clips are colorized by the SavedModel; this server runs the '
+                                                   f'{self.colorizer.runtime} export (start it with '
+                                                   f'--runtime={runtime_exports.SAVED_MODEL} for clips).')
     with self.slots.hold():
       if self._predictor is None:
         # Lazy: the video stack (PyAV, OpenCV) loads on the first clip, not at server start.
@@ -181,8 +196,12 @@ class WebServer:
                max_queued_uploads: int = DEFAULTS['max_queued_uploads'],
                max_queue_wait_s: float = DEFAULTS['max_queue_wait_s'],
                max_connections: int = DEFAULTS['max_connections'],
-               colorizer: colorizer_lib.Colorizer | None = None):
-    self.colorizer = colorizer or colorizer_lib.Colorizer(model_path)
+               colorizer: colorizer_lib.Colorizer | runtimes.RuntimeColorizer | None = None,
+               runtime: str = runtime_exports.SAVED_MODEL):
+    if colorizer is None:
+      colorizer = (colorizer_lib.Colorizer(model_path) if runtime == runtime_exports.SAVED_MODEL
+                   else runtimes.RuntimeColorizer(model_path, runtime))
+    self.colorizer = colorizer
     max_upload_bytes = int(max_upload_mb * 1e6)
     self.app = ColorizeApp(self.colorizer, samples_dir, max_upload_bytes, max_concurrent_inference,
                            max_queued_uploads, max_queue_wait_s)
@@ -231,7 +250,7 @@ def serve(model_path: str | None = None, host: str = '127.0.0.1', port: int = 80
           **limits) -> WebServer:
   """A started server (in a background thread); `server.shutdown()` stops it. `limits`: request_timeout_s,
   max_concurrent_inference, max_queued_uploads, max_queue_wait_s, max_connections, colorizer (an already loaded
-  model)."""
+  model), runtime (`contracts.runtime_exports.RUNTIMES`)."""
   return WebServer(model_path, host, port, samples_dir, max_upload_mb, **limits).start()
 
 
@@ -243,8 +262,9 @@ def main(argv: Sequence[str]) -> None:
                      request_timeout_s=FLAGS.request_timeout_s,
                      max_concurrent_inference=FLAGS.max_concurrent_inference,
                      max_queued_uploads=FLAGS.max_queued_uploads, max_queue_wait_s=FLAGS.max_queue_wait_s,
-                     max_connections=FLAGS.max_connections)
-  print(f'Colorize page on {server.url}/ (model {server.colorizer.model_dir}); Ctrl-C to stop', flush=True)
+                     max_connections=FLAGS.max_connections, runtime=FLAGS.runtime)
+  shown = server.colorizer.model_dir if FLAGS.runtime == runtime_exports.SAVED_MODEL else server.colorizer.path
+  print(f'Colorize page on {server.url}/ (model {shown}); Ctrl-C to stop', flush=True)
   try:
     server.run()
   except KeyboardInterrupt:

@@ -126,6 +126,42 @@ def test_the_cli_colorizes_with_each_export_without_importing_tensorflow(served,
   assert Image.open(tmp_path / 'out' / 'old.png').mode == 'RGB'
 
 
+WEB_WITHOUT_TENSORFLOW = """
+import json, sys, urllib.error, urllib.request
+from serving import web
+server = web.serve(sys.argv[1], port=0, samples_dir=sys.argv[3], runtime=sys.argv[2])
+def post(path, data, name):
+  request = urllib.request.Request(server.url + path, data=data, headers={'X-Filename': name})
+  try:
+    with urllib.request.urlopen(request, timeout=120) as response:
+      return response.status, response.read()
+  except urllib.error.HTTPError as e:
+    return e.code, e.read()
+status, png = post('/api/colorize', open(sys.argv[4], 'rb').read(), 'photo.jpg')
+open(sys.argv[5], 'wb').write(png)
+clip_status, clip_body = post('/api/colorize_clip', b'not read', 'clip.mp4')
+server.shutdown()
+print(json.dumps({'status': status, 'clip_status': clip_status, 'clip': json.loads(clip_body),
+                  'tensorflow': 'tensorflow' in sys.modules}))
+"""
+
+
+def test_the_web_page_colorizes_with_an_export_without_importing_tensorflow(served, tmp_path):
+  """colorize-web --runtime=tflite_int8: an upload comes back as the export colorizes it (the same PNG bytes as
+  RuntimeColorizer in this process), a clip gets 501 with its reason, and TensorFlow is never imported."""
+  from serving import runtimes  # pylint: disable=g-import-not-at-top
+  photo = sample_photo_paths(3)[2]
+  run = subprocess.run([sys.executable, '-c', WEB_WITHOUT_TENSORFLOW, served, layout.TFLITE_INT8,
+                        os.path.dirname(photo), photo, str(tmp_path / 'answer.png')],
+                       capture_output=True, text=True, cwd=REPO, timeout=300)
+  assert run.returncode == 0, run.stderr[-3000:]
+  answer = json.loads(run.stdout.strip().splitlines()[-1])
+  assert answer['status'] == 200 and answer['tensorflow'] is False, answer
+  assert answer['clip_status'] == 501 and answer['clip']['reason'] == 'clips_need_savedmodel', answer
+  expected = runtimes.RuntimeColorizer(served, layout.TFLITE_INT8).colorize(open(photo, 'rb').read())
+  assert (tmp_path / 'answer.png').read_bytes() == expected
+
+
 def test_bad_files_fail_with_the_savedmodels_reasons(served):
   from serving import colorizer as colorizer_lib  # pylint: disable=g-import-not-at-top
   from serving import runtimes  # pylint: disable=g-import-not-at-top
