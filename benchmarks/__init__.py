@@ -1,7 +1,10 @@
 """Benchmarks of the dataset build, training, quality, colorize and the web server; results in benchmarks/results/."""
 
+import io
 import json
 import os
+
+from PIL import Image
 
 
 def write_results(path: str, results: dict) -> None:
@@ -9,6 +12,25 @@ def write_results(path: str, results: dict) -> None:
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   with open(path, 'w', encoding='utf-8') as f:
     json.dump(results, f, indent=2)
+
+
+def one_megapixel_gray_jpeg(path: str) -> bytes:
+  """The photo resized to about 1,000,000 pixels and saved as a gray JPEG: the latency benchmarks' timed input."""
+  image = Image.open(path).convert('RGB')
+  scale = (1_000_000 / (image.width * image.height)) ** 0.5
+  image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
+  buffer = io.BytesIO()
+  image.convert('L').save(buffer, format='JPEG', quality=92)
+  return buffer.getvalue()
+
+
+def shown_path(path: str) -> str:
+  """A model's folder as results files show it: relative to the repository when inside it, else its last two
+  parts (no machine path in a tracked file)."""
+  absolute = os.path.abspath(path)
+  if absolute.startswith(os.getcwd() + os.sep):
+    return os.path.relpath(absolute)
+  return '/'.join(absolute.rstrip('/').split('/')[-2:])
 
 
 def from_imagenet_overrides() -> list[str]:

@@ -14,7 +14,6 @@ the machine's state.
 from __future__ import annotations
 
 import glob
-import io
 import json
 import os
 import subprocess
@@ -53,16 +52,6 @@ for _ in range(5):
   peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps({'baseline_mib': base, 'peak_mib_after_each_call': peaks, 'output_size': Image.open(io.BytesIO(png)).size}))
 """
-
-
-def _at_one_megapixel(path: str) -> bytes:
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  image = Image.open(path).convert('RGB')
-  scale = (1_000_000 / (image.width * image.height)) ** 0.5
-  image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
-  buffer = io.BytesIO()
-  image.convert('L').save(buffer, format='JPEG', quality=92)
-  return buffer.getvalue()
 
 
 def _median_ms(fn, inputs, repeats: int = 3) -> float:
@@ -109,15 +98,6 @@ def stage_times(model, one_mp: list[bytes], size: int) -> dict[str, float]:
   }
 
 
-def _shown_path(path: str) -> str:
-  """The model's folder as the results show it: relative to the repository when inside it, else its last two
-  parts (no machine path in a tracked file)."""
-  absolute = os.path.abspath(path)
-  if absolute.startswith(os.getcwd() + os.sep):
-    return os.path.relpath(absolute)
-  return '/'.join(absolute.rstrip('/').split('/')[-2:])
-
-
 def _memory(model_path: str, small_photo: str) -> dict:
   probe = subprocess.run([sys.executable, '-c', _MEMORY_PROBE, model_path, small_photo], capture_output=True,
                          text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -133,7 +113,7 @@ def main(argv: Sequence[str]) -> None:
     models['baseline'] = colorizer_lib.Colorizer(FLAGS.baseline_model)
   for colorizer in models.values():
     colorizer.colorize(open(paths[0], 'rb').read())  # trace the graph once
-  one_mp = [_at_one_megapixel(p) for p in paths]
+  one_mp = [benchmarks.one_megapixel_gray_jpeg(p) for p in paths]
   latencies = {name: [] for name in models}
   png_bytes = {name: 0 for name in models}
   for i, data in enumerate(one_mp):
@@ -150,7 +130,7 @@ def main(argv: Sequence[str]) -> None:
       colorizer.colorize(data)
     native_rate = len(native) / (time.perf_counter() - start)
     results[name] = {
-        'path': _shown_path(colorizer.model_dir),
+        'path': benchmarks.shown_path(colorizer.model_dir),
         'one_megapixel_latency_s': {f'p{q}': float(np.percentile(latencies[name], q)) for q in (50, 90, 99)},
         'one_megapixel_images_per_s': len(latencies[name]) / sum(latencies[name]),
         'one_megapixel_png_kib': png_bytes[name] / len(one_mp) / 1024,

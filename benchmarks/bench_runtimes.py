@@ -56,26 +56,6 @@ print(json.dumps({'seconds': seconds, 'tensorflow_imported': 'tensorflow' in sys
 """
 
 
-def _at_one_megapixel(path: str) -> bytes:
-  """The photo resized to ~1,000,000 pixels as a gray JPEG (benchmarks/bench_colorize.py's timed input)."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  image = Image.open(path).convert('RGB')
-  scale = (1_000_000 / (image.width * image.height)) ** 0.5
-  image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
-  buffer = io.BytesIO()
-  image.convert('L').save(buffer, format='JPEG', quality=92)
-  return buffer.getvalue()
-
-
-def _shown_path(path: str) -> str:
-  """The model's folder as the results show it: relative to the repository when inside it, else its last two
-  parts (no machine path in a tracked file)."""
-  absolute = os.path.abspath(path)
-  if absolute.startswith(os.getcwd() + os.sep):
-    return os.path.relpath(absolute)
-  return '/'.join(absolute.rstrip('/').split('/')[-2:])
-
-
 def _delta_e(png_a: bytes, png_b: bytes) -> float:
   """Mean CIE76 ΔE between two 8-bit sRGB images (`contracts.colorspace` Lab)."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
@@ -119,7 +99,7 @@ def main(argv: Sequence[str]) -> None:
     colorizers[runtime] = runtimes.RuntimeColorizer(model_dir, runtime)
   for colorizer in colorizers.values():
     colorizer.colorize(open(paths[0], 'rb').read())  # trace the graph, warm up the interpreters
-  one_mp = [_at_one_megapixel(p) for p in paths]
+  one_mp = [benchmarks.one_megapixel_gray_jpeg(p) for p in paths]
   latencies = {name: [] for name in colorizers}
   gray_out = {name: [] for name in colorizers}
   for i, data in enumerate(one_mp):
@@ -130,7 +110,7 @@ def main(argv: Sequence[str]) -> None:
       latencies[name].append(time.perf_counter() - start)
   inputs = {'png': [_as_png(p) for p in paths], 'jpeg': [open(p, 'rb').read() for p in paths]}
   reference = {kind: [colorizers[layout.SAVED_MODEL].colorize(d) for d in datas] for kind, datas in inputs.items()}
-  results = {'photos': len(paths), 'cpus': os.cpu_count(), 'path': _shown_path(model_dir),
+  results = {'photos': len(paths), 'cpus': os.cpu_count(), 'path': benchmarks.shown_path(model_dir),
              'image_size': colorizers[layout.TFLITE_FLOAT16].image_size, 'runtimes': {}}
   for name, colorizer in colorizers.items():
     row = {

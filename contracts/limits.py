@@ -11,6 +11,8 @@
 - Video (`video/`): `MAX_VIDEO_FRAME_PIXELS`, the largest frame any video tool accepts (checked from the stream's
   header before a frame is decoded); the web page's clip limits (`WEB_MAX_CLIP_*`: a short clip is colorized
   while the browser waits, so its bytes, duration and frame size are bounded; beyond them: 413).
+- The serving graph's work sizes, shared by the SavedModel's graph (`trainer.export`) and its NumPy twin for the
+  TFLite/ONNX exports (`serving.numpy_graph`): `SERVING_STRIP_PIXELS`, `SERVING_PNG_COMPRESSION`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ GRAYSCALE_CHROMA_THRESHOLD = 5.0
 # and encoded, so this (not MAX_PIXELS, meant for one still photo) bounds a video's per-frame memory and time.
 MAX_VIDEO_FRAME_PIXELS = 4096 * 2304
 # The web page's clips: colorized while the browser waits (about 10 frames/s at 480p on 2 cores).
+# The full-resolution colour conversion runs in strips of about this many pixels, one at a time, so a 24-megapixel
+# photo needs a few strip-sized float temporaries instead of a dozen photo-sized ones.
+SERVING_STRIP_PIXELS = 1 << 20
+# zlib level of the colorized PNG: 1 encodes a megapixel several times faster than the default (6) for a somewhat
+# larger file (benchmarks/bench_colorize.py measures both); the pixels are the same.
+SERVING_PNG_COMPRESSION = 1
+
 WEB_MAX_CLIP_BYTES = 15_000_000       # also capped by the server's --max_upload_mb
 WEB_MAX_CLIP_SECONDS = 10.0
 WEB_MAX_CLIP_FRAME_PIXELS = 1280 * 720

@@ -20,11 +20,10 @@ import numpy as np
 from PIL import Image
 
 from contracts import colorspace
+from contracts import limits
 
-# The full-resolution steps run in strips of about this many pixels (the serving graph's strip size).
-STRIP_PIXELS = 1 << 20
-# zlib level of the PNG, the serving graph's: the pixels do not depend on it.
-PNG_COMPRESSION = 1
+STRIP_PIXELS = limits.SERVING_STRIP_PIXELS  # the serving graph's sizes (contracts/limits.py)
+PNG_COMPRESSION = limits.SERVING_PNG_COMPRESSION
 
 
 def _strips(height: int, width: int):

@@ -25,12 +25,8 @@ from trainer.objective import flip_averaging
 from trainer import scaling
 
 MAX_PIXELS = limits.MAX_PIXELS
-# The full-resolution colour conversion runs in strips of about this many pixels, one at a time, so a 24-megapixel
-# photo needs a few strip-sized float temporaries instead of a dozen photo-sized ones.
-STRIP_PIXELS = 1 << 20
-# zlib level of the PNG the SavedModel returns: 1 encodes a megapixel several times faster than the default (6)
-# for a somewhat larger file (benchmarks/bench_colorize.py measures both); the pixels are the same.
-PNG_COMPRESSION = 1
+STRIP_PIXELS = limits.SERVING_STRIP_PIXELS  # the full-resolution steps, strip by strip (contracts/limits.py)
+PNG_COMPRESSION = limits.SERVING_PNG_COMPRESSION
 
 
 def _map_strips(fn, height, rows, dtype, channels):
